@@ -1,0 +1,51 @@
+"""Cross-checks run on every solve: the LP's answer is never trusted alone.
+
+For the maximin solution (x, z, ω) of an independent-types instance (theory.md, section 5):
+
+* value: the LP value z, V(x) = min_i E[x(b - φ_i)] of the LP's x, the audited profit of
+  (x, m), g(ω) for the LP's ω and for the canonical ω, and V of the closed form x_ω
+  (completed on its tie set) must all agree: g is an upper bound on every monotone x
+  (weak duality) and x_ω a feasible, audited mechanism, so equality certifies optimality;
+* allocation: x equals x_ω = 1{ω·φ̄ <= b} wherever ω·φ̄(θ) != b, for the LP's and the
+  canonical ω (any optimal x is a best response to every optimal ω);
+* support: every agent with ω_i > 0 has the same, minimal, E[x(b - φ_i)] (the talks'
+  condition supp ω ⊆ argmax_i E[φ_i | ω·φ <= b]);
+* the weights are a probability vector, the LP's and the canonical ω lie in the reported
+  ranges, X_i is monotone;
+* the audit of (x, m) by brute force: no IC or IR violation; the posted-price mechanism is
+  audited as well and its value may not exceed the optimum.
+
+A gap beyond tolerance raises :class:`CheckError`; it is never a warning.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CheckError", "Tolerances"]
+
+from dataclasses import dataclass
+
+
+class CheckError(RuntimeError):
+    """A cross-check failed; ``checks`` holds every measured gap."""
+
+    def __init__(self, failed: list[str], checks: dict):
+        self.failed = failed
+        self.checks = checks
+        detail = ", ".join(f"{k} = {checks[k]:.3g}" for k in failed if isinstance(checks.get(k), float))
+        super().__init__(f"cross-check failed ({detail}); tolerance {checks.get('tolerance', float('nan')):.3g}")
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """Tolerances of one instance, scaled to its units (``scale``: the largest |type| or |b|)."""
+
+    scale: float
+    check: float = 1e-7       # value gaps, IC/IR violations, support gap (times scale)
+    tie: float = 1e-9         # |ω·φ̄ - b| below this (times the φ̄ scale) is a tie
+    level: float = 1e-10      # g <= g* + level (times the φ̄ scale) defines the optimal face
+    canonical: float = 1e-9   # the level used for the least-norm QP (solver accuracy is ~1e-9)
+    allocation: float = 1e-6  # |x - x_ω| off the tie set
+
+    @property
+    def value(self) -> float:
+        return self.check * self.scale

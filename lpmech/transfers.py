@@ -1,0 +1,66 @@
+"""Transfers that implement an allocation rule (theory.md, section 6).
+
+Buy side, independent types, interim-monotone x with interim X_i (decreasing in cost):
+
+1. U_i(t_K) = u_i and U_i(t_k) = U_i(t_{k+1}) + (t_{k+1} - t_k) X_i(t_{k+1}) (the discrete
+   envelope formula: lower costs earn rents);
+2. M_i(t_k) = t_k X_i(t_k) + U_i(t_k); computed with u_i = 0 it is M_i⁰. One constant serves
+   all agents: T = max_i E[M_i⁰] and u_i = T - E[M_i⁰] >= 0, so IR binds at the top type of
+   the agent with the largest E[M_i⁰] = E[x φ_i];
+3. m(θ) = Σ_i M_i(θ_i) - (N - 1) T, so E[m | θ_i] = M_i(θ_i) and E[b x - m] = V(x).
+
+This is the "defined appropriately" transfer rule of Haghpanah, Kuvalekar and Lipnowski's
+theorem, in the engine's buy-side form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .instance import EngineProblem
+from .profiles import along, interim
+
+__all__ = ["Transfers", "transfers"]
+
+
+@dataclass
+class Transfers:
+    """Ex post transfer m(θ) (engine form) and each agent's interim quantities."""
+
+    m: np.ndarray                 # N-d, total transfer designer -> group (engine form)
+    X: list[np.ndarray]           # interim trade probability per agent
+    M: list[np.ndarray]           # interim expected transfer per agent
+    U: list[np.ndarray]           # interim (per-share) utility per agent
+    constant: float               # T = max_i E[M_i⁰]
+    binding_agent: int            # the argmax agent: IR binds at its highest cost
+
+
+def transfers(problem: EngineProblem, x: np.ndarray) -> Transfers:
+    """The transfer rule of theory.md section 6 for an interim-monotone x (engine form).
+
+    Examples
+    --------
+    >>> import numpy as np, lpmech
+    >>> inst = lpmech.Instance("buy", [lpmech.Agent("a", [0.25, 0.75], [0.5, 0.5])], buyer_value=1.0)
+    >>> tr = transfers(inst.engine(), np.array([1.0, 0.0]))   # trade iff cost 0.25: price 0.25
+    >>> tr.m
+    array([0.25, 0.  ])
+    """
+    n = problem.n
+    X, M0 = [], []
+    for i, (t, p) in enumerate(zip(problem.grids, problem.probs)):
+        xi = interim(x, problem.probs, i)
+        rents = np.concatenate([np.cumsum((np.diff(t) * xi[1:])[::-1])[::-1], [0.0]])
+        X.append(xi)
+        M0.append(t * xi + rents)
+    expected = np.array([float(p @ m0) for p, m0 in zip(problem.probs, M0)])
+    binding = int(np.argmax(expected))
+    T = float(expected[binding])
+    M = [m0 + (T - e) for m0, e in zip(M0, expected)]
+    m = np.full(problem.shape, -(n - 1) * T)
+    for i, mi in enumerate(M):
+        m = m + along(mi, i, n)
+    U = [mi - t * xi for mi, t, xi in zip(M, problem.grids, X)]
+    return Transfers(m=m, X=X, M=M, U=U, constant=T, binding_agent=binding)

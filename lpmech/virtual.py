@@ -1,0 +1,75 @@
+"""Discrete virtual costs and ironing (theory.md, section 3).
+
+On a cost grid t_1 < ... < t_K with pmf p and cdf F_k = p_1 + ... + p_k the discrete virtual
+cost is
+
+    φ(t_1) = t_1,    φ(t_k) = t_k + (t_k - t_{k-1}) F_{k-1} / p_k,
+
+the grid analogue of Myerson's θ + F(θ)/f(θ). Where φ is not nondecreasing it is *ironed*:
+φ̄ is the slope of the greatest convex minorant of H(F_k) = Σ_{j<=k} p_j φ(t_j), which is the
+p-weighted isotonic regression of φ (Myerson 1981, section 6; Barlow et al. 1972), computed by
+:func:`scipy.optimize.isotonic_regression` (pool adjacent violators).
+
+Everything here is in the buy-side engine form (costs, increasing grids); a sell-side
+instance's values are negated and reversed by :meth:`lpmech.Instance.engine` first, which turns
+the sell-side formula φ(t_k) = t_k - (t_{k+1} - t_k)(1 - F_k)/p_k into this one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import isotonic_regression
+
+__all__ = ["virtual_costs", "iron", "ironing_intervals"]
+
+
+def virtual_costs(grid: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Discrete virtual costs of a cost grid.
+
+    Examples
+    --------
+    >>> virtual_costs(np.array([0.25, 0.75]), np.array([0.5, 0.5]))
+    array([0.25, 1.25])
+    """
+    grid = np.asarray(grid, dtype=float)
+    probs = np.asarray(probs, dtype=float)
+    cdf_before = np.concatenate(([0.0], np.cumsum(probs)[:-1]))
+    steps = np.concatenate(([0.0], np.diff(grid)))
+    return grid + steps * cdf_before / probs
+
+
+def iron(phi: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Ironed virtual costs: slopes of the greatest convex minorant of H against F.
+
+    Examples
+    --------
+    >>> iron(np.array([1.0, 3.0, 2.0]), np.array([0.2, 0.4, 0.4]))
+    array([1. , 2.5, 2.5])
+    """
+    phi = np.asarray(phi, dtype=float)
+    if phi.size < 2 or np.all(np.diff(phi) >= 0):
+        return phi.copy()
+    res = isotonic_regression(phi, weights=np.asarray(probs, dtype=float), increasing=True)
+    return np.asarray(res.x, dtype=float)
+
+
+def ironing_intervals(phi: np.ndarray, phi_bar: np.ndarray, rtol: float = 1e-12) -> list[tuple[int, int]]:
+    """Maximal index ranges [lo, hi] (inclusive, hi > lo) on which ironing pooled φ.
+
+    Examples
+    --------
+    >>> ironing_intervals(np.array([1.0, 3.0, 2.0]), np.array([1.0, 2.5, 2.5]))
+    [(1, 2)]
+    """
+    scale = 1.0 + float(np.max(np.abs(phi_bar))) if phi_bar.size else 1.0
+    tol = rtol * scale
+    out: list[tuple[int, int]] = []
+    k, n = 0, phi_bar.size
+    while k < n:
+        j = k
+        while j + 1 < n and abs(phi_bar[j + 1] - phi_bar[k]) <= tol:
+            j += 1
+        if j > k and np.any(np.abs(phi[k:j + 1] - phi_bar[k:j + 1]) > tol):
+            out.append((k, j))
+        k = j + 1
+    return out

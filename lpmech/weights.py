@@ -1,0 +1,188 @@
+"""The agents' weights ω: g(ω), the whole set of minimizers, and a canonical member.
+
+By LP duality the duals of the maximin rows minimize the convex piecewise-linear
+
+    g(ω) = E[(b - ω·φ̄(θ))_+]   over the simplex
+
+(theory.md, section 5; Haghpanah, Kuvalekar and Lipnowski 2021, 2024). On a finite grid the
+minimizers can form a whole face (ties, theory.md "Ties"), so an LP solver's ω is one vertex
+among many. This module describes the face independently of the maximin LP:
+
+* :func:`face_ranges`: for each agent, min and max of ω_i over the optimal face, described
+  through an optimal allocation x*: ω is optimal iff (x*, ω) is a saddle point, i.e. x* is
+  a best response to ω (x* = 1 where ω·φ̄ < b, 0 where ω·φ̄ > b, X*_i constant on the
+  ironing intervals of every agent with ω_i > 0) and ω is a best response to x* (supp ω in
+  argmin_i E[x*(b - φ_i)]). These are linear in ω: an LP with N columns, fast at any size;
+* :func:`weight_ranges`: the same ranges from the definition, {ω in Δ : g(ω) <= g* + tol}, an
+  LP in (ω, s) with one hinge variable per profile: a slower, independent reference;
+* :func:`canonical_weights`: the least-norm minimizer, a QP solved with cvxpy. The face is
+  convex and invariant under every symmetry of the instance, so its least-norm point is
+  symmetric: identical agents get identical canonical weights.
+
+Both use a reduced profile set: a profile with max_i φ̄_i <= b contributes b - ω·φ̄ for every
+ω in the simplex (a linear term), one with min_i φ̄_i >= b contributes nothing; only the rest
+need a variable, and profiles with equal φ̄ vectors are merged.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .highs import INF, SolverError, make_highs, run
+from .profiles import along, outer_pmf, weighted_sum
+
+__all__ = ["g_value", "GFunction", "Face", "optimal_face", "face_ranges", "weight_ranges", "canonical_weights"]
+
+
+def g_value(omega, phi_bar, probs, b) -> float:
+    """g(ω) = E[(b - ω·φ̄(θ))_+] by one vectorized pass over the profile grid."""
+    pmf = outer_pmf(probs)
+    return float(np.sum(pmf * np.maximum(b - weighted_sum(omega, phi_bar), 0.0)))
+
+
+@dataclass
+class GFunction:
+    """g(ω) = const - lin·ω + Σ_a P_a (b - Φ_a·ω)_+ on the reduced profile set."""
+
+    b: float
+    const: float          # b · P(always trade)
+    lin: np.ndarray       # Σ over always-trade profiles of P φ̄
+    Phi: np.ndarray       # (A, N) distinct φ̄ vectors of ambiguous profiles
+    P: np.ndarray         # (A,) their probabilities
+
+    @classmethod
+    def build(cls, phi_bar, probs, b) -> "GFunction":
+        n = len(phi_bar)
+        pmf = outer_pmf(probs)
+        lo = np.full(pmf.shape, np.inf)
+        hi = np.full(pmf.shape, -np.inf)
+        for i, v in enumerate(phi_bar):
+            lo = np.minimum(lo, along(v, i, n))
+            hi = np.maximum(hi, along(v, i, n))
+        always = hi <= b
+        ambiguous = (lo < b) & ~always
+        const = float(b * pmf[always].sum())
+        lin = np.array([float(np.sum(pmf * always * along(v, i, n))) for i, v in enumerate(phi_bar)])
+        idx = np.nonzero(ambiguous)
+        Phi = np.stack([phi_bar[i][idx[i]] for i in range(n)], axis=1) if idx[0].size else np.zeros((0, n))
+        P = pmf[ambiguous]
+        if Phi.shape[0]:
+            Phi, inverse = np.unique(Phi, axis=0, return_inverse=True)
+            P = np.bincount(inverse.ravel(), weights=P, minlength=Phi.shape[0])
+        return cls(b=float(b), const=const, lin=lin, Phi=Phi, P=P)
+
+    def __call__(self, omega) -> float:
+        omega = np.asarray(omega, dtype=float)
+        amb = float(self.P @ np.maximum(self.b - self.Phi @ omega, 0.0)) if self.P.size else 0.0
+        return self.const - float(self.lin @ omega) + amb
+
+
+@dataclass
+class Face:
+    """{ω in Δ : lower <= Φ ω <= upper, ω_i = 0 for i not in ``allowed``}."""
+
+    Phi: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    allowed: np.ndarray
+
+
+def optimal_face(x: np.ndarray, phi_bar, probs, b: float, gains: np.ndarray, interim_x,
+                 intervals, *, value_tol: float, index_tol: float, x_tol: float = 1e-9) -> Face:
+    """The optimal weights as a polytope, from one optimal allocation ``x`` (see module notes).
+
+    ``gains[i]`` = E[x(b - φ_i)], ``interim_x[i]`` = X_i, ``intervals[i]`` = agent i's ironing
+    intervals (index pairs); tolerances absorb the LP's floating-point error.
+    """
+    n = len(phi_bar)
+    allowed = gains <= gains.min() + value_tol
+    for i, ivs in enumerate(intervals):
+        for lo, hi in ivs:
+            if np.ptp(interim_x[i][lo:hi + 1]) > x_tol:
+                allowed[i] = False
+    trades = x > x_tol             # needs ω·φ̄ <= b
+    refuses = x < 1.0 - x_tol      # needs ω·φ̄ >= b
+    keep = trades | refuses
+    idx = np.nonzero(keep)
+    Phi = np.stack([phi_bar[i][idx[i]] for i in range(n)], axis=1)
+    upper = np.where(trades[keep], b + index_tol, INF)
+    lower = np.where(refuses[keep], b - index_tol, -INF)
+    # Merge equal rows (ironing and symmetric grids repeat φ̄ vectors): tightest bounds win.
+    Phi, inverse = np.unique(Phi, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    up = np.full(Phi.shape[0], INF)
+    lo = np.full(Phi.shape[0], -INF)
+    np.minimum.at(up, inverse, upper)
+    np.maximum.at(lo, inverse, lower)
+    return Face(Phi=Phi, lower=lo, upper=up, allowed=allowed)
+
+
+def face_ranges(face: Face) -> np.ndarray:
+    """[[lo, hi], ...]: the range of each ω_i over the optimal face (2N LPs with N columns)."""
+    n = face.allowed.size
+    if n == 1:
+        return np.array([[1.0, 1.0]])
+    A = sp.vstack([sp.csr_matrix(face.Phi), sp.csr_matrix(np.ones((1, n)))], format="csc")
+    row_lo = np.concatenate([face.lower, [1.0]])
+    row_hi = np.concatenate([face.upper, [1.0]])
+    h = make_highs(np.zeros(n), A, row_lo, row_hi, np.zeros(n), np.where(face.allowed, 1.0, 0.0))
+    return _ranges(h, n, n, "the optimal face")
+
+
+def _ranges(h, n_omega: int, n_cols: int, what: str) -> np.ndarray:
+    out = np.empty((n_omega, 2))
+    idx = np.arange(n_cols, dtype=np.int32)
+    for i in range(n_omega):
+        for j, sense in enumerate((1.0, -1.0)):
+            cost = np.zeros(n_cols)
+            cost[i] = sense
+            h.changeColsCost(n_cols, idx, cost)
+            out[i, j] = run(h, f"range of weight {i + 1} over {what}").x[i]
+    return np.clip(out, 0.0, 1.0)
+
+
+def weight_ranges(gf: GFunction, g_star: float, tol: float) -> np.ndarray:
+    """[[lo, hi], ...]: the range of each ω_i over {ω in Δ : g(ω) <= g_star + tol}."""
+    n = gf.lin.size
+    if n == 1:
+        return np.array([[1.0, 1.0]])
+    a = gf.P.size
+    # Columns: ω (n), s (a). Rows: s_a + Φ_a·ω >= b ; Σ P s - lin·ω <= g* + tol - const ; Σ ω = 1.
+    hinge = sp.hstack([sp.csr_matrix(gf.Phi), sp.identity(a, format="csr")], format="csr")
+    level = sp.csr_matrix(np.concatenate([-gf.lin, gf.P])[None, :])
+    simplex = sp.csr_matrix(np.concatenate([np.ones(n), np.zeros(a)])[None, :])
+    A = sp.vstack([hinge, level, simplex], format="csc")
+    row_lo = np.concatenate([np.full(a, gf.b), [-INF, 1.0]])
+    row_hi = np.concatenate([np.full(a, INF), [g_star + tol - gf.const, 1.0]])
+    col_lo = np.zeros(n + a)
+    col_hi = np.concatenate([np.ones(n), np.full(a, INF)])
+    h = make_highs(np.zeros(n + a), A, row_lo, row_hi, col_lo, col_hi)
+    return _ranges(h, n, n + a, "the level set of g")
+
+
+def canonical_weights(gf: GFunction, g_star: float, tol: float) -> np.ndarray:
+    """The least-norm ω in {ω in Δ : g(ω) <= g_star + tol}, solved with cvxpy (Clarabel)."""
+    import cvxpy as cp
+
+    n = gf.lin.size
+    if n == 1:
+        return np.array([1.0])
+    w = cp.Variable(n, nonneg=True)
+    g_expr = gf.const - gf.lin @ w
+    if gf.P.size:
+        g_expr = g_expr + gf.P @ cp.pos(gf.b - gf.Phi @ w)
+    prob = cp.Problem(cp.Minimize(cp.sum_squares(w)), [cp.sum(w) == 1, g_expr <= g_star + tol])
+    for accuracy in (1e-9, 1e-8):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # an inaccurate solve is retried, then reported below
+            prob.solve(solver=cp.CLARABEL, tol_gap_abs=accuracy, tol_gap_rel=accuracy, tol_feas=accuracy)
+        if prob.status == cp.OPTIMAL:
+            break
+    else:
+        raise SolverError("canonical weights (cvxpy with Clarabel)", str(prob.status))
+    omega = np.clip(np.asarray(w.value, dtype=float), 0.0, None)
+    return omega / omega.sum()
