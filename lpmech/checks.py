@@ -42,8 +42,8 @@ class Tolerances:
     scale: float
     check: float = 1e-7       # value gaps, IC/IR violations, support gap (times scale)
     tie: float = 1e-9         # |ω·φ̄ - b| below this (times the φ̄ scale) is a tie
-    level: float = 1e-10      # g <= g* + level (times the φ̄ scale) defines the optimal face
-    canonical: float = 1e-9   # the level used for the least-norm QP (solver accuracy is ~1e-9)
+    face: float = 1e-10       # slack of the optimal face's rows (times the φ̄ scale); below `tie`,
+                              # so that ω on an active face row is still seen as tied there
     allocation: float = 1e-6  # |x - x_ω| off the tie set
 
     @property

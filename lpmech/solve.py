@@ -98,11 +98,11 @@ def solve(instance: Instance, *, max_profiles: int | None = DEFAULT_MAX_PROFILES
     gains_lp = _values_per_agent(problem, x, phi)
     intervals = [ironing_intervals(f, fb) for f, fb in zip(phi, phi_bar)]
     face = optimal_face(x, phi_bar, problem.probs, problem.b, gains_lp, tr.X, intervals,
-                        value_tol=tol.value, index_tol=tol.tie * phi_scale)
+                        value_tol=tol.value, index_tol=tol.face * phi_scale)
     omega_range = face_ranges(face)
     gf = GFunction.build(phi_bar, problem.probs, problem.b)
     g_lp = gf(np.clip(omega_lp, 0.0, None))
-    omega_can = canonical_weights(gf, g_lp, tol.canonical * phi_scale)
+    omega_can = canonical_weights(face)
 
     allocation = instance.to_user(x)
     transfer = instance.to_user(tr.m, negate=True)

@@ -15,11 +15,13 @@ among many. This module describes the face independently of the maximin LP:
   argmin_i E[x*(b - φ_i)]). These are linear in ω: an LP with N columns, fast at any size;
 * :func:`weight_ranges`: the same ranges from the definition, {ω in Δ : g(ω) <= g* + tol}, an
   LP in (ω, s) with one hinge variable per profile: a slower, independent reference;
-* :func:`canonical_weights`: the least-norm minimizer, a QP solved with cvxpy. The face is
-  convex and invariant under every symmetry of the instance, so its least-norm point is
-  symmetric: identical agents get identical canonical weights.
+* :func:`canonical_weights`: the least-norm member of the face, a QP in N variables solved
+  with cvxpy (Clarabel). The face is convex and invariant under every symmetry of the
+  instance, so its least-norm point is symmetric: identical agents get identical weights.
+  (A least-norm point of the *level set* g <= g* + tol would drift off the face by tol over
+  the slope of g, which on grids can be tiny; the face description has no such drift.)
 
-Both use a reduced profile set: a profile with max_i φ̄_i <= b contributes b - ω·φ̄ for every
+:class:`GFunction` evaluates g on a reduced profile set: a profile with max_i φ̄_i <= b contributes b - ω·φ̄ for every
 ω in the simplex (a linear term), one with min_i φ̄_i >= b contributes nothing; only the rest
 need a variable, and profiles with equal φ̄ vectors are merged.
 """
@@ -164,19 +166,29 @@ def weight_ranges(gf: GFunction, g_star: float, tol: float) -> np.ndarray:
     return _ranges(h, n, n + a, "the level set of g")
 
 
-def canonical_weights(gf: GFunction, g_star: float, tol: float) -> np.ndarray:
-    """The least-norm ω in {ω in Δ : g(ω) <= g_star + tol}, solved with cvxpy (Clarabel)."""
+def canonical_weights(face: Face) -> np.ndarray:
+    """The least-norm ω of the optimal face, a small QP solved with cvxpy (Clarabel).
+
+    The face is convex and mapped to itself by every symmetry of the instance, so its
+    least-norm point is symmetric: identical agents get identical canonical weights.
+    """
     import cvxpy as cp
 
-    n = gf.lin.size
+    n = face.allowed.size
     if n == 1:
         return np.array([1.0])
     w = cp.Variable(n, nonneg=True)
-    g_expr = gf.const - gf.lin @ w
-    if gf.P.size:
-        g_expr = g_expr + gf.P @ cp.pos(gf.b - gf.Phi @ w)
-    prob = cp.Problem(cp.Minimize(cp.sum_squares(w)), [cp.sum(w) == 1, g_expr <= g_star + tol])
-    for accuracy in (1e-9, 1e-8):
+    cons = [cp.sum(w) == 1]
+    if not face.allowed.all():
+        cons.append(w[np.flatnonzero(~face.allowed)] == 0)
+    up = np.isfinite(face.upper) & (face.upper < INF)
+    lo = np.isfinite(face.lower) & (face.lower > -INF)
+    if up.any():
+        cons.append(face.Phi[up] @ w <= face.upper[up])
+    if lo.any():
+        cons.append(face.Phi[lo] @ w >= face.lower[lo])
+    prob = cp.Problem(cp.Minimize(cp.sum_squares(w)), cons)
+    for accuracy in (1e-10, 1e-8):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # an inaccurate solve is retried, then reported below
             prob.solve(solver=cp.CLARABEL, tol_gap_abs=accuracy, tol_gap_rel=accuracy, tol_feas=accuracy)

@@ -1,0 +1,29 @@
+"""lpmech: optimal mechanisms for trading with a group, by linear programming.
+
+A buyer wants a good that N agents own jointly, or a seller sells to a group that pays
+together; money moves in fixed shares and every agent holds a veto. lpmech discretizes the
+agents' private types into grids, solves the designer's maximin LP with HiGHS, returns the
+agents' weights ω (the LP's duals) beside the mechanism, and cross-checks everything against
+the closed form x_ω of Haghpanah, Kuvalekar and Lipnowski ("Selling to a Group", EC 2021;
+"Buying from a Group", 2024).
+
+>>> import lpmech
+>>> inst = lpmech.Instance("buy", [lpmech.Agent.from_distribution(n, "uniform", {}, 10) for n in "ab"],
+...                        buyer_value=1.0)
+>>> res = lpmech.solve(inst)
+>>> round(res.value, 6)
+0.1925
+"""
+
+from .audit import Audit, verify
+from .checks import CheckError
+from .highs import SolverError
+from .instance import Agent, Instance, InstanceError, Mechanism
+from .loader import from_dict, load
+from .posted import best_posted_price
+from .result import SolveResult
+from .solve import solve
+
+__all__ = ["Agent", "Instance", "InstanceError", "Mechanism", "load", "from_dict", "solve", "SolveResult",
+           "verify", "Audit", "best_posted_price", "CheckError", "SolverError"]
+__version__ = "0.1.0"

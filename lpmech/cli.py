@@ -1,0 +1,157 @@
+"""The ``lpmech`` command line.
+
+``lpmech solve FILE [--json PATH|-] [--plot PNG] [--max-profiles N]``
+
+Exit status: 0 on success; 2 on bad input (one line naming the file, agent and field; no
+traceback, no output file written); 1 when HiGHS does not report an optimal solution (its
+status is printed) or a cross-check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from typing import Callable, Sequence
+
+from .checks import CheckError
+from .highs import SolverError
+from .instance import DEFAULT_MAX_PROFILES, InstanceError
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit status 2
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _check_output_path(path: str | None, option: str) -> None:
+    """Refuse an output path that cannot be written, before any work is done."""
+    if path is None or path == "-":
+        return
+    parent = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise InstanceError(f"{path} is a directory", field=option)
+    if not os.path.isdir(parent):
+        raise InstanceError(f"directory {parent} does not exist", field=option)
+    if not os.access(parent, os.W_OK):
+        raise InstanceError(f"directory {parent} is not writable", field=option)
+
+
+def write_atomic(path: str, write: Callable[[str], None]) -> None:
+    """Write through a temporary file in the same directory, then rename: never half-written."""
+    parent = os.path.dirname(os.path.abspath(path))
+    suffix = os.path.splitext(path)[1]
+    fd, tmp = tempfile.mkstemp(prefix=".lpmech-", suffix=suffix, dir=parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _write_json(path: str, data: dict) -> None:
+    text = json.dumps(data, indent=1, allow_nan=False)
+    if path == "-":
+        sys.stdout.write(text + "\n")
+        return
+
+    def write(tmp):
+        with open(tmp, "w") as fh:
+            fh.write(text + "\n")
+
+    write_atomic(path, write)
+
+
+def _write_figure(path: str, fig) -> None:
+    import matplotlib.pyplot as plt
+
+    def write(tmp):
+        fig.savefig(tmp, dpi=130, format="png")
+
+    try:
+        write_atomic(path, write)
+    finally:
+        plt.close(fig)
+
+
+def _cmd_solve(args) -> int:
+    from .loader import load
+    from .solve import solve
+
+    _check_output_path(args.json, "--json")
+    _check_output_path(args.plot, "--plot")
+    instance = load(args.file)
+    result = solve(instance, max_profiles=args.max_profiles)
+    payload = result.to_dict()   # everything computed before anything is written
+    fig = None
+    if args.plot:
+        from .plot import figure
+
+        fig = figure(result)
+    if args.json:
+        _write_json(args.json, payload)
+    if fig is not None:
+        _write_figure(args.plot, fig)
+    if args.json != "-":
+        print(result.summary())
+        for option, path in (("json", args.json), ("plot", args.plot)):
+            if path:
+                print(f"  wrote {option}: {path}")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="lpmech", description="Optimal mechanisms for trading with a group, by linear programming.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("solve", help="solve an instance file and print (or write) the optimal mechanism")
+    p.add_argument("file", help="instance file (TOML)")
+    p.add_argument("--json", metavar="PATH", help="write the result as JSON to PATH ('-' for standard output)")
+    p.add_argument("--plot", metavar="PNG", help="write a figure of the allocation to PNG")
+    p.add_argument("--max-profiles", type=_positive_int, default=DEFAULT_MAX_PROFILES, metavar="N",
+                   help=f"refuse grids with more than N profiles (default {DEFAULT_MAX_PROFILES:,})")
+    p.set_defaults(func=_cmd_solve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return args.func(args)
+    except UsageError as err:
+        print(f"{err} (see 'lpmech --help')", file=sys.stderr)
+        return 2
+    except InstanceError as err:
+        print(f"lpmech: error: {err}", file=sys.stderr)
+        return 2
+    except SolverError as err:
+        print(f"lpmech: solver failure: {err}", file=sys.stderr)
+        return 1
+    except CheckError as err:
+        print(f"lpmech: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
