@@ -22,7 +22,7 @@ from .instance import Agent, Instance, InstanceError, Mechanism
 from .loader import from_dict, load
 from .posted import best_posted_price
 from .result import SolveResult
-from .solve import solve
+from .solver import solve
 
 __all__ = ["Agent", "Instance", "InstanceError", "Mechanism", "load", "from_dict", "solve", "SolveResult",
            "verify", "Audit", "best_posted_price", "CheckError", "SolverError"]

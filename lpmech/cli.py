@@ -87,7 +87,7 @@ def _write_figure(path: str, fig) -> None:
 
 def _cmd_solve(args) -> int:
     from .loader import load
-    from .solve import solve
+    from .solver import solve
 
     _check_output_path(args.json, "--json")
     _check_output_path(args.plot, "--plot")
