@@ -84,23 +84,37 @@ class MaximinLP:
         c[-1] = -1.0
         row_lo = np.concatenate([np.full(n, -INF), np.zeros(n_mono)])
         row_hi = np.concatenate([np.zeros(n), np.full(n_mono, INF)])
-        self._col_lo = np.concatenate([np.zeros(n_prof), [-INF]])
-        self._col_hi = np.concatenate([np.ones(n_prof), [INF]])
-        self.highs = make_highs(c, A, row_lo, row_hi, self._col_lo, self._col_hi)
+        self._A, self._c, self._row_lo, self._row_hi = A, c, row_lo, row_hi
+        col_lo = np.concatenate([np.zeros(n_prof), [-INF]])
+        col_hi = np.concatenate([np.ones(n_prof), [INF]])
+        self.highs = make_highs(c, A, row_lo, row_hi, col_lo, col_hi)
 
-    def solve(self, fixed: np.ndarray | None = None, what: str = "maximin LP") -> MaximinSolution:
-        """Solve; ``fixed`` (N-d, NaN = free) pins x on some profiles to given values."""
-        if fixed is not None:
-            f = np.asarray(fixed, dtype=float).ravel()
-            pinned = ~np.isnan(f)
-            lo, hi = self._col_lo.copy(), self._col_hi.copy()
-            lo[:-1][pinned] = f[pinned]
-            hi[:-1][pinned] = f[pinned]
-            idx = np.arange(self.n_cols, dtype=np.int32)
-            self.highs.changeColsBounds(self.n_cols, idx, lo, hi)
+    def solve(self, what: str = "maximin LP") -> MaximinSolution:
+        """Solve the LP; ω are the negated duals of the maximin rows (HiGHS's sign convention)."""
         sol: LPSolution = run(self.highs, what)
+        return self._solution(sol, sol.x[:-1])
+
+    def solve_completion(self, fixed: np.ndarray, what: str = "maximin LP on the free profiles") -> MaximinSolution:
+        """The same LP with x pinned where ``fixed`` (N-d) is not NaN: a small LP over the free columns.
+
+        The pinned columns move to the right-hand side, so the model that HiGHS sees has only
+        the free profiles (e.g. the tie set of x_ω) and z.
+        """
+        f = np.asarray(fixed, dtype=float).ravel()
+        free = np.isnan(f)
+        pinned_value = np.where(free, 0.0, f)
+        shift = self._A[:, :-1] @ pinned_value
+        cols = np.concatenate([np.flatnonzero(free), [self.n_cols - 1]])
+        n_free = cols.size - 1
+        h = make_highs(self._c[cols], self._A[:, cols], self._row_lo - shift, self._row_hi - shift,
+                       np.concatenate([np.zeros(n_free), [-INF]]), np.concatenate([np.ones(n_free), [INF]]))
+        sol: LPSolution = run(h, what)
+        x = pinned_value.copy()
+        x[free] = sol.x[:-1]
+        return self._solution(sol, x)
+
+    def _solution(self, sol: LPSolution, x: np.ndarray) -> MaximinSolution:
         n = self.problem.n
-        x = np.clip(sol.x[:-1], 0.0, 1.0).reshape(self.shape)
-        omega = -sol.row_dual[:n]
-        return MaximinSolution(x=x, value=float(sol.x[-1]), omega=omega, status=sol.status,
-                               seconds=sol.seconds, iterations=sol.iterations)
+        return MaximinSolution(x=np.clip(x, 0.0, 1.0).reshape(self.shape), value=float(sol.x[-1]),
+                               omega=-sol.row_dual[:n], status=sol.status, seconds=sol.seconds,
+                               iterations=sol.iterations)

@@ -116,7 +116,7 @@ def solve(instance: Instance, *, max_profiles: int | None = DEFAULT_MAX_PROFILES
     x_omega = (index <= problem.b).astype(float)
     if tie.any():
         fixed = np.where(tie, np.nan, x_omega)
-        completed = lp.solve(fixed=fixed, what="maximin LP completing x_ω on its tie set")
+        completed = lp.solve_completion(fixed, what="maximin LP completing x_ω on its tie set")
         x_omega = completed.x
     gains_omega = _values_per_agent(problem, x_omega, phi)
     index_can = weighted_sum(omega_can, phi_bar)

@@ -108,6 +108,10 @@ def optimal_face(x: np.ndarray, phi_bar, probs, b: float, gains: np.ndarray, int
                 allowed[i] = False
     trades = x > x_tol             # needs ω·φ̄ <= b
     refuses = x < 1.0 - x_tol      # needs ω·φ̄ >= b
+    # φ̄ is nondecreasing along every axis and ω >= 0: a refusal row is implied by the row of a
+    # predecessor along any axis that refuses too, a trade row by a successor that trades.
+    refuses = refuses & ~_any_neighbour(refuses, -1)
+    trades = trades & ~_any_neighbour(trades, +1)
     keep = trades | refuses
     idx = np.nonzero(keep)
     Phi = np.stack([phi_bar[i][idx[i]] for i in range(n)], axis=1)
@@ -121,6 +125,22 @@ def optimal_face(x: np.ndarray, phi_bar, probs, b: float, gains: np.ndarray, int
     np.minimum.at(up, inverse, upper)
     np.maximum.at(lo, inverse, lower)
     return Face(Phi=Phi, lower=lo, upper=up, allowed=allowed)
+
+
+def _any_neighbour(mask: np.ndarray, step: int) -> np.ndarray:
+    """True where the neighbour one grid step away (−1: predecessor, +1: successor) along some axis is True."""
+    out = np.zeros_like(mask)
+    for ax in range(mask.ndim):
+        if mask.shape[ax] < 2:
+            continue
+        src = [slice(None)] * mask.ndim
+        dst = [slice(None)] * mask.ndim
+        if step < 0:
+            src[ax], dst[ax] = slice(None, -1), slice(1, None)
+        else:
+            src[ax], dst[ax] = slice(1, None), slice(None, -1)
+        out[tuple(dst)] |= mask[tuple(src)]
+    return out
 
 
 def face_ranges(face: Face) -> np.ndarray:

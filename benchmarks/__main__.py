@@ -1,0 +1,47 @@
+"""Run the benchmarks and print one table: ``python -m benchmarks [--json PATH] [--only SUITE ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+
+from .harness import table
+
+SUITES = ["core", "general"]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
+    parser.add_argument("--only", nargs="*", choices=SUITES, help="run only these suites")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per case (median reported)")
+    args = parser.parse_args(argv)
+    rows = []
+    for suite in args.only or SUITES:
+        try:
+            module = importlib.import_module(f"benchmarks.{suite}")
+        except ImportError as exc:
+            print(f"suite {suite}: not available ({exc})", file=sys.stderr)
+            continue
+        try:
+            suite_rows = module.run(repeats=args.repeats)
+        except TypeError:
+            suite_rows = module.run()
+        for r in suite_rows:
+            r.setdefault("suite", suite)
+        rows += suite_rows
+        print(table(suite_rows, [("instance", "instance", ""), ("profiles", "profiles", ","),
+                                 ("method", "method", ""), ("seconds", "median s", ".3f"),
+                                 ("peak_mb", "peak MB", ".0f"), ("target_seconds", "target s", ".1f"),
+                                 ("target_ratio", "time/target", ".2f"), ("error", "error", "")]))
+        print()
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=1, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
