@@ -1,6 +1,7 @@
 """The ``lpmech`` command line.
 
 ``lpmech solve FILE [--json PATH|-] [--plot PNG] [--max-profiles N]``
+``lpmech validate [--quick] [--out DIR] [--claim ID ...]``
 
 Exit status: 0 on success; 2 on bad input (one line naming the file, agent and field; no
 traceback, no output file written); 1 when HiGHS does not report an optimal solution (its
@@ -111,6 +112,31 @@ def _cmd_solve(args) -> int:
     return 0
 
 
+def _cmd_validate(args) -> int:
+    try:
+        import lpmech_validation as validation
+    except ImportError:  # running from a checkout that is not installed
+        import validation
+    out = args.out
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise InstanceError(f"{out} exists and is not a directory", field="--out")
+    parent = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(parent):
+        raise InstanceError(f"directory {parent} does not exist", field="--out")
+    claims = args.claim or None
+    known = [c for c, _ in validation.CLAIMS]
+    for c in claims or []:
+        if c not in known:
+            raise InstanceError(f"unknown claim {c!r} (known: {', '.join(known)})", field="--claim")
+    entries = validation.run(out, quick=args.quick, claims=claims, progress=not args.no_progress)
+    failed = [e for e in entries if not e.passed]
+    print(f"lpmech validate: {len(entries)} entries, {len(entries) - len(failed)} passed, {len(failed)} failed; "
+          f"report: {os.path.join(out, 'report.md')}")
+    for e in failed:
+        print(f"  FAILED {e.claim}: {e.instance}: expected {e.expected}, measured {e.measured} ({e.note})")
+    return 1 if failed else 0
+
+
 def _positive_int(text: str) -> int:
     try:
         v = int(text)
@@ -131,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-profiles", type=_positive_int, default=DEFAULT_MAX_PROFILES, metavar="N",
                    help=f"refuse grids with more than N profiles (default {DEFAULT_MAX_PROFILES:,})")
     p.set_defaults(func=_cmd_solve)
+    v = sub.add_parser("validate", help="reproduce the theory's claims numerically and write a report")
+    v.add_argument("--quick", action="store_true", help="smaller grids and samples (under 5 minutes)")
+    v.add_argument("--out", default="validation-report", metavar="DIR", help="report directory (default %(default)s)")
+    v.add_argument("--claim", action="append", metavar="ID", help="run only this claim (repeatable)")
+    v.add_argument("--no-progress", action="store_true", help="no progress bar")
+    v.set_defaults(func=_cmd_validate)
     return parser
 
 
