@@ -14,10 +14,10 @@ import argparse
 import json
 import os
 import sys
-import tempfile
-from typing import Callable, Sequence
+from typing import Sequence
 
 from .checks import CheckError
+from .files import check_output_path, write_atomic
 from .highs import SolverError
 from .instance import DEFAULT_MAX_PROFILES, InstanceError
 
@@ -31,34 +31,6 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit status 2
         raise UsageError(f"{self.prog}: {message}")
-
-
-def _check_output_path(path: str | None, option: str) -> None:
-    """Refuse an output path that cannot be written, before any work is done."""
-    if path is None or path == "-":
-        return
-    parent = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise InstanceError(f"{path} is a directory", field=option)
-    if not os.path.isdir(parent):
-        raise InstanceError(f"directory {parent} does not exist", field=option)
-    if not os.access(parent, os.W_OK):
-        raise InstanceError(f"directory {parent} is not writable", field=option)
-
-
-def write_atomic(path: str, write: Callable[[str], None]) -> None:
-    """Write through a temporary file in the same directory, then rename: never half-written."""
-    parent = os.path.dirname(os.path.abspath(path))
-    suffix = os.path.splitext(path)[1]
-    fd, tmp = tempfile.mkstemp(prefix=".lpmech-", suffix=suffix, dir=parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _write_json(path: str, data: dict) -> None:
@@ -90,8 +62,8 @@ def _cmd_solve(args) -> int:
     from .loader import load
     from .solver import solve
 
-    _check_output_path(args.json, "--json")
-    _check_output_path(args.plot, "--plot")
+    check_output_path(args.json, "--json")
+    check_output_path(args.plot, "--plot")
     instance = load(args.file)
     result = solve(instance, max_profiles=args.max_profiles)
     payload = result.to_dict()   # everything computed before anything is written
@@ -118,11 +90,7 @@ def _cmd_validate(args) -> int:
     except ImportError:  # running from a checkout that is not installed
         import validation
     out = args.out
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise InstanceError(f"{out} exists and is not a directory", field="--out")
-    parent = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(parent):
-        raise InstanceError(f"directory {parent} does not exist", field="--out")
+    check_output_path(out, "--out", directory=True)
     claims = args.claim or None
     known = [c for c, _ in validation.CLAIMS]
     for c in claims or []:
