@@ -19,7 +19,6 @@ from typing import Sequence
 import numpy as np
 
 from .instance import Instance
-from .profiles import outer_pmf
 
 __all__ = ["verify", "Audit"]
 
@@ -99,9 +98,8 @@ def verify(instance: Instance, x, m, *, ic: str = "bayesian", participation: str
     unknown = vetoes - set(names)
     if unknown:
         raise ValueError(f"veto names unknown agent(s): {sorted(unknown)}")
-    joint = instance.joint if instance.joint is not None else outer_pmf(instance.probs)
+    joint = instance.joint_pmf()
     sign = _payoff_sign(instance.side)
-    n = instance.n
     worst_ic, worst_ir = 0.0, 0.0
     where_ic: dict | None = None
     where_ir: dict | None = None
