@@ -1,6 +1,9 @@
 """The ``lpmech`` command line.
 
 ``lpmech solve FILE [--json PATH|-] [--plot PNG] [--max-profiles N]``
+``lpmech solve FILE [--ic dominant] [--participation ex-post] [--veto NAME ...] [--pareto λ]``
+``lpmech compare FILE [--json PATH|-]``
+``lpmech frontier FILE --out DIR [--lambdas λ ...]``
 ``lpmech validate [--quick] [--out DIR] [--claim ID ...]``
 
 Exit status: 0 on success; 2 on bad input (one line naming the file, agent and field; no
@@ -64,7 +67,7 @@ def _cmd_solve(args) -> int:
 
     check_output_path(args.json, "--json")
     check_output_path(args.plot, "--plot")
-    instance = load(args.file)
+    instance = _with_options(load(args.file), args)
     result = solve(instance, max_profiles=args.max_profiles)
     payload = result.to_dict()   # everything computed before anything is written
     fig = None
@@ -105,6 +108,64 @@ def _cmd_validate(args) -> int:
     return 1 if failed else 0
 
 
+def _with_options(instance, args):
+    """Apply the command line's mechanism options, which override the file's [mechanism]."""
+    return instance.with_mechanism(ic=args.ic, participation=args.participation,
+                                   veto=tuple(args.veto) if args.veto else None, pareto=args.pareto)
+
+
+def _cmd_compare(args) -> int:
+    from .compare import compare
+    from .loader import load
+
+    check_output_path(args.json, "--json")
+    instance = load(args.file)
+    instance.check_size(args.max_profiles)
+    table = compare(instance)
+    payload = table.to_dict()
+    if args.json:
+        _write_json(args.json, payload)
+    if args.json != "-":
+        print(table.summary())
+    return 0
+
+
+def _cmd_frontier(args) -> int:
+    from .compare import frontier
+    from .loader import load
+
+    check_output_path(args.out, "--out", directory=True)
+    instance = _with_options(load(args.file), args)
+    instance.check_size(args.max_profiles)
+    result = frontier(instance, lambdas=args.lambdas, progress=not args.no_progress)
+    paths = result.write(args.out)
+    print(f"lpmech frontier: {len(result.rows)} points (λ from {result.rows[0]['lambda']:g} to "
+          f"{result.rows[-1]['lambda']:g}); first best {result.first_best:.6g}")
+    print(f"  {'λ':>8} {'profit':>12} {'surplus':>12} {'welfare':>12}")
+    for r in result.rows:
+        print(f"  {r['lambda']:>8.4g} {r['profit']:>12.6g} {r['surplus']:>12.6g} {r['welfare']:>12.6g}")
+    print(f"  wrote {paths['csv']} and {paths['png']}")
+    return 0
+
+
+def _lambda(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1] (λ > 1 makes the LP unbounded), got {v:g}")
+    return v
+
+
+def _add_mechanism_options(p) -> None:
+    g = p.add_argument_group("mechanism options (override the file's [mechanism] table)")
+    g.add_argument("--ic", choices=["bayesian", "dominant"], help="incentive constraints")
+    g.add_argument("--participation", choices=["interim", "ex-post"], help="participation constraints")
+    g.add_argument("--veto", nargs="+", metavar="NAME", help="the agents who hold a veto (default: all)")
+    g.add_argument("--pareto", type=_lambda, metavar="λ", help="maximize profit + λ x agents' surplus (0 <= λ <= 1)")
+
+
 def _positive_int(text: str) -> int:
     try:
         v = int(text)
@@ -124,7 +185,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="PNG", help="write a figure of the allocation to PNG")
     p.add_argument("--max-profiles", type=_positive_int, default=DEFAULT_MAX_PROFILES, metavar="N",
                    help=f"refuse grids with more than N profiles (default {DEFAULT_MAX_PROFILES:,})")
+    _add_mechanism_options(p)
     p.set_defaults(func=_cmd_solve)
+    c = sub.add_parser("compare", help="optimal value under BIC/DSIC x interim/ex-post, posted price, first best")
+    c.add_argument("file", help="instance file (TOML)")
+    c.add_argument("--json", metavar="PATH", help="write the table as JSON to PATH ('-' for standard output)")
+    c.add_argument("--max-profiles", type=_positive_int, default=20_000, metavar="N",
+                   help="refuse grids with more than N profiles (default %(default)s; the general LP grows fast)")
+    c.set_defaults(func=_cmd_compare)
+    f = sub.add_parser("frontier", help="the profit/surplus Pareto frontier, swept over λ")
+    f.add_argument("file", help="instance file (TOML)")
+    f.add_argument("--out", required=True, metavar="DIR", help="write frontier.csv and frontier.png into DIR")
+    f.add_argument("--lambdas", type=_lambda, nargs="+", metavar="λ", help="the weights to solve (default: a grid on [0, 1])")
+    f.add_argument("--max-profiles", type=_positive_int, default=20_000, metavar="N",
+                   help="refuse grids with more than N profiles (default %(default)s)")
+    f.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_mechanism_options(f)
+    f.set_defaults(func=_cmd_frontier)
     v = sub.add_parser("validate", help="reproduce the theory's claims numerically and write a report")
     v.add_argument("--quick", action="store_true", help="smaller grids and samples (under 5 minutes)")
     v.add_argument("--out", default="validation-report", metavar="DIR", help="report directory (default %(default)s)")

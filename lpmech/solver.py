@@ -18,7 +18,7 @@ import numpy as np
 
 from .audit import verify
 from .checks import CheckError, Tolerances
-from .instance import DEFAULT_MAX_PROFILES, Instance, InstanceError
+from .instance import DEFAULT_MAX_PROFILES, Instance
 from .maximin import MaximinLP
 from .posted import best_posted_price
 from .profiles import along, outer_pmf, weighted_sum
@@ -43,8 +43,11 @@ def solve(instance: Instance, *, max_profiles: int | None = DEFAULT_MAX_PROFILES
     Parameters
     ----------
     instance : Instance
-        Independent types with the default mechanism options (Bayesian IC, interim
-        participation, every agent a veto, profit).
+        With independent types and the default mechanism options (Bayesian IC, interim
+        participation, every agent a veto, profit) the maximin LP solves it; anything else
+        (a joint pmf, dominant-strategy IC, ex-post participation, a partial veto, a Pareto
+        weight) goes to the general LP (:func:`lpmech.general.solve_general`), whose result
+        has the same core fields (value, allocation, transfer, interim, checks).
     max_profiles : int or None
         Refuse grids with more profiles than this (:class:`InstanceError`).
     method : {"lp"}
@@ -52,7 +55,7 @@ def solve(instance: Instance, *, max_profiles: int | None = DEFAULT_MAX_PROFILES
 
     Returns
     -------
-    SolveResult
+    SolveResult or lpmech.general.GeneralResult
 
     Raises
     ------
@@ -78,8 +81,9 @@ def solve(instance: Instance, *, max_profiles: int | None = DEFAULT_MAX_PROFILES
         raise ValueError(f"unknown method {method!r} (available: 'lp')")
     instance.check_size(max_profiles)
     if not instance.independent or not instance.mechanism.is_default:
-        raise InstanceError("the maximin LP covers independent types with the default mechanism options; "
-                            "this instance needs the general LP", field="mechanism", source=instance.source)
+        from .general import solve_general
+
+        return solve_general(instance)
     start = time.perf_counter()
     problem = instance.engine()
     phi = [virtual_costs(t, p) for t, p in zip(problem.grids, problem.probs)]
