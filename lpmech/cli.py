@@ -68,7 +68,7 @@ def _cmd_solve(args) -> int:
     check_output_path(args.json, "--json")
     check_output_path(args.plot, "--plot")
     instance = _with_options(load(args.file), args)
-    result = solve(instance, max_profiles=args.max_profiles)
+    result = solve(instance, max_profiles=args.max_profiles, method=args.method)
     payload = result.to_dict()   # everything computed before anything is written
     fig = None
     if args.plot:
@@ -185,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="PNG", help="write a figure of the allocation to PNG")
     p.add_argument("--max-profiles", type=_positive_int, default=DEFAULT_MAX_PROFILES, metavar="N",
                    help=f"refuse grids with more than N profiles (default {DEFAULT_MAX_PROFILES:,})")
+    p.add_argument("--method", choices=["auto", "lp", "structured"], default="auto",
+                   help="core solver: the maximin LP, the structured solver, or auto (by size; default)")
     _add_mechanism_options(p)
     p.set_defaults(func=_cmd_solve)
     c = sub.add_parser("compare", help="optimal value under BIC/DSIC x interim/ex-post, posted price, first best")

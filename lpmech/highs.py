@@ -13,12 +13,16 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["SolverError", "LPSolution", "make_highs", "run", "INF"]
+__all__ = ["SolverError", "LPSolution", "make_highs", "run", "row_scaled", "dropped_entries", "INF"]
 
 INF = highspy.kHighsInf
 
 #: Feasibility tolerances used for every LP (HiGHS's defaults are 1e-7).
 FEAS_TOL = 1e-9
+#: HiGHS drops matrix entries below ``small_matrix_value`` (default 1e-9) when the model is
+#: passed; 1e-12 is the smallest it accepts. Callers scale rows so that what is dropped is
+#: negligible, and :func:`dropped_entries` reports how much was.
+SMALL_MATRIX_VALUE = 1e-12
 
 
 class SolverError(RuntimeError):
@@ -62,12 +66,27 @@ def make_highs(c: np.ndarray, A: sp.spmatrix, row_lo: np.ndarray, row_hi: np.nda
     h.setOptionValue("output_flag", False)
     h.setOptionValue("primal_feasibility_tolerance", FEAS_TOL)
     h.setOptionValue("dual_feasibility_tolerance", FEAS_TOL)
+    h.setOptionValue("small_matrix_value", SMALL_MATRIX_VALUE)   # before passModel: it filters on entry
     if threads is not None:
         h.setOptionValue("threads", int(threads))
     status = h.passModel(lp)
     if status == highspy.HighsStatus.kError:
         raise SolverError("passing the model to HiGHS", "model rejected")
     return h
+
+
+def dropped_entries(h: highspy.Highs, nnz: int) -> int:
+    """How many of ``nnz`` matrix entries HiGHS dropped as too small when the model was passed."""
+    return int(nnz - len(h.getLp().a_matrix_.value_))
+
+
+def row_scaled(A: sp.spmatrix) -> tuple[sp.csr_matrix, np.ndarray]:
+    """A with every row divided by its largest |entry| (rows of zeros kept), and the factors."""
+    A = sp.csr_matrix(A)
+    big = np.zeros(A.shape[0])
+    np.maximum.at(big, np.repeat(np.arange(A.shape[0]), np.diff(A.indptr)), np.abs(A.data))
+    factor = np.where(big > 0, 1.0 / np.where(big > 0, big, 1.0), 1.0)
+    return sp.csr_matrix(sp.diags(factor) @ A), factor
 
 
 def run(h: highspy.Highs, what: str) -> LPSolution:

@@ -30,7 +30,7 @@ __all__ = ["Agent", "Instance", "InstanceError", "EngineProblem", "Mechanism", "
 #: Tolerance for probabilities and shares summing to one.
 PROB_TOL = 1e-9
 #: Default cap on the number of type profiles of the grid LP (configurable per call).
-DEFAULT_MAX_PROFILES = 2_000_000
+DEFAULT_MAX_PROFILES = 20_000_000
 
 
 class InstanceError(ValueError):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .highs import INF, LPSolution, make_highs, run
+from .highs import INF, LPSolution, dropped_entries, make_highs, row_scaled, run
 from .instance import EngineProblem
 from .profiles import along, interim_operator
 
@@ -77,6 +77,11 @@ class MaximinLP:
         else:
             A = top.tocsc()
         n_mono = A.shape[0] - n
+        # Rows scaled to a largest |entry| of 1: entries like P(θ)(b - φ_i) are tiny on large grids
+        # and HiGHS drops entries below its small_matrix_value. Right-hand sides are 0, so only the
+        # duals change: ω_i = -(scaled dual_i) x factor_i.
+        A, self._row_factor = row_scaled(A)
+        A = A.tocsc()
         self.n_rows = A.shape[0]
         self.n_cols = n_prof + 1
         self.nnz = A.nnz
@@ -88,6 +93,7 @@ class MaximinLP:
         col_lo = np.concatenate([np.zeros(n_prof), [-INF]])
         col_hi = np.concatenate([np.ones(n_prof), [INF]])
         self.highs = make_highs(c, A, row_lo, row_hi, col_lo, col_hi)
+        self.dropped = dropped_entries(self.highs, A.nnz)
 
     def solve(self, what: str = "maximin LP") -> MaximinSolution:
         """Solve the LP; ω are the negated duals of the maximin rows (HiGHS's sign convention)."""
@@ -116,5 +122,5 @@ class MaximinLP:
     def _solution(self, sol: LPSolution, x: np.ndarray) -> MaximinSolution:
         n = self.problem.n
         return MaximinSolution(x=np.clip(x, 0.0, 1.0).reshape(self.shape), value=float(sol.x[-1]),
-                               omega=-sol.row_dual[:n], status=sol.status, seconds=sol.seconds,
-                               iterations=sol.iterations)
+                               omega=-sol.row_dual[:n] * self._row_factor[:n], status=sol.status,
+                               seconds=sol.seconds, iterations=sol.iterations)

@@ -128,6 +128,19 @@ class SolveResult:
             "total_seconds": self.total_seconds,
         })
 
+    def _method_line(self) -> str:
+        size = self.lp_size
+        if self.method == "lp":
+            dropped = size.get("dropped_entries", 0)
+            extra = f", {dropped} tiny matrix entries dropped by HiGHS" if dropped else ""
+            head = (f"method: maximin LP ({size['columns']:,} columns, {size['rows']:,} rows{extra}), "
+                    f"HiGHS: {self.highs_status}, {self.iterations} iterations")
+        else:
+            head = (f"method: structured (g minimized by {size['cutting_planes']} cutting planes, x_ω completed "
+                    f"by an LP over {size['tie_profiles']:,} tied profiles, certificate gap "
+                    f"{size['certificate_gap']:.1e})")
+        return f"{head}, {self.solve_seconds:.3f} s (total with checks {self.total_seconds:.3f} s)"
+
     def summary(self) -> str:
         """A readable summary: value, weights with ranges, posted price and ratio, checks."""
         inst = self.instance
@@ -137,15 +150,13 @@ class SolveResult:
         lines = [
             f"lpmech: {inst.name or inst.source or 'instance'}",
             f"  {inst.describe()}",
-            f"  formulation: maximin LP ({self.lp_size['columns']:,} columns, {self.lp_size['rows']:,} rows), "
-            f"HiGHS: {self.highs_status}, {self.iterations} iterations, {self.solve_seconds:.3f} s "
-            f"(total with checks {self.total_seconds:.3f} s)",
+            f"  {self._method_line()}",
             "",
             f"  optimal expected profit   {fmt(self.value, 8)}",
             f"  probability of trade      {fmt(self.trade_probability, 6)}",
             f"  allocation rule           {rule} ({dv})",
             "",
-            "  weights ω                 LP        canonical   range over all optimal ω",
+            "  weights ω                 solver    canonical   range over all optimal ω",
         ]
         width = max(len(n) for n in inst.names)
         for i, name in enumerate(inst.names):
@@ -174,7 +185,8 @@ class SolveResult:
             "  checks (all passed; tolerance %.1e):" % c["tolerance"],
             f"    audit of (x, m): max IC violation {c['max_ic_violation']:.1e}, "
             f"max IR violation {c['max_ir_violation']:.1e}, profit {fmt(c['values']['audit'], 8)}",
-            f"    LP value = V(x) = V(x_ω) = g(ω) = g(ω canonical): max gap {c['analytic_gap']:.1e}",
+            f"    solver value = V(x) = V(x_ω) = g(ω) = g(ω canonical) = audited profit: "
+            f"max gap {c['analytic_gap']:.1e}",
             f"    x = x_ω off the tie set: max gap {c['offtie_mismatch']:.1e} (LP ω), "
             f"{c['offtie_mismatch_canonical']:.1e} (canonical ω); tie probability {fmt(c['tie_probability'], 4)}",
             f"    support condition gap {c['support_gap']:.1e}; posted-price mechanism audited "

@@ -1,4 +1,4 @@
-"""Solving an instance: instance → virtual costs → maximin LP → weights → mechanism → checks.
+"""Solving an instance: instance → virtual costs → core solve → weights → mechanism → checks.
 
 :func:`solve` is the library's main entry point; it returns a :class:`SolveResult` holding
 the optimal mechanism, the LP's weights beside the canonical ones and their ranges, the
@@ -13,21 +13,80 @@ ironing.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 from .audit import verify
 from .checks import CheckError, Tolerances
-from .instance import DEFAULT_MAX_PROFILES, Instance
+from .instance import DEFAULT_MAX_PROFILES, Instance, InstanceError
 from .maximin import MaximinLP
+from .structured import solve_structured
 from .posted import best_posted_price
 from .profiles import along, outer_pmf, weighted_sum
 from .result import SolveResult
 from .transfers import transfers
 from .virtual import iron, ironing_intervals, virtual_costs
-from .weights import GFunction, canonical_weights, face_ranges, optimal_face
+from .weights import canonical_weights, face_ranges, g_value, optimal_face
 
-__all__ = ["solve"]
+__all__ = ["solve", "METHODS", "AUTO_LP_LIMIT", "LP_MAX_PROFILES"]
+
+#: Core solvers: the maximin LP over the K^N profiles, or the structured solver that minimizes
+#: g(ω) by cutting planes and certifies x_ω (lpmech.structured); "auto" picks by size.
+METHODS = ("auto", "lp", "structured")
+#: ``method="auto"`` uses the LP up to this many profiles and the structured solver above.
+AUTO_LP_LIMIT = 50_000
+#: The LP's columns are the profiles; beyond this many it is refused (use the structured solver).
+LP_MAX_PROFILES = 2_000_000
+
+
+@dataclass
+class _Core:
+    """What a core solver hands to the shared pipeline (engine order)."""
+
+    x: np.ndarray             # an optimal allocation
+    value: float              # its objective value as the solver reports it
+    omega: np.ndarray         # an optimal ω (one vertex of the optimal face)
+    x_omega: np.ndarray       # x_ω of that ω, completed on its tie set
+    status: str
+    seconds: float
+    iterations: int
+    size: dict
+
+
+def _lp_core(problem, phi, phi_bar, tie_tol: float) -> _Core:
+    lp = MaximinLP(problem, phi)
+    sol = lp.solve()
+    # The closed form x_ω for the LP's ω, completed on its tie set by the LP with x pinned elsewhere.
+    index = weighted_sum(sol.omega, phi_bar)
+    tie = np.abs(index - problem.b) <= tie_tol
+    x_omega = (index <= problem.b).astype(float)
+    if tie.any():
+        x_omega = lp.solve_completion(np.where(tie, np.nan, x_omega),
+                                      what="maximin LP completing x_ω on its tie set").x
+    return _Core(x=sol.x, value=sol.value, omega=sol.omega, x_omega=x_omega, status=sol.status,
+                 seconds=sol.seconds, iterations=sol.iterations,
+                 size={"rows": lp.n_rows, "columns": lp.n_cols, "nonzeros": lp.nnz, "dropped_entries": lp.dropped})
+
+
+def _structured_core(problem, phi, phi_bar) -> _Core:
+    sol = solve_structured(problem, phi, phi_bar)
+    return _Core(x=sol.x, value=sol.value, omega=sol.omega, x_omega=sol.x, status=sol.status,
+                 seconds=sol.seconds, iterations=sol.iterations,
+                 size={"cutting_planes": sol.iterations, "tie_profiles": int(sol.tie_profiles),
+                       "tie_columns": int(sol.tie_columns), "certificate_gap": sol.certificate_gap})
+
+
+def _choose(method: str, instance: Instance) -> str:
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r} (available: {', '.join(METHODS)})")
+    if method == "auto":
+        return "lp" if instance.n_profiles <= AUTO_LP_LIMIT else "structured"
+    if method == "lp" and instance.n_profiles > LP_MAX_PROFILES:
+        raise InstanceError(f"{instance.n_profiles:,} profiles are too many for the LP's columns (limit "
+                            f"{LP_MAX_PROFILES:,}); use --method structured or auto", field="agents",
+                            source=instance.source)
+    return method
 
 
 def _values_per_agent(problem, x, phi) -> np.ndarray:
@@ -37,7 +96,7 @@ def _values_per_agent(problem, x, phi) -> np.ndarray:
 
 
 def solve(instance: Instance, *, max_profiles: int | None = DEFAULT_MAX_PROFILES,
-          method: str = "lp") -> SolveResult:
+          method: str = "auto") -> SolveResult:
     """Solve for the designer's optimal mechanism and check it.
 
     Parameters
@@ -50,8 +109,11 @@ def solve(instance: Instance, *, max_profiles: int | None = DEFAULT_MAX_PROFILES
         has the same core fields (value, allocation, transfer, interim, checks).
     max_profiles : int or None
         Refuse grids with more profiles than this (:class:`InstanceError`).
-    method : {"lp"}
-        The maximin LP of theory.md section 5.
+    method : {"auto", "lp", "structured"}
+        ``"lp"``: the maximin LP of theory.md section 5 over all K^N profiles; ``"structured"``:
+        minimize g(ω) by cutting planes and certify x_ω (:mod:`lpmech.structured`); ``"auto"``
+        (default): the LP up to :data:`AUTO_LP_LIMIT` profiles, the structured solver above.
+        Both feed the same checks and return the same fields.
 
     Returns
     -------
@@ -77,36 +139,34 @@ def solve(instance: Instance, *, max_profiles: int | None = DEFAULT_MAX_PROFILES
     >>> res.omega_range.round(4).tolist()
     [[0.4375, 0.5625], [0.4375, 0.5625]]
     """
-    if method != "lp":
-        raise ValueError(f"unknown method {method!r} (available: 'lp')")
     instance.check_size(max_profiles)
     if not instance.independent or not instance.mechanism.is_default:
         from .general import solve_general
 
         return solve_general(instance)
+    chosen = _choose(method, instance)
     start = time.perf_counter()
     problem = instance.engine()
     phi = [virtual_costs(t, p) for t, p in zip(problem.grids, problem.probs)]
     phi_bar = [iron(f, p) for f, p in zip(phi, problem.probs)]
-
-    lp = MaximinLP(problem, phi)
-    sol = lp.solve()
-    omega_lp = sol.omega
-    x = sol.x
-
     scale = max(abs(problem.b), max(float(np.max(np.abs(t))) for t in problem.grids)) or 1.0
     phi_scale = max(abs(problem.b), max(float(np.max(np.abs(f))) for f in phi_bar)) or 1.0
     tol = Tolerances(scale=scale)
 
+    sol = _lp_core(problem, phi, phi_bar, tol.tie * phi_scale) if chosen == "lp" else \
+        _structured_core(problem, phi, phi_bar)
+    omega_lp = sol.omega
+    x = sol.x
+
     tr = transfers(problem, x)
     gains_lp = _values_per_agent(problem, x, phi)
     intervals = [ironing_intervals(f, fb) for f, fb in zip(phi, phi_bar)]
-    face = optimal_face(x, phi_bar, problem.probs, problem.b, gains_lp, tr.X, intervals,
+    face = optimal_face(x, phi_bar, problem.b, gains_lp, tr.X, intervals,
                         value_tol=tol.value, index_tol=tol.face * phi_scale)
-    omega_range = face_ranges(face)
-    gf = GFunction.build(phi_bar, problem.probs, problem.b)
-    g_lp = gf(np.clip(omega_lp, 0.0, None))
-    omega_can = canonical_weights(face)
+    reference = np.clip(omega_lp, 0.0, None)
+    omega_range = face_ranges(face, reference)
+    g_lp = g_value(reference, phi_bar, problem.probs, problem.b)
+    omega_can = canonical_weights(face, reference)
 
     allocation = instance.to_user(x)
     transfer = instance.to_user(tr.m, negate=True)
@@ -114,22 +174,17 @@ def solve(instance: Instance, *, max_profiles: int | None = DEFAULT_MAX_PROFILES
     posted = best_posted_price(instance)
     posted_audit = verify(instance, posted.allocation, posted.transfer)
 
-    # Closed form x_ω for the LP's ω, completed on its tie set by the same LP with x pinned elsewhere.
     index = weighted_sum(omega_lp, phi_bar)
     tie = np.abs(index - problem.b) <= tol.tie * phi_scale
-    x_omega = (index <= problem.b).astype(float)
-    if tie.any():
-        fixed = np.where(tie, np.nan, x_omega)
-        completed = lp.solve_completion(fixed, what="maximin LP completing x_ω on its tie set")
-        x_omega = completed.x
-    gains_omega = _values_per_agent(problem, x_omega, phi)
+    gains_omega = _values_per_agent(problem, sol.x_omega, phi)
     index_can = weighted_sum(omega_can, phi_bar)
     tie_can = np.abs(index_can - problem.b) <= tol.tie * phi_scale
     x_can = (index_can <= problem.b).astype(float)
     seconds = time.perf_counter() - start
 
-    values = {"lp": sol.value, "V(x)": float(gains_lp.min()), "audit": audit.profit,
-              "g(omega)": g_lp, "g(omega_canonical)": gf(omega_can), "V(x_omega)": float(gains_omega.min())}
+    values = {"solver": sol.value, "V(x)": float(gains_lp.min()), "audit": audit.profit,
+              "g(omega)": g_lp,
+              "g(omega_canonical)": g_value(omega_can, phi_bar, problem.probs, problem.b), "V(x_omega)": float(gains_omega.min())}
     analytic_gap = max(abs(v - sol.value) for v in values.values())
     support = omega_lp > 1e-9
     support_gap = float(np.max(gains_lp[support]) - gains_lp.min()) if support.any() else 0.0
@@ -194,8 +249,8 @@ def solve(instance: Instance, *, max_profiles: int | None = DEFAULT_MAX_PROFILES
         omega=omega_lp, omega_canonical=omega_can, omega_range=omega_range,
         allocation=allocation, transfer=transfer, interim=interim, posted=posted, ratio=ratio,
         checks=checks, solve_seconds=sol.seconds, total_seconds=seconds, iterations=sol.iterations,
-        lp_size={"rows": lp.n_rows, "columns": lp.n_cols, "nonzeros": lp.nnz},
-        binding_agent=instance.names[tr.binding_agent], formulation="maximin", method=method,
+        lp_size=sol.size, binding_agent=instance.names[tr.binding_agent], formulation="maximin",
+        method=chosen,
         phi_bar=user_phi_bar,
     )
 

@@ -40,6 +40,18 @@ from .profiles import along, outer_pmf, weighted_sum
 __all__ = ["g_value", "GFunction", "Face", "optimal_face", "face_ranges", "weight_ranges", "canonical_weights"]
 
 
+def _extremes(phi_bar) -> tuple[np.ndarray, np.ndarray]:
+    """min_i φ̄_i(θ_i) and max_i φ̄_i(θ_i) over the profile grid."""
+    n = len(phi_bar)
+    shape = tuple(v.size for v in phi_bar)
+    lo = np.full(shape, np.inf)
+    hi = np.full(shape, -np.inf)
+    for i, v in enumerate(phi_bar):
+        lo = np.minimum(lo, along(v, i, n))
+        hi = np.maximum(hi, along(v, i, n))
+    return lo, hi
+
+
 def g_value(omega, phi_bar, probs, b) -> float:
     """g(ω) = E[(b - ω·φ̄(θ))_+] by one vectorized pass over the profile grid."""
     pmf = outer_pmf(probs)
@@ -60,11 +72,7 @@ class GFunction:
     def build(cls, phi_bar, probs, b) -> "GFunction":
         n = len(phi_bar)
         pmf = outer_pmf(probs)
-        lo = np.full(pmf.shape, np.inf)
-        hi = np.full(pmf.shape, -np.inf)
-        for i, v in enumerate(phi_bar):
-            lo = np.minimum(lo, along(v, i, n))
-            hi = np.maximum(hi, along(v, i, n))
+        lo, hi = _extremes(phi_bar)
         always = hi <= b
         ambiguous = (lo < b) & ~always
         const = float(b * pmf[always].sum())
@@ -93,7 +101,7 @@ class Face:
     allowed: np.ndarray
 
 
-def optimal_face(x: np.ndarray, phi_bar, probs, b: float, gains: np.ndarray, interim_x,
+def optimal_face(x: np.ndarray, phi_bar, b: float, gains: np.ndarray, interim_x,
                  intervals, *, value_tol: float, index_tol: float, x_tol: float = 1e-9) -> Face:
     """The optimal weights as a polytope, from one optimal allocation ``x`` (see module notes).
 
@@ -112,19 +120,17 @@ def optimal_face(x: np.ndarray, phi_bar, probs, b: float, gains: np.ndarray, int
     # predecessor along any axis that refuses too, a trade row by a successor that trades.
     refuses = refuses & ~_any_neighbour(refuses, -1)
     trades = trades & ~_any_neighbour(trades, +1)
+    # Rows that every ω in the simplex satisfies say nothing: min_i φ̄_i >= b for a refusal,
+    # max_i φ̄_i <= b for a trade.
+    lowest, highest = _extremes(phi_bar)
+    refuses &= lowest < b - index_tol
+    trades &= highest > b + index_tol
     keep = trades | refuses
     idx = np.nonzero(keep)
     Phi = np.stack([phi_bar[i][idx[i]] for i in range(n)], axis=1)
     upper = np.where(trades[keep], b + index_tol, INF)
     lower = np.where(refuses[keep], b - index_tol, -INF)
-    # Merge equal rows (ironing and symmetric grids repeat φ̄ vectors): tightest bounds win.
-    Phi, inverse = np.unique(Phi, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    up = np.full(Phi.shape[0], INF)
-    lo = np.full(Phi.shape[0], -INF)
-    np.minimum.at(up, inverse, upper)
-    np.maximum.at(lo, inverse, lower)
-    return Face(Phi=Phi, lower=lo, upper=up, allowed=allowed)
+    return Face(Phi=Phi, lower=lower, upper=upper, allowed=allowed)
 
 
 def _any_neighbour(mask: np.ndarray, step: int) -> np.ndarray:
@@ -143,28 +149,54 @@ def _any_neighbour(mask: np.ndarray, step: int) -> np.ndarray:
     return out
 
 
-def face_ranges(face: Face) -> np.ndarray:
-    """[[lo, hi], ...]: the range of each ω_i over the optimal face (2N LPs with N columns)."""
+def face_ranges(face: Face, reference: np.ndarray | None = None) -> np.ndarray:
+    """[[lo, hi], ...]: the range of each ω_i over the optimal face (2N LPs with N columns).
+
+    Rows are generated lazily: the LPs start from the rows nearest to binding at ``reference``
+    (an optimal ω, e.g. the LP's) and every solution is checked against all rows, the violated
+    ones added, until none is violated. The answer is the same as with all rows at once.
+    """
     n = face.allowed.size
     if n == 1:
         return np.array([[1.0, 1.0]])
-    A = sp.vstack([sp.csr_matrix(face.Phi), sp.csr_matrix(np.ones((1, n)))], format="csc")
-    row_lo = np.concatenate([face.lower, [1.0]])
-    row_hi = np.concatenate([face.upper, [1.0]])
-    h = make_highs(np.zeros(n), A, row_lo, row_hi, np.zeros(n), np.where(face.allowed, 1.0, 0.0))
-    return _ranges(h, n, n, "the optimal face")
-
-
-def _ranges(h, n_omega: int, n_cols: int, what: str) -> np.ndarray:
-    out = np.empty((n_omega, 2))
-    idx = np.arange(n_cols, dtype=np.int32)
-    for i in range(n_omega):
+    out = np.empty((n, 2))
+    active = _initial_rows(face, reference)
+    for i in range(n):
         for j, sense in enumerate((1.0, -1.0)):
-            cost = np.zeros(n_cols)
+            cost = np.zeros(n)
             cost[i] = sense
-            h.changeColsCost(n_cols, idx, cost)
-            out[i, j] = run(h, f"range of weight {i + 1} over {what}").x[i]
+            while True:
+                A = sp.vstack([sp.csr_matrix(face.Phi[active]), sp.csr_matrix(np.ones((1, n)))], format="csc")
+                h = make_highs(cost, A, np.concatenate([face.lower[active], [1.0]]),
+                               np.concatenate([face.upper[active], [1.0]]), np.zeros(n),
+                               np.where(face.allowed, 1.0, 0.0))
+                w = run(h, f"range of weight {i + 1} over the optimal face").x
+                more = _violated(face, w, active)
+                if more.size == 0:
+                    break
+                active = np.union1d(active, more)
+            out[i, j] = w[i]
     return np.clip(out, 0.0, 1.0)
+
+
+def _initial_rows(face: Face, reference: np.ndarray | None, count: int = 2000) -> np.ndarray:
+    rows = face.Phi.shape[0]
+    if reference is None or rows <= count:
+        return np.arange(rows)
+    slack = np.minimum(face.upper - face.Phi @ reference, face.Phi @ reference - face.lower)
+    return np.sort(np.argpartition(slack, count)[:count])
+
+
+def _violated(face: Face, w: np.ndarray, active: np.ndarray, most: int = 2000) -> np.ndarray:
+    """Indices of rows (outside ``active``) that ``w`` violates beyond floating-point noise."""
+    index = face.Phi @ w
+    scale = 1e-12 * max(1.0, float(np.max(np.abs(face.Phi), initial=0.0)))
+    excess = np.maximum(index - face.upper, face.lower - index)
+    excess[active] = -np.inf
+    bad = np.flatnonzero(excess > scale)
+    if bad.size > most:
+        bad = bad[np.argpartition(-excess[bad], most)[:most]]
+    return bad
 
 
 def weight_ranges(gf: GFunction, g_star: float, tol: float) -> np.ndarray:
@@ -183,30 +215,51 @@ def weight_ranges(gf: GFunction, g_star: float, tol: float) -> np.ndarray:
     col_lo = np.zeros(n + a)
     col_hi = np.concatenate([np.ones(n), np.full(a, INF)])
     h = make_highs(np.zeros(n + a), A, row_lo, row_hi, col_lo, col_hi)
-    return _ranges(h, n, n + a, "the level set of g")
+    out = np.empty((n, 2))
+    idx = np.arange(n + a, dtype=np.int32)
+    for i in range(n):
+        for j, sense in enumerate((1.0, -1.0)):
+            cost = np.zeros(n + a)
+            cost[i] = sense
+            h.changeColsCost(n + a, idx, cost)
+            out[i, j] = run(h, f"range of weight {i + 1} over the level set of g").x[i]
+    return np.clip(out, 0.0, 1.0)
 
 
-def canonical_weights(face: Face) -> np.ndarray:
+def canonical_weights(face: Face, reference: np.ndarray | None = None) -> np.ndarray:
     """The least-norm ω of the optimal face, a small QP solved with cvxpy (Clarabel).
 
     The face is convex and mapped to itself by every symmetry of the instance, so its
-    least-norm point is symmetric: identical agents get identical canonical weights.
+    least-norm point is symmetric: identical agents get identical canonical weights. Rows are
+    generated lazily from ``reference`` as in :func:`face_ranges`.
     """
-    import cvxpy as cp
-
     n = face.allowed.size
     if n == 1:
         return np.array([1.0])
+    active = _initial_rows(face, reference)
+    while True:
+        w = _least_norm(face, active)
+        more = _violated(face, w, active)
+        if more.size == 0:
+            return w
+        active = np.union1d(active, more)
+
+
+def _least_norm(face: Face, rows: np.ndarray) -> np.ndarray:
+    import cvxpy as cp
+
+    n = face.allowed.size
     w = cp.Variable(n, nonneg=True)
     cons = [cp.sum(w) == 1]
     if not face.allowed.all():
         cons.append(w[np.flatnonzero(~face.allowed)] == 0)
-    up = np.isfinite(face.upper) & (face.upper < INF)
-    lo = np.isfinite(face.lower) & (face.lower > -INF)
+    Phi, upper, lower = face.Phi[rows], face.upper[rows], face.lower[rows]
+    up = upper < INF
+    lo = lower > -INF
     if up.any():
-        cons.append(face.Phi[up] @ w <= face.upper[up])
+        cons.append(Phi[up] @ w <= upper[up])
     if lo.any():
-        cons.append(face.Phi[lo] @ w >= face.lower[lo])
+        cons.append(Phi[lo] @ w >= lower[lo])
     prob = cp.Problem(cp.Minimize(cp.sum_squares(w)), cons)
     for accuracy in (1e-10, 1e-8):
         with warnings.catch_warnings():
