@@ -99,6 +99,7 @@ class Face:
     lower: np.ndarray
     upper: np.ndarray
     allowed: np.ndarray
+    b: float = 0.0
 
 
 def optimal_face(x: np.ndarray, phi_bar, b: float, gains: np.ndarray, interim_x,
@@ -130,7 +131,7 @@ def optimal_face(x: np.ndarray, phi_bar, b: float, gains: np.ndarray, interim_x,
     Phi = np.stack([phi_bar[i][idx[i]] for i in range(n)], axis=1)
     upper = np.where(trades[keep], b + index_tol, INF)
     lower = np.where(refuses[keep], b - index_tol, -INF)
-    return Face(Phi=Phi, lower=lower, upper=upper, allowed=allowed)
+    return Face(Phi=Phi, lower=lower, upper=upper, allowed=allowed, b=float(b))
 
 
 def _any_neighbour(mask: np.ndarray, step: int) -> np.ndarray:
@@ -238,11 +239,43 @@ def canonical_weights(face: Face, reference: np.ndarray | None = None) -> np.nda
         return np.array([1.0])
     active = _initial_rows(face, reference)
     while True:
-        w = _least_norm(face, active)
+        w = _polish(face, active, _least_norm(face, active))
         more = _violated(face, w, active)
         if more.size == 0:
             return w
         active = np.union1d(active, more)
+
+
+def _polish(face: Face, rows: np.ndarray, w: np.ndarray, active_tol: float = 1e-7) -> np.ndarray:
+    """Refine an interior-point solution to the exact least-norm point of its active set.
+
+    Rows within ``active_tol`` of binding are made ties (Φ_a·ω = b), coordinates near 0 are
+    fixed at 0, and the least-norm solution of these equalities with Σω = 1 is computed by
+    least squares. It replaces ``w`` only if it satisfies every row in ``rows`` and ω >= 0
+    (otherwise the interior-point answer, accurate to ~1e-8, is kept).
+    """
+    n = w.size
+    Phi = face.Phi[rows]
+    index = Phi @ w
+    scale = max(1.0, abs(face.b), float(np.max(np.abs(Phi), initial=0.0)))
+    tight = ((face.upper[rows] - index) <= active_tol * scale) | ((index - face.lower[rows]) <= active_tol * scale)
+    free = (w > active_tol) & face.allowed
+    if not free.any():
+        return w
+    # least-norm solution over the free coordinates (the others are fixed at 0)
+    E = np.vstack([Phi[tight][:, free], np.ones((1, int(free.sum())))])
+    t = np.concatenate([np.full(int(tight.sum()), face.b), [1.0]])
+    sol, *_ = np.linalg.lstsq(E, t, rcond=None)
+    polished = np.zeros(n)
+    polished[free] = sol
+    index = Phi @ polished
+    slack = 1e-12 * scale
+    ok = (np.all(polished >= -1e-15) and abs(polished.sum() - 1.0) <= 1e-12
+          and np.all(index <= face.upper[rows] + slack) and np.all(index >= face.lower[rows] - slack))
+    if not ok:
+        return w
+    polished = np.clip(polished, 0.0, None)
+    return polished / polished.sum()
 
 
 def _least_norm(face: Face, rows: np.ndarray) -> np.ndarray:

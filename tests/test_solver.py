@@ -148,3 +148,28 @@ def test_ironed_instance_pools_allocation():
 def test_profile_limit():
     with pytest.raises(lpmech.InstanceError, match="profiles"):
         lpmech.solve(uniform_pair(30), max_profiles=500)
+
+
+def test_canonical_weights_exact_on_a_point_face():
+    # A coarse random grid whose optimal face is a single point: the interior-point QP lands
+    # ~1e-8 off it, which moved tied profiles past the tie tolerance before the active-set polish.
+    a = lpmech.Agent("a1", [0.1, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.1, 1.4, 1.5, 1.7, 1.9],
+                     [0.057, 0.0263, 0.0964, 0.0515, 0.0731, 0.0692, 0.2271, 0.0021, 0.0333, 0.0320, 0.1971, 0.1349])
+    b = lpmech.Agent("a2", [0.1, 0.3, 0.5, 0.6, 0.8, 1.0, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7],
+                     [0.0362, 0.1140, 0.1125, 0.0474, 0.0245, 0.0859, 0.0596, 0.2349, 0.0477, 0.1588, 0.0276, 0.0509])
+    res = lpmech.solve(lpmech.Instance("buy", [a, b], buyer_value=2.79))
+    assert res.checks["offtie_mismatch_canonical"] == 0.0
+    assert res.omega_canonical == pytest.approx(res.omega, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_coarse_grids_pass_every_check(seed):
+    rng = np.random.default_rng(1000 + seed)
+    k = int(rng.integers(2, 13))
+    agents = []
+    for i in range(2):
+        grid = np.round(np.sort(rng.choice(np.arange(1, 20), size=k, replace=False)) / 10, 2)
+        probs = rng.dirichlet(np.ones(k))
+        agents.append(lpmech.Agent(f"a{i}", grid, probs / probs.sum()))
+    res = lpmech.solve(lpmech.Instance("buy", agents, buyer_value=float(np.round(rng.uniform(0.8, 3.0), 2))))
+    assert res.checks["passed"]

@@ -32,7 +32,7 @@ def run(out_dir: str, quick: bool = False, claims: list[str] | None = None, prog
     from . import report
 
     os.makedirs(out_dir, exist_ok=True)
-    ctx = Context(quick=quick, out_dir=out_dir)
+    ctx = Context(quick=quick, out_dir=out_dir, progress=progress)
     selected = [(c, m) for c, m in CLAIMS if claims is None or c in claims]
     entries: list[Entry] = []
     timings: dict[str, float] = {}

@@ -66,6 +66,7 @@ class Context:
 
     quick: bool
     out_dir: str
+    progress: bool = True
     figures: list[tuple[str, str]] = field(default_factory=list)   # (file name, caption)
 
     def save(self, fig, name: str, caption: str) -> None:
