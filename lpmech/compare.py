@@ -1,0 +1,241 @@
+"""What the constraints cost: the compare table and the profit/surplus Pareto frontier.
+
+:func:`compare` solves the general LP (:mod:`lpmech.general`) under Bayesian or dominant-strategy
+IC and interim or ex post participation, and sets the four values against the best collective
+posted price (theory.md, section 7) and the first-best surplus. Whether dominant-strategy IC or
+ex post participation cost the designer anything on a grid is a numerical finding: with
+independent types and private transfers they are free on a continuum (Gershkov, Goeree,
+Kushnir, Moldovanu and Shi, Econometrica 2013), but a group shares one transfer
+(Haghpanah, Kuvalekar and Lipnowski, "Selling to a Group", EC 2021; "Buying from a Group",
+2024), and with correlated types Bayesian IC can extract what dominant-strategy IC cannot.
+
+:func:`frontier` sweeps the Pareto weight λ of ``profit + λ·surplus`` over [0, 1] (λ > 1 makes the
+LP unbounded, see :mod:`lpmech.general`) and writes the frontier as CSV and PNG.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from dataclasses import dataclass, field, replace
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .general import first_best, solve_general
+from .instance import Instance
+from .posted import best_posted_price
+
+__all__ = ["compare", "CompareTable", "frontier", "Frontier", "DEFAULT_LAMBDAS"]
+
+VARIANTS = (("bayesian", "interim"), ("bayesian", "ex-post"), ("dominant", "interim"), ("dominant", "ex-post"))
+_LABEL = {"bayesian": "BIC", "dominant": "DSIC", "interim": "interim IR", "ex-post": "ex post IR"}
+
+#: Default Pareto weights: dense near 0, where the designer's distortion starts to give way,
+#: and near 1, the welfare end.
+DEFAULT_LAMBDAS = tuple(float(v) for v in np.unique(np.round(np.concatenate(
+    [[0.0], np.geomspace(0.005, 0.2, 9), np.linspace(0.25, 0.9, 14), [0.95, 0.98, 0.99, 1.0]]), 6)))
+
+
+def _share(value: float, fb: float) -> float | None:
+    return value / fb if fb > 0 else None
+
+
+@dataclass
+class CompareTable:
+    """Values of the four IC x participation variants, the best posted price and the first best.
+
+    ``rows``: one dict per variant (label, ic, participation, value, share_of_first_best);
+    ``posted``: the best collective posted price (:func:`lpmech.posted.best_posted_price`:
+    price, value, trade_probability, share_of_first_best).
+    """
+
+    description: str
+    side: str
+    vetoes: tuple[str, ...]
+    rows: list[dict]
+    posted: dict
+    first_best: float
+
+    def to_dict(self) -> dict:
+        return {"instance": self.description, "side": self.side, "veto": list(self.vetoes),
+                "rows": self.rows, "posted_price": self.posted, "first_best": self.first_best}
+
+    def summary(self) -> str:
+        """An aligned text table."""
+        def pct(x):
+            return "n/a" if x is None else f"{x:.2%}"
+
+        lines = [(r["label"], f"{r['value']:.8g}", pct(r["share_of_first_best"])) for r in self.rows]
+        p = self.posted
+        price = "no trade" if p["price"] is None else f"p = {p['price']:.6g}"
+        lines.append((f"best posted price ({price})", f"{p['value']:.8g}", pct(p["share_of_first_best"])))
+        lines.append(("first best", f"{self.first_best:.8g}", "100.00%" if self.first_best > 0 else "n/a"))
+        head = ("mechanism", "value", "of first best")
+        w = [max(len(r[j]) for r in lines + [head]) for j in range(3)]
+        out = [self.description, f"veto: {', '.join(self.vetoes)}",
+               f"{head[0]:<{w[0]}}  {head[1]:>{w[1]}}  {head[2]:>{w[2]}}",
+               f"{'-' * w[0]}  {'-' * w[1]}  {'-' * w[2]}"]
+        out += [f"{a:<{w[0]}}  {b:>{w[1]}}  {c:>{w[2]}}" for a, b, c in lines]
+        return "\n".join(out)
+
+
+def compare(instance: Instance) -> CompareTable:
+    """Profit under BIC/DSIC x interim/ex post IR, the best posted price and the first best.
+
+    The instance's veto set is kept; the objective is profit. Every LP solution is audited
+    (see :func:`lpmech.general.solve_general`).
+
+    Examples
+    --------
+    >>> from lpmech.instance import Agent, Instance
+    >>> inst = Instance("buy", [Agent(n, [0.25, 0.75], [0.5, 0.5]) for n in "ab"], buyer_value=1.0)
+    >>> table = compare(inst)
+    >>> [round(r["value"], 4) for r in table.rows], table.posted["value"], table.first_best
+    ([0.3125, 0.3125, 0.3125, 0.25], 0.25, 0.5)
+    """
+    fb = first_best(instance)
+    rows, vetoes = [], ()
+    for ic, participation in VARIANTS:
+        mech = replace(instance.mechanism, ic=ic, participation=participation, pareto=None)
+        res = solve_general(instance, mechanism=mech)
+        vetoes = res.vetoes
+        rows.append({"label": f"{_LABEL[ic]}, {_LABEL[participation]}", "ic": ic,
+                     "participation": participation, "value": res.value,
+                     "share_of_first_best": _share(res.value, fb)})
+    pp = best_posted_price(instance)
+    posted = {**pp.to_dict(), "share_of_first_best": _share(pp.value, fb)}
+    return CompareTable(instance.describe(), instance.side, vetoes, rows, posted, fb)
+
+
+# --------------------------------------------------------------------------- frontier
+def _atomic_write(path: str, write: Callable[[io.IOBase], None], binary: bool) -> None:
+    """Write through a temporary file in the same directory, then os.replace (never half-written)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"newline": ""})) as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)                  # mkstemp creates 0600
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass
+class Frontier:
+    """Points (λ, profit, surplus) of the profit/surplus Pareto frontier.
+
+    ``surplus`` is the agents' total expected surplus (shares included); ``welfare`` their sum
+    with profit, at most ``first_best``.
+    """
+
+    description: str
+    rows: list[dict]
+    first_best: float
+    mechanism: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"instance": self.description, "mechanism": self.mechanism, "first_best": self.first_best,
+                "rows": self.rows}
+
+    def _csv(self, fh) -> None:
+        w = csv.writer(fh)
+        w.writerow(["lambda", "profit", "surplus", "welfare"])
+        for r in self.rows:
+            w.writerow([repr(r["lambda"]), repr(r["profit"]), repr(r["surplus"]), repr(r["welfare"])])
+
+    def _png(self, fh) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(6, 4.5))
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        s = np.array([r["surplus"] for r in self.rows])
+        p = np.array([r["profit"] for r in self.rows])
+        ax.plot(s, p, "o-", color="C0", label="frontier (profit + λ·surplus)")
+        if self.first_best > 0:
+            ax.plot([0, self.first_best], [self.first_best, 0], "--", color="0.6", label="first best")
+        for r in self.rows:
+            if r["lambda"] in (0.0, 0.1, 0.5, 0.9, 1.0):
+                ax.annotate(f"λ={r['lambda']:g}", (r["surplus"], r["profit"]), textcoords="offset points",
+                            xytext=(5, 5), fontsize=8)
+        ax.set_xlabel("agents' expected surplus")
+        ax.set_ylabel("designer's expected profit")
+        ax.set_title(self.description, fontsize=8)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(fh, format="png", dpi=120)
+
+    def write(self, out_dir: str | os.PathLike) -> dict:
+        """Write ``frontier.csv`` and ``frontier.png`` into ``out_dir`` atomically; return their paths."""
+        out_dir = os.fspath(out_dir)
+        os.makedirs(out_dir, exist_ok=True)
+        paths = {"csv": os.path.join(out_dir, "frontier.csv"), "png": os.path.join(out_dir, "frontier.png")}
+        _atomic_write(paths["csv"], self._csv, binary=False)
+        _atomic_write(paths["png"], self._png, binary=True)
+        return paths
+
+
+def _point(instance: Instance, lam: float) -> dict:
+    res = solve_general(instance, mechanism=replace(instance.mechanism, pareto=float(lam)))
+    return {"lambda": float(lam), "profit": res.profit, "surplus": res.surplus,
+            "welfare": res.profit + res.surplus}
+
+
+def frontier(instance: Instance, lambdas: Sequence[float] | None = None, progress: bool = True) -> Frontier:
+    """Sweep the Pareto weight λ in profit + λ·surplus.
+
+    Parameters
+    ----------
+    instance : Instance
+        Its IC, participation and veto options are kept.
+    lambdas : sequence of float, optional
+        Weights in [0, 1] (λ > 1 is unbounded). Default :data:`DEFAULT_LAMBDAS`; the default
+        sweep solves λ = 1 first and stops once a point equals it (the surplus stops changing:
+        a point optimal at λ and at 1 is optimal in between).
+    progress : bool
+        Show a tqdm progress bar.
+
+    Examples
+    --------
+    >>> from lpmech.instance import Agent, Instance
+    >>> inst = Instance("buy", [Agent(n, [0.25, 0.75], [0.5, 0.5]) for n in "ab"], buyer_value=1.0)
+    >>> f = frontier(inst, lambdas=[0.0, 0.4, 0.6, 1.0], progress=False)
+    >>> [(r["lambda"], round(r["profit"], 4), round(r["surplus"], 4)) for r in f.rows]
+    [(0.0, 0.3125, 0.125), (0.4, 0.3125, 0.125), (0.6, 0.25, 0.25), (1.0, 0.25, 0.25)]
+    """
+    from tqdm import tqdm
+
+    default = lambdas is None
+    grid = sorted(float(v) for v in (DEFAULT_LAMBDAS if default else lambdas))
+    bad = [v for v in grid if not 0.0 <= v <= 1.0]
+    if bad:
+        raise ValueError(f"Pareto weights must lie in [0, 1] (λ > 1 makes the LP unbounded), got {bad}")
+    rows = []
+    with tqdm(total=len(grid), desc="frontier", disable=not progress, leave=False) as bar:
+        end = _point(instance, 1.0) if default else None
+        scale = max(first_best(instance), 1e-12)
+        for lam in grid:
+            row = end if (default and lam == 1.0) else _point(instance, lam)
+            rows.append(row)
+            bar.update(1)
+            if default and lam < 1.0 and _same(row, end, scale):
+                rows.append(end)
+                bar.update(bar.total - bar.n)
+                break
+    mech = instance.mechanism
+    info = {"ic": mech.ic, "participation": mech.participation,
+            "veto": list(instance.names if mech.veto is None else mech.veto)}
+    return Frontier(instance.describe(), rows, first_best(instance), info)
+
+
+def _same(a: dict, b: dict, scale: float, rtol: float = 1e-7) -> bool:
+    return abs(a["profit"] - b["profit"]) <= rtol * scale and abs(a["surplus"] - b["surplus"]) <= rtol * scale
