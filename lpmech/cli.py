@@ -68,6 +68,8 @@ def _cmd_solve(args) -> int:
     check_output_path(args.json, "--json")
     check_output_path(args.plot, "--plot")
     instance = _with_options(load(args.file), args)
+    if args.continuous:
+        return _solve_continuous(instance, args)
     result = solve(instance, max_profiles=args.max_profiles, method=args.method)
     payload = result.to_dict()   # everything computed before anything is written
     fig = None
@@ -106,6 +108,22 @@ def _cmd_validate(args) -> int:
     for e in failed:
         print(f"  FAILED {e.claim}: {e.instance}: expected {e.expected}, measured {e.measured} ({e.note})")
     return 1 if failed else 0
+
+
+def _solve_continuous(instance, args) -> int:
+    from .continuous import solve_continuous
+
+    if args.plot:
+        raise InstanceError("--plot draws grid allocations; it does not go with --continuous", field="--plot")
+    result = solve_continuous(instance)
+    payload = result.to_dict()
+    if args.json:
+        _write_json(args.json, payload)
+    if args.json != "-":
+        print(result.summary())
+        if args.json:
+            print(f"  wrote json: {args.json}")
+    return 0
 
 
 def _with_options(instance, args):
@@ -187,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"refuse grids with more than N profiles (default {DEFAULT_MAX_PROFILES:,})")
     p.add_argument("--method", choices=["auto", "lp", "structured"], default="auto",
                    help="core solver: the maximin LP, the structured solver, or auto (by size; default)")
+    p.add_argument("--continuous", action="store_true",
+                   help="solve in the continuum (agents given by distributions; grid points are ignored)")
     _add_mechanism_options(p)
     p.set_defaults(func=_cmd_solve)
     c = sub.add_parser("compare", help="optimal value under BIC/DSIC x interim/ex-post, posted price, first best")
@@ -215,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    args = None
     try:
         args = parser.parse_args(argv)
         return args.func(args)
@@ -222,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{err} (see 'lpmech --help')", file=sys.stderr)
         return 2
     except InstanceError as err:
+        if err.source is None and getattr(args, "file", None):
+            err = err.with_source(args.file)     # raised after loading: name the file all the same
         print(f"lpmech: error: {err}", file=sys.stderr)
         return 2
     except SolverError as err:
@@ -230,6 +253,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CheckError as err:
         print(f"lpmech: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # output piped into e.g. `head`: stop quietly (Python docs, signal notes)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -58,7 +58,7 @@ Well-posedness
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 import numpy as np
@@ -560,6 +560,7 @@ class GeneralResult:
     mechanism: Mechanism
     vetoes: tuple[str, ...]
     formulation: str = "general"
+    instance: Instance | None = field(default=None, repr=False)
 
     @property
     def profit(self) -> float:
@@ -651,4 +652,4 @@ def solve_general(instance: Instance, *, mechanism: Mechanism | Mapping | None =
     checks = _checks(lp, x_nd, m_nd, value)
     return GeneralResult(status=status, side=inst.side, value=value, allocation=x_nd, transfer=m_nd,
                          interim=_interim(inst, x_nd, m_nd), checks=checks, solve_seconds=seconds,
-                         mechanism=inst.mechanism, vetoes=lp.vetoes)
+                         mechanism=inst.mechanism, vetoes=lp.vetoes, instance=inst)

@@ -202,3 +202,47 @@ def test_console_script_no_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "lpmech", "solve", str(path)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_continuous_needs_distributions(tmp_path, capsys):
+    code, out, err = run_cli(["solve", GRIDS / "committee_software.toml", "--continuous", "--json",
+                              tmp_path / "c.json"], capsys)
+    assert code == 2 and "committee_software.toml" in err and "field 'distribution'" in err
+    assert len(err.strip().splitlines()) == 1 and os.listdir(tmp_path) == []
+
+
+def test_continuous_software_example(tmp_path, capsys):
+    code, out, err = run_cli(["solve", GRIDS / "software_example.toml", "--continuous", "--json",
+                              tmp_path / "c.json"], capsys)
+    assert code == 0, err
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert data["omega"][0] == pytest.approx((3 / 7) ** 0.5, abs=1e-7)
+    assert {"value", "omega", "posted_price", "ratio", "status"} <= set(data)
+
+
+@pytest.mark.parametrize("args,needle", [(["--veto", "nobody"], "mechanism.veto"),
+                                         (["--pareto", "1.5"], "[0, 1]"),
+                                         (["--ic", "sometimes"], "--ic")])
+def test_bad_mechanism_options(args, needle, tmp_path, capsys):
+    code, out, err = run_cli(["solve", GRIDS / "uniform_pair.toml", "--json", tmp_path / "o.json", *args], capsys)
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+    assert os.listdir(tmp_path) == []
+
+
+def test_compare_and_frontier(tmp_path, capsys):
+    code, out, err = run_cli(["compare", GRIDS / "correlated_sellers.toml", "--json", tmp_path / "c.json"], capsys)
+    assert code == 0, err
+    rows = json.loads((tmp_path / "c.json").read_text())["rows"]
+    assert len(rows) == 4
+    code, out, err = run_cli(["frontier", GRIDS / "partial_veto.toml", "--out", tmp_path / "f", "--lambdas",
+                              "0", "0.5", "1", "--no-progress"], capsys)
+    assert code == 0, err
+    assert sorted(os.listdir(tmp_path / "f")) == ["frontier.csv", "frontier.png"]
+
+
+def test_general_lp_through_solve(tmp_path, capsys):
+    code, out, err = run_cli(["solve", GRIDS / "partial_veto.toml", "--json", tmp_path / "g.json"], capsys)
+    assert code == 0, err
+    data = json.loads((tmp_path / "g.json").read_text())
+    assert data["formulation"] == "general"
+    assert data["checks"]["max_ic_violation"] < 1e-7

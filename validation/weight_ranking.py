@@ -17,35 +17,46 @@ from .common import Context, Entry, holds
 
 CLAIM = "weight-ranking"
 
+#: Scale families: a wider law has its virtual costs above a narrower one's in the reversed
+#: hazard-rate order (F_H/F_L is constant below the narrower support's top, then rises). Families
+#: that differ in shape on one support (F = θ^a with different a; Beta(α, 2) with different α) are
+#: NOT ordered in φ (the ratio rises, then falls): the numerical check finds that, so they are
+#: not used here.
 FAMILIES = [
-    ("uniform widths", "uniform", [{"scale": 0.7}, {"scale": 1.0}, {"scale": 1.3}], 1.0),
-    ("power laws F = θ^a", "powerlaw", [{"a": 1.0}, {"a": 2.0}, {"a": 4.0}], 1.0),
-    ("betas Beta(α, 2)", "beta", [{"a": 1.0, "b": 2.0}, {"a": 2.0, "b": 2.0}, {"a": 3.0, "b": 2.0}], 0.8),
+    ("uniform widths U[0, s]", "uniform", [{"scale": 0.7}, {"scale": 1.0}, {"scale": 1.3}], 1.0),
+    ("power laws F = (θ/s)^2", "powerlaw", [{"a": 2.0, "scale": s} for s in (0.7, 1.0, 1.3)], 1.0),
+    ("betas Beta(2, 3) on [0, s]", "beta", [{"a": 2.0, "b": 3.0, "scale": s} for s in (0.7, 1.0, 1.3)], 0.8),
 ]
 
 
 def virtual_cost_cdf(law: str, params: dict, m: int = 20001):
-    """(y, F_φ(y)): the cdf of the continuous virtual cost φ(θ) = θ + F/f on a quantile grid."""
+    """(y, F_φ(y)): the cdf of the continuous virtual cost φ(θ) = θ + F/f on a quantile grid,
+    refined geometrically towards both ends, where the cdfs are compared at small values."""
     dist = getattr(scipy.stats, law)(**params)
-    u = (np.arange(m) + 0.5) / m
+    ends = np.geomspace(1e-9, 1e-2, m // 4)
+    u = np.unique(np.concatenate([ends, np.linspace(1e-2, 1 - 1e-2, m), 1 - ends]))
     theta = dist.ppf(u)
     phi = theta + u / dist.pdf(theta)
     phi = np.maximum.accumulate(phi)   # regular laws: already increasing; guards rounding
     return phi, u
 
 
-def rh_above(h: tuple, l: tuple, tol: float = 1e-6) -> bool:
+def rh_above(h: tuple, l: tuple, tol: float = 1e-4, floor: float = 1e-3) -> bool:
     """Is φ_H above φ_L in the reversed hazard-rate order? inf supp L <= inf supp H and F_H/F_L
-    weakly increasing above inf supp L (checked on a grid of y)."""
+    weakly increasing above inf supp L, checked on a grid of y where F_L >= ``floor`` (below it
+    the interpolated cdfs are too coarse to compare), up to a relative ``tol``."""
     yh, uh = h
     yl, ul = l
     if yl[0] > yh[0] + tol:
         return False
-    ys = np.linspace(max(yl[0], yh[0]), max(yh[-1], yl[-1]), 4000)[1:]
+    ys = np.union1d(yh, yl)                      # both laws' quantile points: dense where mass is
+    ys = ys[ys > max(yl[0], yh[0])]
     fh = np.interp(ys, yh, uh, left=0.0, right=1.0)
     fl = np.interp(ys, yl, ul, left=0.0, right=1.0)
-    ratio = fh / np.maximum(fl, 1e-300)
-    return bool(np.all(np.diff(ratio) >= -tol * np.maximum(ratio[1:], 1.0)))
+    keep = fl >= floor
+    ratio = fh[keep] / fl[keep]
+    # weakly increasing up to tol: never below (1 - tol) times the largest value so far
+    return bool(np.all(ratio >= (1 - tol) * np.maximum.accumulate(ratio)))
 
 
 def run(ctx: Context) -> list[Entry]:
