@@ -9,7 +9,7 @@ import sys
 
 from .harness import table
 
-SUITES = ["core", "general"]
+SUITES = ["core", "general", "scaling"]
 
 
 def main(argv=None) -> int:
@@ -33,8 +33,10 @@ def main(argv=None) -> int:
             r.setdefault("suite", suite)
         rows += suite_rows
         print(table(suite_rows, [("instance", "instance", ""), ("profiles", "profiles", ","),
-                                 ("method", "method", ""), ("seconds", "median s", ".3f"),
-                                 ("peak_mb", "peak MB", ".0f"), ("target_seconds", "target s", ".1f"),
+                                 ("method", "method", ""), ("seconds", "median s", ".4g"),
+                                 ("runs", "runs", ""), ("peak_mb", "peak MB", ".0f"),
+                                 ("ratio_vs_cvxpy", "cvxpy/x", ".4g"), ("ratio_vs_linprog", "linprog/x", ".3g"),
+                                 ("floor_multiple", "x/floor", ".4g"), ("target_seconds", "target s", ".1f"),
                                  ("target_ratio", "time/target", ".2f"), ("error", "error", "")]))
         print()
     if args.json:

@@ -41,9 +41,8 @@ class Tolerances:
 
     scale: float
     check: float = 1e-7       # value gaps, IC/IR violations, support gap (times scale)
-    tie: float = 1e-9         # |ω·φ̄ - b| below this (times the φ̄ scale) is a tie
-    face: float = 1e-10       # slack of the optimal face's rows (times the φ̄ scale); below `tie`,
-                              # so that ω on an active face row is still seen as tied there
+    tie: float = 1e-9         # |ω·φ̄ - b| below this (times the φ scale) is a tie; also the slack
+                              # of the optimal face's rows, so the core solver's ties fit the face
     allocation: float = 1e-6  # |x - x_ω| off the tie set
 
     @property

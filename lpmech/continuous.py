@@ -916,6 +916,19 @@ def _gap(m: _Moments, omega: np.ndarray) -> float:
 
 
 # ----------------------------------------------------------------------------- posted prices
+def _lower_end(law) -> float:
+    """The lower end of a law's support: ppf(0), or a tiny quantile when unbounded below.
+
+    (scipy's beta ppf does not converge at 1e-300 and returns NaN, so ppf(0) comes first.)
+    """
+    with np.errstate(all="ignore"):
+        for q in (0.0, 1e-300, 1e-15):
+            v = float(law.ppf(q))
+            if math.isfinite(v):
+                return v
+    raise ValueError("the law's lower quantiles are not finite")
+
+
 def _posted(model: _Model) -> tuple[float, float]:
     """Best collective posted price in engine form: argmax (b - p) Π F_i(p), and its value.
 
@@ -925,7 +938,7 @@ def _posted(model: _Model) -> tuple[float, float]:
     """
     laws = [v.law for v in model.virtuals]
     b = model.b
-    lo = max(float(law.ppf(1e-300)) for law in laws)
+    lo = max(_lower_end(law) for law in laws)
     hi = min(b, max(v.hi for v in model.virtuals))   # above every top type raising p only loses
     if not lo < b:
         return math.nan, 0.0

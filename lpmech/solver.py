@@ -52,6 +52,7 @@ class _Core:
     seconds: float
     iterations: int
     size: dict
+    tie_tol: float            # absolute |ω·φ̄ - b| under which the solver treated profiles as tied
 
 
 def _lp_core(problem, phi, phi_bar, tie_tol: float) -> _Core:
@@ -66,15 +67,19 @@ def _lp_core(problem, phi, phi_bar, tie_tol: float) -> _Core:
                                       what="maximin LP completing x_ω on its tie set").x
     return _Core(x=sol.x, value=sol.value, omega=sol.omega, x_omega=x_omega, status=sol.status,
                  seconds=sol.seconds, iterations=sol.iterations,
-                 size={"rows": lp.n_rows, "columns": lp.n_cols, "nonzeros": lp.nnz, "dropped_entries": lp.dropped})
+                 size={"rows": lp.n_rows, "columns": lp.n_cols, "nonzeros": lp.nnz, "dropped_entries": lp.dropped},
+                 tie_tol=tie_tol)
 
 
-def _structured_core(problem, phi, phi_bar) -> _Core:
-    sol = solve_structured(problem, phi, phi_bar)
+def _structured_core(problem, phi, phi_bar, tie_tol: float) -> _Core:
+    # tie_tol is relative here; the solver widens it if its certificate needs (solution.tie_tolerance)
+    sol = solve_structured(problem, phi, phi_bar, tie_tol=tie_tol)
     return _Core(x=sol.x, value=sol.value, omega=sol.omega, x_omega=sol.x, status=sol.status,
                  seconds=sol.seconds, iterations=sol.iterations,
                  size={"cutting_planes": sol.iterations, "tie_profiles": int(sol.tie_profiles),
-                       "tie_columns": int(sol.tie_columns), "certificate_gap": sol.certificate_gap})
+                       "tie_columns": int(sol.tie_columns), "certificate_gap": sol.certificate_gap,
+                       "tie_tolerance": sol.tie_tolerance},
+                 tie_tol=float(sol.tie_tolerance))
 
 
 def _choose(method: str, instance: Instance) -> str:
@@ -150,11 +155,12 @@ def solve(instance: Instance, *, max_profiles: int | None = DEFAULT_MAX_PROFILES
     phi = [virtual_costs(t, p) for t, p in zip(problem.grids, problem.probs)]
     phi_bar = [iron(f, p) for f, p in zip(phi, problem.probs)]
     scale = max(abs(problem.b), max(float(np.max(np.abs(t))) for t in problem.grids)) or 1.0
-    phi_scale = max(abs(problem.b), max(float(np.max(np.abs(f))) for f in phi_bar)) or 1.0
+    # the scale of ω·φ̄ - b (the structured solver uses the same for its tie set)
+    phi_scale = max(abs(problem.b), max(float(np.max(np.abs(f))) for f in phi + phi_bar)) or 1.0
     tol = Tolerances(scale=scale)
 
     sol = _lp_core(problem, phi, phi_bar, tol.tie * phi_scale) if chosen == "lp" else \
-        _structured_core(problem, phi, phi_bar)
+        _structured_core(problem, phi, phi_bar, tol.tie)
     omega_lp = sol.omega
     x = sol.x
 
@@ -162,7 +168,7 @@ def solve(instance: Instance, *, max_profiles: int | None = DEFAULT_MAX_PROFILES
     gains_lp = _values_per_agent(problem, x, phi)
     intervals = [ironing_intervals(f, fb) for f, fb in zip(phi, phi_bar)]
     face = optimal_face(x, phi_bar, problem.b, gains_lp, tr.X, intervals,
-                        value_tol=tol.value, index_tol=tol.face * phi_scale)
+                        value_tol=tol.value, index_tol=max(tol.tie * phi_scale, sol.tie_tol))
     reference = np.clip(omega_lp, 0.0, None)
     omega_range = face_ranges(face, reference)
     g_lp = g_value(reference, phi_bar, problem.probs, problem.b)
@@ -175,10 +181,12 @@ def solve(instance: Instance, *, max_profiles: int | None = DEFAULT_MAX_PROFILES
     posted_audit = verify(instance, posted.allocation, posted.transfer)
 
     index = weighted_sum(omega_lp, phi_bar)
-    tie = np.abs(index - problem.b) <= tol.tie * phi_scale
+    tie = np.abs(index - problem.b) <= max(tol.tie * phi_scale, sol.tie_tol)
     gains_omega = _values_per_agent(problem, sol.x_omega, phi)
     index_can = weighted_sum(omega_can, phi_bar)
-    tie_can = np.abs(index_can - problem.b) <= tol.tie * phi_scale
+    # the canonical ω solves a QP over the face, whose rows allow the tie tolerance: look for its
+    # ties in a band 10 times wider
+    tie_can = np.abs(index_can - problem.b) <= 10 * max(tol.tie * phi_scale, sol.tie_tol)
     x_can = (index_can <= problem.b).astype(float)
     seconds = time.perf_counter() - start
 
@@ -208,6 +216,7 @@ def solve(instance: Instance, *, max_profiles: int | None = DEFAULT_MAX_PROFILES
         "posted_ir_violation": posted_audit.max_ir_violation,
         "posted_excess": max(posted.value - sol.value, 0.0),
         "tie_probability": float(np.sum(outer_pmf(problem.probs) * tie)),
+        "tie_tolerance": max(tol.tie * phi_scale, sol.tie_tol),
         "tolerance": tol.value,
     }
     limits = {

@@ -349,3 +349,14 @@ def test_agent_without_distribution_is_rejected():
 def test_bad_weights_are_rejected():
     with pytest.raises(InstanceError):
         dual_objective(iid_uniform(2, 1.0), [0.7, 0.7])
+
+
+def test_posted_price_of_a_beta_whose_tiny_quantiles_fail():
+    # scipy's beta ppf returns NaN at 1e-300 for these parameters; the posted price must not vanish.
+    from lpmech.continuous import solve_continuous
+
+    inst = Instance("buy", [Agent.from_distribution("a", "beta", {"a": 3.986084978286991, "b": 3.666097920124998}, 4)],
+                    buyer_value=0.7924337893021746)
+    res = solve_continuous(inst)
+    assert res.posted_value > 0
+    assert res.ratio == pytest.approx(1.0, rel=1e-6)    # one agent: the posted price is optimal
