@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
 
-from .harness import table
+from .harness import table, write_json
 
 SUITES = ["core", "general", "scaling"]
 
@@ -40,8 +39,7 @@ def main(argv=None) -> int:
                                  ("target_ratio", "time/target", ".2f"), ("error", "error", "")]))
         print()
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=1, default=str)
+        write_json(args.json, rows)
     return 0
 
 

@@ -44,6 +44,14 @@ def measure(module: str, func: str, kwargs: dict | None = None, repeats: int = 3
     return out
 
 
+def write_json(path: str, rows: list[dict]) -> None:
+    """Write benchmark rows as JSON (non-JSON values as strings)."""
+    import json
+
+    with open(path, "w") as fh:
+        json.dump(rows, fh, indent=1, default=str)
+
+
 def table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
     """An aligned text table; ``columns`` is a list of (key, header, format)."""
     cells = [[h for _, h, _ in columns]]

@@ -356,7 +356,8 @@ def _derive(rows: list[dict]) -> None:
 
 def main(argv=None) -> int:
     import argparse
-    import json
+
+    from .harness import write_json
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scaling", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: one run each, no slow baselines")
@@ -366,8 +367,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     rows = run(repeats=args.repeats, quick=args.quick, out_dir=args.out_dir)
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=1, default=str)
+        write_json(args.json, rows)
     return 0
 
 

@@ -61,6 +61,17 @@ def _write_figure(path: str, fig) -> None:
         plt.close(fig)
 
 
+def _emit(args, payload: dict, summary: str, files: tuple = ()) -> None:
+    """Write the JSON (if asked) and print the summary unless the JSON goes to standard output."""
+    if args.json:
+        _write_json(args.json, payload)
+    if args.json != "-":
+        print(summary)
+        for option, path in (("json", args.json), *files):
+            if path:
+                print(f"  wrote {option}: {path}")
+
+
 def _cmd_solve(args) -> int:
     from .loader import load
     from .solver import solve
@@ -77,15 +88,9 @@ def _cmd_solve(args) -> int:
         from .plot import figure
 
         fig = figure(result)
-    if args.json:
-        _write_json(args.json, payload)
     if fig is not None:
         _write_figure(args.plot, fig)
-    if args.json != "-":
-        print(result.summary())
-        for option, path in (("json", args.json), ("plot", args.plot)):
-            if path:
-                print(f"  wrote {option}: {path}")
+    _emit(args, payload, result.summary(), (("plot", args.plot),))
     return 0
 
 
@@ -116,13 +121,7 @@ def _solve_continuous(instance, args) -> int:
     if args.plot:
         raise InstanceError("--plot draws grid allocations; it does not go with --continuous", field="--plot")
     result = solve_continuous(instance)
-    payload = result.to_dict()
-    if args.json:
-        _write_json(args.json, payload)
-    if args.json != "-":
-        print(result.summary())
-        if args.json:
-            print(f"  wrote json: {args.json}")
+    _emit(args, result.to_dict(), result.summary())
     return 0
 
 
@@ -140,11 +139,7 @@ def _cmd_compare(args) -> int:
     instance = load(args.file)
     instance.check_size(args.max_profiles)
     table = compare(instance)
-    payload = table.to_dict()
-    if args.json:
-        _write_json(args.json, payload)
-    if args.json != "-":
-        print(table.summary())
+    _emit(args, table.to_dict(), table.summary())
     return 0
 
 
