@@ -187,7 +187,7 @@ class SolveResult:
             f"max IR violation {c['max_ir_violation']:.1e}, profit {fmt(c['values']['audit'], 8)}",
             f"    solver value = V(x) = V(x_ω) = g(ω) = g(ω canonical) = audited profit: "
             f"max gap {c['analytic_gap']:.1e}",
-            f"    x = x_ω off the tie set: max gap {c['offtie_mismatch']:.1e} (LP ω), "
+            f"    x = x_ω off the tie set: max gap {c['offtie_mismatch']:.1e} (solver's ω), "
             f"{c['offtie_mismatch_canonical']:.1e} (canonical ω); tie probability {fmt(c['tie_probability'], 4)}",
             f"    support condition gap {c['support_gap']:.1e}; posted-price mechanism audited "
             f"(IC {c['posted_ic_violation']:.1e}, IR {c['posted_ir_violation']:.1e})",
