@@ -10,6 +10,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
+import scipy.stats
 from tqdm import tqdm
 
 import lpmech
@@ -30,10 +31,13 @@ def random_law(rng: np.random.Generator) -> tuple[str, dict]:
 
 
 def random_continuous(rng: np.random.Generator, n: int) -> lpmech.Instance:
-    agents = [lpmech.Agent.from_distribution(f"a{i + 1}", *random_law(rng), points=4) for i in range(n)]
-    # b between the largest lower end and the sum of the medians: trade neither sure nor hopeless
-    medians = [float(np.median(a.grid)) for a in agents]
-    b = float(rng.uniform(0.6, 1.6)) * max(medians) * (1 + 0.3 * (n - 1))
+    """N random laws and a buyer's value inside every agent's support (the talks' premise
+    θ̲_i < b < θ̄_i: otherwise trade can be sure under both mechanisms and they tie)."""
+    laws = [random_law(rng) for _ in range(n)]
+    agents = [lpmech.Agent.from_distribution(f"a{i + 1}", law, params, points=4) for i, (law, params) in enumerate(laws)]
+    supports = [scipy.stats.__dict__[law](**params).support() for law, params in laws]
+    lo, hi = max(s[0] for s in supports), min(s[1] for s in supports)
+    b = float(lo + (hi - lo) * rng.uniform(0.15, 0.95))
     return lpmech.Instance("buy", agents, buyer_value=b)
 
 
