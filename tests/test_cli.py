@@ -124,6 +124,18 @@ BAD = {
                           "agent 'x': field 'gird'"),
     "no agents": ('side = "buy"\nbuyer_value = 1.0\n', "field 'agents'"),
     "invalid toml": ('side = "buy\nbuyer_value = 1.0\n', "invalid TOML"),
+    "joint wrong shape": ('side = "buy"\nbuyer_value = 1.0\n[[agents]]\nname="x"\ngrid=[1.0, 2.0]\n[[agents]]\nname="y"\ngrid=[1.0, 2.0]\n[joint]\nprobs=[[0.5, 0.5]]\n', "field 'joint.probs'"),
+    "joint negative": ('side = "buy"\nbuyer_value = 1.0\n[[agents]]\nname="x"\ngrid=[1.0, 2.0]\n[[agents]]\nname="y"\ngrid=[1.0, 2.0]\n[joint]\nprobs=[[0.6, -0.1], [0.2, 0.3]]\n', "field 'joint.probs'"),
+    "joint sum": ('side = "buy"\nbuyer_value = 1.0\n[[agents]]\nname="x"\ngrid=[1.0, 2.0]\n[[agents]]\nname="y"\ngrid=[1.0, 2.0]\n[joint]\nprobs=[[0.3, 0.3], [0.3, 0.3]]\n', "field 'joint.probs'"),
+    "joint with probs": ('side = "buy"\nbuyer_value = 1.0\n[[agents]]\nname="x"\ngrid=[1.0, 2.0]\nprobs=[0.5, 0.5]\n'
+                         '[[agents]]\nname="y"\ngrid=[1.0, 2.0]\n[joint]\nprobs=[[0.25, 0.25], [0.25, 0.25]]\n',
+                         "agent 'x': field 'probs'"),
+    "veto unknown agent": ('side = "buy"\nbuyer_value = 1.0\n[[agents]]\nname="x"\ngrid=[1.0, 2.0]\n[[agents]]\nname="y"\ngrid=[1.0, 2.0]\n[joint]\nprobs=[[0.25, 0.25], [0.25, 0.25]]\n[mechanism]\nveto=["z"]\n',
+                           "field 'mechanism.veto'"),
+    "unknown ic word": ('side = "buy"\nbuyer_value = 1.0\n[[agents]]\ngrid=[1.0]\nprobs=[1.0]\n[mechanism]\n'
+                        'ic="ex-ante"\n', "field 'mechanism.ic'"),
+    "unknown participation word": ('side = "buy"\nbuyer_value = 1.0\n[[agents]]\ngrid=[1.0]\nprobs=[1.0]\n'
+                                   '[mechanism]\nparticipation="sometimes"\n', "field 'mechanism.participation'"),
     "seller_cost on buy side": ('side = "buy"\nbuyer_value = 1.0\nseller_cost = 0.0\n[[agents]]\ngrid=[1.0]\n'
                                 'probs=[1.0]\n', "field 'seller_cost'"),
 }
