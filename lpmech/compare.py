@@ -16,14 +16,13 @@ LP unbounded, see :mod:`lpmech.general`) and writes the frontier as CSV and PNG.
 from __future__ import annotations
 
 import csv
-import io
 import os
-import tempfile
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import numpy as np
 
+from .files import write_atomic
 from .general import first_best, solve_general
 from .instance import Instance
 from .posted import best_posted_price
@@ -111,23 +110,6 @@ def compare(instance: Instance) -> CompareTable:
 
 
 # --------------------------------------------------------------------------- frontier
-def _atomic_write(path: str, write: Callable[[io.IOBase], None], binary: bool) -> None:
-    """Write through a temporary file in the same directory, then os.replace (never half-written)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"newline": ""})) as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)                  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 @dataclass
 class Frontier:
     """Points (λ, profit, surplus) of the profit/surplus Pareto frontier.
@@ -144,6 +126,11 @@ class Frontier:
     def to_dict(self) -> dict:
         return {"instance": self.description, "mechanism": self.mechanism, "first_best": self.first_best,
                 "rows": self.rows}
+
+    @staticmethod
+    def _to(path: str, write: Callable, binary: bool) -> None:
+        with open(path, "wb" if binary else "w", **({} if binary else {"newline": ""})) as fh:
+            write(fh)
 
     def _csv(self, fh) -> None:
         w = csv.writer(fh)
@@ -179,8 +166,8 @@ class Frontier:
         out_dir = os.fspath(out_dir)
         os.makedirs(out_dir, exist_ok=True)
         paths = {"csv": os.path.join(out_dir, "frontier.csv"), "png": os.path.join(out_dir, "frontier.png")}
-        _atomic_write(paths["csv"], self._csv, binary=False)
-        _atomic_write(paths["png"], self._png, binary=True)
+        write_atomic(paths["csv"], lambda tmp: self._to(tmp, self._csv, binary=False))
+        write_atomic(paths["png"], lambda tmp: self._to(tmp, self._png, binary=True))
         return paths
 
 

@@ -13,13 +13,16 @@ __all__ = ["write_atomic", "check_output_path"]
 
 
 def write_atomic(path: str, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)``, then move the temporary file onto ``path``."""
+    """Call ``write(tmp_path)``, flush it to disk, then move the temporary file onto ``path``."""
     parent = os.path.dirname(os.path.abspath(path))
     suffix = os.path.splitext(path)[1]
     fd, tmp = tempfile.mkstemp(prefix=".lpmech-", suffix=suffix, dir=parent)
     os.close(fd)
     try:
         write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)                  # mkstemp creates 0600
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -23,7 +23,7 @@ from .instance import DEFAULT_MAX_PROFILES, Instance, InstanceError
 from .maximin import MaximinLP
 from .structured import solve_structured
 from .posted import best_posted_price
-from .profiles import along, outer_pmf, weighted_sum
+from .profiles import along, weighted_sum
 from .result import SolveResult
 from .transfers import transfers
 from .virtual import iron, ironing_intervals, virtual_costs
@@ -94,10 +94,10 @@ def _choose(method: str, instance: Instance) -> str:
     return method
 
 
-def _values_per_agent(problem, x, phi) -> np.ndarray:
-    """E[x(θ)(b - φ_i(θ_i))] for each agent (the maximin rows)."""
-    pmf = outer_pmf(problem.probs) * x
-    return np.array([float(np.sum(pmf * (problem.b - along(f, i, problem.n)))) for i, f in enumerate(phi)])
+def _values_per_agent(problem, pmf, x, phi) -> np.ndarray:
+    """E[x(θ)(b - φ_i(θ_i))] for each agent (the maximin rows); ``pmf`` over profiles."""
+    mass = pmf * x
+    return np.array([float(np.sum(mass * (problem.b - along(f, i, problem.n)))) for i, f in enumerate(phi)])
 
 
 def solve(instance: Instance, *, max_profiles: int | None = DEFAULT_MAX_PROFILES,
@@ -163,15 +163,17 @@ def solve(instance: Instance, *, max_profiles: int | None = DEFAULT_MAX_PROFILES
         _structured_core(problem, phi, phi_bar, tol.tie)
     omega_lp = sol.omega
     x = sol.x
+    pmf = problem.joint_pmf()                             # built once: 80 MB at 10^7 profiles
+    tie_tol = max(tol.tie * phi_scale, sol.tie_tol)       # what the core solver treated as a tie
 
     tr = transfers(problem, x)
-    gains_lp = _values_per_agent(problem, x, phi)
+    gains_lp = _values_per_agent(problem, pmf, x, phi)
     intervals = [ironing_intervals(f, fb) for f, fb in zip(phi, phi_bar)]
     face = optimal_face(x, phi_bar, problem.b, gains_lp, tr.X, intervals,
-                        value_tol=tol.value, index_tol=max(tol.tie * phi_scale, sol.tie_tol))
+                        value_tol=tol.value, index_tol=tie_tol)
     reference = np.clip(omega_lp, 0.0, None)
     omega_range = face_ranges(face, reference)
-    g_lp = g_value(reference, phi_bar, problem.probs, problem.b)
+    g_lp = g_value(reference, phi_bar, problem.probs, problem.b, pmf=pmf)
     omega_can = canonical_weights(face, reference)
 
     allocation = instance.to_user(x)
@@ -181,18 +183,19 @@ def solve(instance: Instance, *, max_profiles: int | None = DEFAULT_MAX_PROFILES
     posted_audit = verify(instance, posted.allocation, posted.transfer)
 
     index = weighted_sum(omega_lp, phi_bar)
-    tie = np.abs(index - problem.b) <= max(tol.tie * phi_scale, sol.tie_tol)
-    gains_omega = _values_per_agent(problem, sol.x_omega, phi)
+    tie = np.abs(index - problem.b) <= tie_tol
+    gains_omega = _values_per_agent(problem, pmf, sol.x_omega, phi)
     index_can = weighted_sum(omega_can, phi_bar)
     # the canonical ω solves a QP over the face, whose rows allow the tie tolerance: look for its
     # ties in a band 10 times wider
-    tie_can = np.abs(index_can - problem.b) <= 10 * max(tol.tie * phi_scale, sol.tie_tol)
+    tie_can = np.abs(index_can - problem.b) <= 10 * tie_tol
     x_can = (index_can <= problem.b).astype(float)
     seconds = time.perf_counter() - start
 
     values = {"solver": sol.value, "V(x)": float(gains_lp.min()), "audit": audit.profit,
               "g(omega)": g_lp,
-              "g(omega_canonical)": g_value(omega_can, phi_bar, problem.probs, problem.b), "V(x_omega)": float(gains_omega.min())}
+              "g(omega_canonical)": g_value(omega_can, phi_bar, problem.probs, problem.b, pmf=pmf),
+              "V(x_omega)": float(gains_omega.min())}
     analytic_gap = max(abs(v - sol.value) for v in values.values())
     support = omega_lp > 1e-9
     support_gap = float(np.max(gains_lp[support]) - gains_lp.min()) if support.any() else 0.0
@@ -215,8 +218,8 @@ def solve(instance: Instance, *, max_profiles: int | None = DEFAULT_MAX_PROFILES
         "posted_ic_violation": posted_audit.max_ic_violation,
         "posted_ir_violation": posted_audit.max_ir_violation,
         "posted_excess": max(posted.value - sol.value, 0.0),
-        "tie_probability": float(np.sum(outer_pmf(problem.probs) * tie)),
-        "tie_tolerance": max(tol.tie * phi_scale, sol.tie_tol),
+        "tie_probability": float(np.sum(pmf * tie)),
+        "tie_tolerance": tie_tol,
         "tolerance": tol.value,
     }
     limits = {

@@ -52,9 +52,12 @@ def _extremes(phi_bar) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-def g_value(omega, phi_bar, probs, b) -> float:
-    """g(ω) = E[(b - ω·φ̄(θ))_+] by one vectorized pass over the profile grid."""
-    pmf = outer_pmf(probs)
+def g_value(omega, phi_bar, probs, b, *, pmf: np.ndarray | None = None) -> float:
+    """g(ω) = E[(b - ω·φ̄(θ))_+] by one vectorized pass over the profile grid.
+
+    ``pmf``: the profile pmf (the outer product of ``probs``), when the caller already has it.
+    """
+    pmf = outer_pmf(probs) if pmf is None else pmf
     return float(np.sum(pmf * np.maximum(b - weighted_sum(omega, phi_bar), 0.0)))
 
 
