@@ -11,20 +11,51 @@ Group", 2024; "Selling to a Group", EC 2021). The LP
 is assembled as one scipy.sparse matrix (Kronecker products, no loop over profiles) and
 solved with HiGHS. It uses the raw virtual costs φ: the monotonicity rows do the ironing,
 and the duals ω minimize g(ω) = E[(b - ω·φ̄)_+] with the ironed φ̄.
+
+Large grids are solved by *sifting* (Bixby, Gregory, Lustig, Marsten and Shanno, "Very
+large-scale linear programming: a case study in combining interior point and simplex
+methods", Operations Research 40, 1992): the LP has a few thousand rows but up to millions of
+boxed columns, and at an optimum almost every x(θ) sits at 0 or 1. HiGHS solves the LP over a
+working set of columns with every other column pinned at a bound (moved to the right-hand
+side); the reduced costs of all pinned columns are then computed from the duals in one sparse
+product, and the columns whose bound is not dual feasible join the working set. The loop ends
+when every column prices out, which is the optimality certificate of the full LP (primal
+feasible, dual feasible, complementary). The first guess is the same LP on a coarsened grid
+(about 20,000 profiles, solved directly): its ω pins x at 1 where ω·φ̄ is below b, the columns
+nearest that boundary are free, and on an ironing interval the columns that differ only in
+that agent's type are freed together (the monotonicity rows bind across it). Any guess gives
+the same optimum; a good one saves rounds.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
+import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from .highs import INF, LPSolution, dropped_entries, make_highs, row_scaled, run
+from .highs import FEAS_TOL, INF, SMALL_MATRIX_VALUE, LPSolution, SolverError, make_highs, row_scaled, run
 from .instance import EngineProblem
-from .profiles import along, interim_operator
+from .profiles import along, interim_operator, weighted_sum
+from .virtual import iron, ironing_intervals, virtual_costs
 
-__all__ = ["MaximinLP", "MaximinSolution"]
+__all__ = ["MaximinLP", "MaximinSolution", "STRATEGIES", "SIFT_MIN_COLUMNS"]
+
+#: How the LP is handed to HiGHS: all columns at once, or sifting over a working set.
+STRATEGIES = ("auto", "direct", "sifting")
+#: ``strategy="auto"`` sifts above this many columns (HiGHS's dual simplex slows down sharply on
+#: millions of boxed columns: N = 2, K = 1000 takes 70-100 s in one call).
+SIFT_MIN_COLUMNS = 100_000
+#: The first working set: this fraction of the columns nearest the guessed boundary ...
+SIFT_START_FRACTION = 0.02
+#: ... but at least this many times the number of rows.
+SIFT_START_ROWS = 4
+#: The first guess of ω comes from the LP on a grid coarsened to about this many profiles.
+SIFT_COARSE_COLUMNS = 20_000
+#: Give up (SolverError) after this many pricing rounds.
+SIFT_MAX_ROUNDS = 100
 
 
 @dataclass
@@ -37,6 +68,15 @@ class MaximinSolution:
     status: str
     seconds: float
     iterations: int
+    #: "direct" or "sifting"; pricing rounds (1 for direct); columns HiGHS saw in the last round
+    strategy: str = "direct"
+    rounds: int = 1
+    working_columns: int = 0
+    #: the largest reduced-cost violation of a column at a bound, over every column (the
+    #: certificate; below the dual feasibility tolerance at an optimum)
+    dual_infeasibility: float = 0.0
+    #: HiGHS's row duals (scaled rows), from which ω and the certificate come
+    row_dual: np.ndarray | None = field(default=None, repr=False)
 
 
 class MaximinLP:
@@ -90,25 +130,153 @@ class MaximinLP:
         row_lo = np.concatenate([np.full(n, -INF), np.zeros(n_mono)])
         row_hi = np.concatenate([np.zeros(n), np.full(n_mono, INF)])
         self._A, self._c, self._row_lo, self._row_hi = A, c, row_lo, row_hi
-        col_lo = np.concatenate([np.zeros(n_prof), [-INF]])
-        col_hi = np.concatenate([np.ones(n_prof), [INF]])
-        self.highs = make_highs(c, A, row_lo, row_hi, col_lo, col_hi)
-        self.dropped = dropped_entries(self.highs, A.nnz)
+        self._AT = A[:, :-1].T.tocsr()            # for pricing: reduced costs d = -Aᵀy
+        # entries HiGHS drops on entry (|a| <= small_matrix_value); the row scaling keeps this 0
+        self.dropped = int(np.count_nonzero(np.abs(A.data) <= SMALL_MATRIX_VALUE))
+        self._phi = phi
+        self._highs = None
 
-    def solve(self, what: str = "maximin LP") -> MaximinSolution:
-        """Solve the LP; ω are the negated duals of the maximin rows (HiGHS's sign convention)."""
-        sol: LPSolution = run(self.highs, what)
-        return self._solution(sol, sol.x[:-1])
+    @property
+    def highs(self):
+        """The whole LP as one highspy.Highs model (built on first use)."""
+        if self._highs is None:
+            n_prof = self.n_cols - 1
+            self._highs = make_highs(self._c, self._A, self._row_lo, self._row_hi,
+                                     np.concatenate([np.zeros(n_prof), [-INF]]),
+                                     np.concatenate([np.ones(n_prof), [INF]]))
+        return self._highs
 
-    def solve_completion(self, fixed: np.ndarray, what: str = "maximin LP on the free profiles") -> MaximinSolution:
-        """The same LP with x pinned where ``fixed`` (N-d) is not NaN: a small LP over the free columns.
+    def solve(self, what: str = "maximin LP", *, strategy: str = "auto",
+              start_fraction: float = SIFT_START_FRACTION,
+              coarse_profiles: int = SIFT_COARSE_COLUMNS) -> MaximinSolution:
+        """Solve the LP; ω are the negated duals of the maximin rows (HiGHS's sign convention).
 
-        The pinned columns move to the right-hand side, so the model that HiGHS sees has only
-        the free profiles (e.g. the tie set of x_ω) and z.
+        Parameters
+        ----------
+        strategy : {"auto", "direct", "sifting"}
+            ``"direct"``: one HiGHS call on every column; ``"sifting"``: HiGHS on a working set,
+            priced against every column until all price out (module docstring); ``"auto"``:
+            sifting above :data:`SIFT_MIN_COLUMNS` columns. Both end with the same certificate
+            (:attr:`MaximinSolution.dual_infeasibility`, over every column).
+        start_fraction : float
+            Sifting only: the share of the columns in the first working set.
+        coarse_profiles : int
+            Sifting only: the size of the coarse grid whose LP gives the first guess.
         """
-        f = np.asarray(fixed, dtype=float).ravel()
-        free = np.isnan(f)
-        pinned_value = np.where(free, 0.0, f)
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {strategy!r} (available: {', '.join(STRATEGIES)})")
+        if strategy == "auto":
+            strategy = "sifting" if self.n_cols > SIFT_MIN_COLUMNS else "direct"
+        if strategy == "direct":
+            t0 = time.perf_counter()
+            sol: LPSolution = run(self.highs, what)
+            x = sol.x[:-1]
+            out = self._solution(sol, x, seconds=time.perf_counter() - t0)
+            out.working_columns = self.n_cols
+        else:
+            out = self._sift(what, start_fraction, coarse_profiles)
+        out.dual_infeasibility = self._dual_infeasibility(out.x.ravel(), out.row_dual)
+        if not out.dual_infeasibility <= 10 * FEAS_TOL:
+            raise SolverError(what, f"Optimal on the working set, but a column fails to price out "
+                              f"(reduced-cost violation {out.dual_infeasibility:.3g})")
+        return out
+
+    def _sift(self, what: str, start_fraction: float, coarse_profiles: int) -> MaximinSolution:
+        t0 = time.perf_counter()
+        p = self.problem
+        n_prof = self.n_cols - 1
+        # the guess: ω of the LP on a coarse grid, and x = 1[ω·φ̄ <= b] as the pins (monotone in
+        # every coordinate, so the restricted LP is feasible in every round)
+        phi_bar = [iron(f, q) for f, q in zip(self._phi, p.probs)]
+        omega0 = self._coarse_omega(coarse_profiles)
+        index = (weighted_sum(omega0, phi_bar) - p.b).ravel()
+        pinned = (index <= 0).astype(float)
+        m0 = min(n_prof, max(int(start_fraction * n_prof), SIFT_START_ROWS * self.n_rows, 1))
+        free = np.zeros(n_prof, dtype=bool)
+        free[np.argpartition(np.abs(index), m0 - 1)[:m0] if m0 < n_prof else slice(None)] = True
+        blocks = [ironing_intervals(f, fb) for f, fb in zip(self._phi, phi_bar)]
+        free = self._close(free, blocks)
+        # one HiGHS model over the working set, grown in place: each round's columns enter
+        # nonbasic at their pinned bound, so the last basis stays primal feasible (warm start)
+        cols = np.flatnonzero(free)
+        shift = self._A[:, :-1] @ np.where(free, 0.0, pinned)
+        model_cols = np.concatenate([cols, [n_prof]])
+        h = make_highs(self._c[model_cols], self._A[:, model_cols], self._row_lo - shift, self._row_hi - shift,
+                       np.concatenate([np.zeros(cols.size), [-INF]]), np.concatenate([np.ones(cols.size), [INF]]))
+        iterations = 0
+        cap = max(m0, 1)                              # columns added per round, most violated first
+        for rounds in range(1, SIFT_MAX_ROUNDS + 1):
+            sol = run(h, what)
+            iterations += sol.iterations
+            d = -(self._AT @ sol.row_dual)
+            # a pinned column violates if its bound is not dual feasible: at 0 with d < 0, at 1 with d > 0
+            viol = np.where(pinned > 0.5, d, -d)
+            new = np.flatnonzero(~free & (viol > FEAS_TOL))
+            if new.size > cap:                       # the most violated columns first
+                new = new[np.argpartition(-viol[new], cap - 1)[:cap]]
+            if not new.size:
+                x = np.where(free, 0.0, pinned)
+                prof = model_cols < n_prof                   # z sits after the first working set
+                x[model_cols[prof]] = sol.x[prof]
+                out = self._solution(sol, x, seconds=time.perf_counter() - t0, z=float(sol.x[~prof][0]))
+                out.iterations, out.strategy, out.rounds = iterations, "sifting", rounds
+                out.working_columns = int(free.sum()) + 1
+                return out
+            grown = free.copy()
+            grown[new] = True
+            new = np.flatnonzero(self._close(grown, blocks) & ~free)
+            free[new] = True
+            basis = h.getBasis()
+            sub = self._A[:, new]
+            h.addCols(new.size, np.zeros(new.size), np.zeros(new.size), np.ones(new.size), sub.nnz,
+                      sub.indptr[:-1].astype(np.int32), sub.indices.astype(np.int32), sub.data.astype(float))
+            shift -= sub @ pinned[new]
+            rows = np.arange(self.n_rows, dtype=np.int32)
+            h.changeRowsBounds(self.n_rows, rows, self._row_lo - shift, self._row_hi - shift)
+            basis.col_status = list(basis.col_status) + [
+                highspy.HighsBasisStatus.kUpper if v > 0.5 else highspy.HighsBasisStatus.kLower for v in pinned[new]]
+            h.setBasis(basis)
+            model_cols = np.concatenate([model_cols, new])
+        raise SolverError(what, f"sifting did not converge in {SIFT_MAX_ROUNDS} rounds "
+                          f"({int(free.sum())} of {n_prof} columns in the working set)")
+
+    def _close(self, free: np.ndarray, blocks: list[list[tuple[int, int]]]) -> np.ndarray:
+        """``free`` (flat) grown so that, on each ironing interval of each agent, a profile is free
+        with all the profiles that differ from it only in that agent's type within the interval.
+
+        The monotonicity rows bind across an ironing interval, so those columns move together:
+        pinning some of them holds back the rest, and sifting would advance one type per round.
+        """
+        out = free.reshape(self.shape)
+        for i, agent_blocks in enumerate(blocks):
+            for lo, hi in agent_blocks:
+                sl = [slice(None)] * out.ndim
+                sl[i] = slice(lo, hi + 1)
+                sl = tuple(sl)
+                out[sl] |= out[sl].any(axis=i, keepdims=True)
+        return out.ravel()
+
+    def _coarse_omega(self, profiles: int) -> np.ndarray:
+        """ω of the same LP on a coarsened grid (contiguous cells merged, types at their means)."""
+        p = self.problem
+        kc = max(2, int(profiles ** (1.0 / p.n)))
+        grids, probs = [], []
+        for g, q in zip(p.grids, p.probs):
+            if g.size > kc:
+                starts = np.unique(np.linspace(0, g.size, kc + 1).astype(int)[:-1])
+                q_c = np.add.reduceat(q, starts)
+                g, q = np.add.reduceat(q * g, starts) / q_c, q_c
+            grids.append(g)
+            probs.append(q)
+        coarse = EngineProblem(tuple(grids), tuple(probs), None, p.b, p.flip)
+        sol = MaximinLP(coarse, [virtual_costs(g, q) for g, q in zip(grids, probs)]).solve(
+            "maximin LP on the coarse grid (sifting's first guess)", strategy="direct")
+        w = np.clip(sol.omega, 0.0, None)
+        return w / w.sum() if w.sum() > 0 else np.full(p.n, 1.0 / p.n)
+
+    def _restricted(self, free: np.ndarray, pinned: np.ndarray, what: str) -> tuple[LPSolution, np.ndarray]:
+        """HiGHS on the columns where ``free`` (and z), the others fixed at ``pinned``; x on every profile."""
+        pinned_value = np.where(free, 0.0, pinned)
         shift = self._A[:, :-1] @ pinned_value
         cols = np.concatenate([np.flatnonzero(free), [self.n_cols - 1]])
         n_free = cols.size - 1
@@ -117,10 +285,35 @@ class MaximinLP:
         sol: LPSolution = run(h, what)
         x = pinned_value.copy()
         x[free] = sol.x[:-1]
-        return self._solution(sol, x)
+        return sol, x
 
-    def _solution(self, sol: LPSolution, x: np.ndarray) -> MaximinSolution:
+    def solve_completion(self, fixed: np.ndarray, what: str = "maximin LP on the free profiles") -> MaximinSolution:
+        """The same LP with x pinned where ``fixed`` (N-d) is not NaN: a small LP over the free columns.
+
+        The pinned columns move to the right-hand side, so the model that HiGHS sees has only
+        the free profiles (e.g. the tie set of x_ω) and z. This is not the full LP's optimum
+        unless the pins are optimal, so no certificate is attached.
+        """
+        f = np.asarray(fixed, dtype=float).ravel()
+        free = np.isnan(f)
+        t0 = time.perf_counter()
+        sol, x = self._restricted(free, np.where(free, 0.0, f), what)
+        out = self._solution(sol, x, seconds=time.perf_counter() - t0)
+        out.working_columns = int(free.sum()) + 1
+        out.dual_infeasibility = float("nan")
+        return out
+
+    def _dual_infeasibility(self, x: np.ndarray, row_dual: np.ndarray) -> float:
+        """max over profile columns of the reduced-cost violation given where x sits (0 at an optimum)."""
+        d = -(self._AT @ row_dual)
+        at_hi, at_lo = x >= 1.0 - FEAS_TOL, x <= FEAS_TOL
+        viol = np.where(at_lo & ~at_hi, -d, np.where(at_hi & ~at_lo, d, np.abs(d)))
+        return float(max(np.max(viol, initial=0.0), 0.0))
+
+    def _solution(self, sol: LPSolution, x: np.ndarray, seconds: float, z: float | None = None) -> MaximinSolution:
         n = self.problem.n
-        return MaximinSolution(x=np.clip(x, 0.0, 1.0).reshape(self.shape), value=float(sol.x[-1]),
-                               omega=-sol.row_dual[:n] * self._row_factor[:n], status=sol.status,
-                               seconds=sol.seconds, iterations=sol.iterations)
+        out = MaximinSolution(x=np.clip(x, 0.0, 1.0).reshape(self.shape),
+                              value=float(sol.x[-1]) if z is None else z,
+                              omega=-sol.row_dual[:n] * self._row_factor[:n], status=sol.status,
+                              seconds=seconds, iterations=sol.iterations, row_dual=sol.row_dual)
+        return out

@@ -133,6 +133,9 @@ class SolveResult:
         if self.method == "lp":
             dropped = size.get("dropped_entries", 0)
             extra = f", {dropped} tiny matrix entries dropped by HiGHS" if dropped else ""
+            if size.get("strategy") == "sifting":
+                extra += (f"; sifting: {size['sifting_rounds']} rounds, {size['working_columns']:,} columns "
+                          f"in the working set, every column priced (violation {size['dual_infeasibility']:.1e})")
             head = (f"method: maximin LP ({size['columns']:,} columns, {size['rows']:,} rows{extra}), "
                     f"HiGHS: {self.highs_status}, {self.iterations} iterations")
         else:

@@ -67,7 +67,9 @@ def _lp_core(problem, phi, phi_bar, tie_tol: float) -> _Core:
                                       what="maximin LP completing x_ω on its tie set").x
     return _Core(x=sol.x, value=sol.value, omega=sol.omega, x_omega=x_omega, status=sol.status,
                  seconds=sol.seconds, iterations=sol.iterations,
-                 size={"rows": lp.n_rows, "columns": lp.n_cols, "nonzeros": lp.nnz, "dropped_entries": lp.dropped},
+                 size={"rows": lp.n_rows, "columns": lp.n_cols, "nonzeros": lp.nnz, "dropped_entries": lp.dropped,
+                       "strategy": sol.strategy, "sifting_rounds": sol.rounds,
+                       "working_columns": sol.working_columns, "dual_infeasibility": sol.dual_infeasibility},
                  tie_tol=tie_tol)
 
 
