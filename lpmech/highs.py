@@ -75,9 +75,10 @@ def make_highs(c: np.ndarray, A: sp.spmatrix, row_lo: np.ndarray, row_hi: np.nda
     return h
 
 
-def dropped_entries(h: highspy.Highs, nnz: int) -> int:
-    """How many of ``nnz`` matrix entries HiGHS dropped as too small when the model was passed."""
-    return int(nnz - len(h.getLp().a_matrix_.value_))
+def dropped_entries(A: sp.spmatrix) -> int:
+    """How many entries of ``A`` HiGHS drops as too small when the model is passed
+    (|a| <= ``small_matrix_value``, its rule)."""
+    return int(np.count_nonzero(np.abs(sp.csc_matrix(A).data) <= SMALL_MATRIX_VALUE))
 
 
 def row_scaled(A: sp.spmatrix) -> tuple[sp.csr_matrix, np.ndarray]:

@@ -36,7 +36,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from .highs import FEAS_TOL, INF, SMALL_MATRIX_VALUE, LPSolution, SolverError, make_highs, row_scaled, run
+from .highs import FEAS_TOL, INF, LPSolution, SolverError, dropped_entries, make_highs, row_scaled, run
 from .instance import EngineProblem
 from .profiles import along, interim_operator, weighted_sum
 from .virtual import iron, ironing_intervals, virtual_costs
@@ -131,8 +131,7 @@ class MaximinLP:
         row_hi = np.concatenate([np.zeros(n), np.full(n_mono, INF)])
         self._A, self._c, self._row_lo, self._row_hi = A, c, row_lo, row_hi
         self._AT = A[:, :-1].T.tocsr()            # for pricing: reduced costs d = -Aᵀy
-        # entries HiGHS drops on entry (|a| <= small_matrix_value); the row scaling keeps this 0
-        self.dropped = int(np.count_nonzero(np.abs(A.data) <= SMALL_MATRIX_VALUE))
+        self.dropped = dropped_entries(A)          # the row scaling keeps this 0
         self._phi = phi
         self._highs = None
 
@@ -140,11 +139,18 @@ class MaximinLP:
     def highs(self):
         """The whole LP as one highspy.Highs model (built on first use)."""
         if self._highs is None:
-            n_prof = self.n_cols - 1
-            self._highs = make_highs(self._c, self._A, self._row_lo, self._row_hi,
-                                     np.concatenate([np.zeros(n_prof), [-INF]]),
-                                     np.concatenate([np.ones(n_prof), [INF]]))
+            self._highs = self._model(np.ones(self.n_cols - 1, dtype=bool), None)[0]
         return self._highs
+
+    def _model(self, free: np.ndarray, pinned: np.ndarray | None):
+        """HiGHS on the profile columns where ``free``, then z; the others fixed at ``pinned``
+        (moved to the right-hand side). Returns the model, its columns and the shift."""
+        cols = np.concatenate([np.flatnonzero(free), [self.n_cols - 1]])
+        shift = np.zeros(self.n_rows) if pinned is None else self._A[:, :-1] @ np.where(free, 0.0, pinned)
+        n_free = cols.size - 1
+        h = make_highs(self._c[cols], self._A[:, cols], self._row_lo - shift, self._row_hi - shift,
+                       np.concatenate([np.zeros(n_free), [-INF]]), np.concatenate([np.ones(n_free), [INF]]))
+        return h, cols, shift
 
     def solve(self, what: str = "maximin LP", *, strategy: str = "auto",
               start_fraction: float = SIFT_START_FRACTION,
@@ -177,7 +183,7 @@ class MaximinLP:
             out = self._sift(what, start_fraction, coarse_profiles)
         out.dual_infeasibility = self._dual_infeasibility(out.x.ravel(), out.row_dual)
         if not out.dual_infeasibility <= 10 * FEAS_TOL:
-            raise SolverError(what, f"Optimal on the working set, but a column fails to price out "
+            raise SolverError(what, f"Optimal as reported, but a column fails to price out "
                               f"(reduced-cost violation {out.dual_infeasibility:.3g})")
         return out
 
@@ -198,11 +204,8 @@ class MaximinLP:
         free = self._close(free, blocks)
         # one HiGHS model over the working set, grown in place: each round's columns enter
         # nonbasic at their pinned bound, so the last basis stays primal feasible (warm start)
-        cols = np.flatnonzero(free)
-        shift = self._A[:, :-1] @ np.where(free, 0.0, pinned)
-        model_cols = np.concatenate([cols, [n_prof]])
-        h = make_highs(self._c[model_cols], self._A[:, model_cols], self._row_lo - shift, self._row_hi - shift,
-                       np.concatenate([np.zeros(cols.size), [-INF]]), np.concatenate([np.ones(cols.size), [INF]]))
+        h, model_cols, shift = self._model(free, pinned)
+        rows = np.arange(self.n_rows, dtype=np.int32)
         iterations = 0
         cap = max(m0, 1)                              # columns added per round, most violated first
         for rounds in range(1, SIFT_MAX_ROUNDS + 1):
@@ -231,7 +234,6 @@ class MaximinLP:
             h.addCols(new.size, np.zeros(new.size), np.zeros(new.size), np.ones(new.size), sub.nnz,
                       sub.indptr[:-1].astype(np.int32), sub.indices.astype(np.int32), sub.data.astype(float))
             shift -= sub @ pinned[new]
-            rows = np.arange(self.n_rows, dtype=np.int32)
             h.changeRowsBounds(self.n_rows, rows, self._row_lo - shift, self._row_hi - shift)
             basis.col_status = list(basis.col_status) + [
                 highspy.HighsBasisStatus.kUpper if v > 0.5 else highspy.HighsBasisStatus.kLower for v in pinned[new]]
@@ -274,19 +276,6 @@ class MaximinLP:
         w = np.clip(sol.omega, 0.0, None)
         return w / w.sum() if w.sum() > 0 else np.full(p.n, 1.0 / p.n)
 
-    def _restricted(self, free: np.ndarray, pinned: np.ndarray, what: str) -> tuple[LPSolution, np.ndarray]:
-        """HiGHS on the columns where ``free`` (and z), the others fixed at ``pinned``; x on every profile."""
-        pinned_value = np.where(free, 0.0, pinned)
-        shift = self._A[:, :-1] @ pinned_value
-        cols = np.concatenate([np.flatnonzero(free), [self.n_cols - 1]])
-        n_free = cols.size - 1
-        h = make_highs(self._c[cols], self._A[:, cols], self._row_lo - shift, self._row_hi - shift,
-                       np.concatenate([np.zeros(n_free), [-INF]]), np.concatenate([np.ones(n_free), [INF]]))
-        sol: LPSolution = run(h, what)
-        x = pinned_value.copy()
-        x[free] = sol.x[:-1]
-        return sol, x
-
     def solve_completion(self, fixed: np.ndarray, what: str = "maximin LP on the free profiles") -> MaximinSolution:
         """The same LP with x pinned where ``fixed`` (N-d) is not NaN: a small LP over the free columns.
 
@@ -297,7 +286,10 @@ class MaximinLP:
         f = np.asarray(fixed, dtype=float).ravel()
         free = np.isnan(f)
         t0 = time.perf_counter()
-        sol, x = self._restricted(free, np.where(free, 0.0, f), what)
+        h, cols, _ = self._model(free, f)
+        sol: LPSolution = run(h, what)
+        x = np.where(free, 0.0, f)
+        x[cols[:-1]] = sol.x[:-1]
         out = self._solution(sol, x, seconds=time.perf_counter() - t0)
         out.working_columns = int(free.sum()) + 1
         out.dual_infeasibility = float("nan")
@@ -312,8 +304,7 @@ class MaximinLP:
 
     def _solution(self, sol: LPSolution, x: np.ndarray, seconds: float, z: float | None = None) -> MaximinSolution:
         n = self.problem.n
-        out = MaximinSolution(x=np.clip(x, 0.0, 1.0).reshape(self.shape),
-                              value=float(sol.x[-1]) if z is None else z,
-                              omega=-sol.row_dual[:n] * self._row_factor[:n], status=sol.status,
-                              seconds=seconds, iterations=sol.iterations, row_dual=sol.row_dual)
-        return out
+        return MaximinSolution(x=np.clip(x, 0.0, 1.0).reshape(self.shape),
+                               value=float(sol.x[-1]) if z is None else z,
+                               omega=-sol.row_dual[:n] * self._row_factor[:n], status=sol.status,
+                               seconds=seconds, iterations=sol.iterations, row_dual=sol.row_dual)

@@ -76,3 +76,14 @@ def test_unknown_strategy():
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="strategy"):
         _lp(random_instance(rng, 2, 4)).solve(strategy="simplex")
+
+
+def test_dropped_entries_follows_highs():
+    # the count lpmech reports is what HiGHS actually keeps out of the model
+    import scipy.sparse as sp
+
+    from lpmech.highs import dropped_entries, make_highs
+
+    A = sp.csc_matrix(np.array([[1.0, 1e-12, 0.9e-12, 1.1e-12, -1e-12, 2e-13]]))
+    h = make_highs(np.zeros(6), A, np.array([-1.0]), np.array([1.0]), np.zeros(6), np.ones(6))
+    assert dropped_entries(A) == A.nnz - len(h.getLp().a_matrix_.value_) == 4
