@@ -16,14 +16,14 @@ the closed form x_ω of Haghpanah, Kuvalekar and Lipnowski ("Selling to a Group"
 """
 
 from .audit import Audit, verify
-from .checks import CheckError
-from .highs import SolverError
-from .instance import Agent, Instance, InstanceError, Mechanism
+from .errors import CertificateError, CheckError, InstanceError, LpmechError, OutputError, SolverError
+from .instance import Agent, Instance, Mechanism
 from .loader import from_dict, load
 from .posted import best_posted_price
 from .result import SolveResult
 from .solver import solve
 
 __all__ = ["Agent", "Instance", "InstanceError", "Mechanism", "load", "from_dict", "solve", "SolveResult",
-           "verify", "Audit", "best_posted_price", "CheckError", "SolverError"]
+           "verify", "Audit", "best_posted_price",
+           "LpmechError", "CheckError", "SolverError", "CertificateError", "OutputError"]
 __version__ = "0.1.0"

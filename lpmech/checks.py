@@ -24,15 +24,7 @@ __all__ = ["CheckError", "Tolerances"]
 
 from dataclasses import dataclass
 
-
-class CheckError(RuntimeError):
-    """A cross-check failed; ``checks`` holds every measured gap."""
-
-    def __init__(self, failed: list[str], checks: dict):
-        self.failed = failed
-        self.checks = checks
-        detail = ", ".join(f"{k} = {checks[k]:.3g}" for k in failed if isinstance(checks.get(k), float))
-        super().__init__(f"cross-check failed ({detail}); tolerance {checks.get('tolerance', float('nan')):.3g}")
+from .errors import CheckError
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
+from .errors import SolverError
+
 __all__ = ["SolverError", "LPSolution", "make_highs", "run", "row_scaled", "dropped_entries", "INF"]
 
 INF = highspy.kHighsInf
@@ -23,14 +25,6 @@ FEAS_TOL = 1e-9
 #: passed; 1e-12 is the smallest it accepts. Callers scale rows so that what is dropped is
 #: negligible, and :func:`dropped_entries` reports how much was.
 SMALL_MATRIX_VALUE = 1e-12
-
-
-class SolverError(RuntimeError):
-    """HiGHS did not return an optimal solution; ``status`` is HiGHS's model status."""
-
-    def __init__(self, what: str, status: str):
-        self.status = status
-        super().__init__(f"{what}: HiGHS model status {status!r}")
 
 
 @dataclass

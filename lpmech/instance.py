@@ -23,6 +23,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .errors import InstanceError
 from .profiles import outer_pmf
 
 __all__ = ["Agent", "Instance", "InstanceError", "EngineProblem", "Mechanism", "PROB_TOL", "DEFAULT_MAX_PROFILES"]
@@ -31,33 +32,6 @@ __all__ = ["Agent", "Instance", "InstanceError", "EngineProblem", "Mechanism", "
 PROB_TOL = 1e-9
 #: Default cap on the number of type profiles of the grid LP (configurable per call).
 DEFAULT_MAX_PROFILES = 20_000_000
-
-
-class InstanceError(ValueError):
-    """Bad input: one line naming the file, the agent and the field, and what is wrong."""
-
-    def __init__(self, message: str, *, field: str | None = None, agent: str | None = None,
-                 source: str | None = None):
-        self.message = message
-        self.field = field
-        self.agent = agent
-        self.source = source
-        super().__init__(self._render())
-
-    def _render(self) -> str:
-        parts = []
-        if self.source:
-            parts.append(str(self.source))
-        if self.agent is not None:
-            parts.append(f"agent {self.agent!r}")
-        if self.field is not None:
-            parts.append(f"field {self.field!r}")
-        parts.append(self.message)
-        return ": ".join(parts)
-
-    def with_source(self, source: str | None) -> "InstanceError":
-        """The same error, attributed to a file."""
-        return InstanceError(self.message, field=self.field, agent=self.agent, source=source)
 
 
 def _finite_number(value: Any, *, field: str, agent: str | None = None) -> float:

@@ -84,7 +84,8 @@ from typing import Iterator, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from .highs import INF, SolverError, make_highs, run
+from .errors import CertificateError, SolverError
+from .highs import INF, make_highs, run
 from .instance import EngineProblem
 from .virtual import ironing_intervals
 
@@ -96,15 +97,6 @@ CERTIFICATE_TOL = 1e-9
 MONOTONICITY_TOL = 1e-9
 #: Tie tolerances tried in turn (multiples of ``tie_tol``) until the certificate holds.
 TIE_WIDENING = (1.0, 1e2, 1e4)
-
-
-class CertificateError(RuntimeError):
-    """The primal value of the completed x and the dual bound g(ω) disagree (or x is infeasible)."""
-
-    def __init__(self, message: str, *, value: float, g_value: float):
-        self.value = value
-        self.g_value = g_value
-        super().__init__(f"{message}: primal value V(x) = {value:.17g}, dual bound g(omega) = {g_value:.17g}")
 
 
 @dataclass
