@@ -1,4 +1,9 @@
-"""`lpmech validate --quick` is part of the default test run: every claim of the talks must hold."""
+"""`lpmech validate --quick`: every claim of the talks must hold.
+
+The quick validation takes about a minute on a quiet 2-core machine, so it is its own marked
+step (``python -m pytest -m validation``, run by ``.ci/run`` after the default run) rather than
+part of the default run.
+"""
 
 import json
 import pathlib
@@ -18,6 +23,7 @@ def report(tmp_path_factory):
     return code, out
 
 
+@pytest.mark.validation
 def test_quick_validation_passes(report):
     code, out = report
     entries = json.loads((out / "results.json").read_text())
@@ -26,6 +32,7 @@ def test_quick_validation_passes(report):
     assert code == 0
 
 
+@pytest.mark.validation
 def test_results_json_schema_and_claims(report):
     _, out = report
     entries = json.loads((out / "results.json").read_text())
@@ -36,6 +43,7 @@ def test_results_json_schema_and_claims(report):
                       "grid-convergence", "software-example", "dominant-vs-bayesian"}
 
 
+@pytest.mark.validation
 def test_report_and_figures(report):
     _, out = report
     text = (out / "report.md").read_text()
