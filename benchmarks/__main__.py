@@ -8,7 +8,7 @@ import sys
 
 from .harness import table, write_json
 
-SUITES = ["core", "general", "scaling"]
+SUITES = ["core", "general", "scaling", "exact"]
 
 
 def main(argv=None) -> int:

@@ -311,8 +311,8 @@ def test_result_dict_and_summary():
     assert isinstance(res, ContinuousResult)
     d = res.to_dict()
     assert set(d) == {"status", "side", "value", "omega", "posted_price", "ratio", "value_error",
-                      "trade_probability", "solve_seconds", "method"}
-    assert d["method"] == "continuous" and d["side"] == "buy" and d["status"] == "optimal"
+                      "trade_probability", "solve_seconds", "method", "formulation"}
+    assert d["method"] == "continuous" and d["formulation"] == "continuous" and d["side"] == "buy" and d["status"] == "optimal"
     assert d["posted_price"]["price"] == pytest.approx(2 / 3) and d["posted_price"]["value"] == pytest.approx(4 / 27)
     json.dumps(d)
     text = res.summary()
