@@ -1,7 +1,7 @@
 """The optimal mechanism for continuous, independent types given as scipy.stats laws.
 
 With independent types the designer's problem reduces to one convex program over the
-agents' weights (theory.md, sections 3-5). With Myerson's virtual costs (Myerson 1981)
+agents' weights (docs/model.md, sections 3-5). With Myerson's virtual costs (Myerson 1981)
 
     buy side   φ(θ) = θ + F(θ)/f(θ),        sell side   φ(θ) = θ - (1 - F(θ))/f(θ),
 
@@ -17,7 +17,7 @@ Kuvalekar and Lipnowski, "Selling to a Group", EC 2021, and "Buying from a Group
 posted price; :func:`dual_objective`, :func:`virtual_costs` and
 :func:`continuous_posted_price` expose the pieces.
 
-Everything runs in the buy-side *engine form* (theory.md, section 1): the sell side is the
+Everything runs in the buy-side *engine form* (docs/model.md, section 1): the sell side is the
 buy side with types negated and b = -c. Types are per share; ``types = "total"`` laws
 describe v_i = σ_i θ_i and are rescaled (θ_i = v_i / σ_i).
 
@@ -1024,7 +1024,7 @@ class ContinuousResult:
                 "posted_price": {"price": num(self.posted_price), "value": num(self.posted_value)},
                 "ratio": num(self.ratio), "value_error": num(self.value_error),
                 "trade_probability": num(self.trade_probability), "solve_seconds": float(self.seconds),
-                "method": "continuous"}
+                "method": "continuous", "formulation": "continuous"}
 
     def summary(self) -> str:
         """A readable multi-line summary (value, ω, posted price and ratio, error estimate)."""
@@ -1050,9 +1050,9 @@ class ContinuousResult:
 def solve_continuous(instance: Instance, *, rtol: float = 1e-9) -> ContinuousResult:
     """Optimal weights, value and best posted price for independent continuous types.
 
-    Every agent must come from a scipy.stats law (:meth:`lpmech.Agent.from_distribution`);
-    its ``points`` (the grid size of the LP) are ignored. See the module docstring for the
-    method.
+    Every agent must come from a scipy.stats law (:meth:`lpmech.Agent.from_distribution`):
+    a continuous agent (no ``points``: :attr:`lpmech.Instance.is_continuous`), or a discretized
+    one, whose grid (``points``) is ignored. See the module docstring for the method.
 
     Parameters
     ----------
@@ -1065,6 +1065,13 @@ def solve_continuous(instance: Instance, *, rtol: float = 1e-9) -> ContinuousRes
     Returns
     -------
     ContinuousResult
+        ``to_dict()`` carries ``"formulation": "continuous"``.
+
+    Raises
+    ------
+    InstanceError
+        When an agent has a grid but no law, types are correlated, or the mechanism is not
+        the default one.
 
     Examples
     --------

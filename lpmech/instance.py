@@ -3,12 +3,38 @@
 An :class:`Instance` is what every solver in lpmech reads. It is built either from a TOML
 file (:func:`lpmech.load`) or directly in Python; both paths run the same validation, and
 every rejection is an :class:`InstanceError` whose one-line message names the file, the
-agent and the field.
+agent and the field (never another exception type, whatever the input).
 
-Units. Types are kept *per share* (theory.md, section 1): on the buy side an agent's
+Units. Types are kept *per share* (docs/model.md, section 1): on the buy side an agent's
 per-share cost, on the sell side its per-share value. Files may give total values of the
 agent's whole share (``types = "total"``); they are divided by the share on loading, and the
 grid order of the file is kept, so results map back point by point.
+
+Grids and laws. An agent has either a finite type grid with its pmf, or (a *continuous*
+agent) a scipy.stats law without a grid (:meth:`Agent.from_distribution` with
+``points=None``; in a file, ``distribution`` and ``params`` without ``points``). An instance
+with a continuous agent is *continuous* (:attr:`Instance.is_continuous`): it is solved in
+the continuum (:func:`lpmech.continuous.solve_continuous`), and every grid operation on it
+(:attr:`Instance.shape`, :attr:`Instance.grids`, :meth:`Instance.engine`, ...) raises
+:class:`InstanceError`.
+
+Exact data. Every number is also kept exactly, as a :class:`fractions.Fraction`, beside the
+floats the solvers use: decimal text in a file is read exactly (``0.1`` is 1/10; see
+:func:`exact_float`), Python floats are taken at their exact binary value
+(``Fraction(0.1)``), integers exactly, and discretized scipy laws at the exact value of the
+floats they produce. Probabilities, a joint pmf and shares that sum to one within
+:data:`PROB_TOL` but not exactly are normalized, p / Σp, on both paths: exactly in
+fractions on the exact path, and the floats are the exact normalized values rounded to the
+nearest double (so ``float(exact) == float data`` always holds). Exact data are computed on
+first access (:attr:`Agent.exact_grid`, :attr:`Agent.exact_probs`, :attr:`Agent.exact_share`,
+:attr:`Instance.exact_shares`, :attr:`Instance.exact_designer_value`,
+:attr:`Instance.exact_joint`, :attr:`Instance.exact_per_share_grids`).
+
+Input limits (so that no derived quantity overflows, and no size is allocated unchecked):
+every number has magnitude at most :data:`MAX_MAGNITUDE`; probabilities and shares are at
+least :data:`MIN_PROBABILITY`; with independent types the least likely profile has
+probability at least :data:`MIN_PROFILE_PROBABILITY`; an agent has at most
+:data:`MAX_POINTS` grid points.
 
 The engine. Both sides are solved by one buy-side engine: the sell side is the buy side
 with types, designer's value and transfers negated and the grids reversed
@@ -18,153 +44,521 @@ with types, designer's value and transfers negated and the grids reversed
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from .errors import InstanceError
 from .profiles import outer_pmf
+from .tolerances import PROB_TOL
 
-__all__ = ["Agent", "Instance", "InstanceError", "EngineProblem", "Mechanism", "PROB_TOL", "DEFAULT_MAX_PROFILES"]
+__all__ = ["Agent", "Instance", "InstanceError", "EngineProblem", "Mechanism", "PROB_TOL", "DEFAULT_MAX_PROFILES",
+           "MAX_MAGNITUDE", "MIN_PROBABILITY", "MIN_PROFILE_PROBABILITY", "MAX_POINTS", "BadNumber", "exact_float",
+           "exact_number", "float_number"]
 
-#: Tolerance for probabilities and shares summing to one.
-PROB_TOL = 1e-9
 #: Default cap on the number of type profiles of the grid LP (configurable per call).
 DEFAULT_MAX_PROFILES = 20_000_000
+#: Largest magnitude of any number in an instance (values, costs, types, per-share types,
+#: distribution parameters, the Pareto weight): far inside the float range, so sums, virtual
+#: costs and LP coefficients built from them never overflow.
+MAX_MAGNITUDE = 1e100
+#: Smallest probability of a grid point (and smallest positive [joint] entry, smallest share):
+#: virtual costs divide by probabilities, and per-share types divide by shares.
+MIN_PROBABILITY = 1e-100
+#: With independent types, the least likely profile's probability (the product of every
+#: agent's smallest probability) must be at least this, or the profile pmf underflows to 0.
+MIN_PROFILE_PROBABILITY = 1e-300
+#: Most grid points of one agent (``points`` or the length of ``grid``); checked before
+#: anything of that size is allocated.
+MAX_POINTS = 1_000_000
+
+_MAX_EXACT = Fraction(MAX_MAGNITUDE)
+_LOG10_2 = math.log10(2.0)
+_MAX_DIGITS = 4000          # below Python's limit of 4300 digits for int <-> str conversion
 
 
-def _finite_number(value: Any, *, field: str, agent: str | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InstanceError(f"must be a number, got {type(value).__name__} {value!r}",
-                            field=field, agent=agent)
-    v = float(value)
-    if not math.isfinite(v):
-        raise InstanceError(f"must be finite, got {v}", field=field, agent=agent)
-    return v
+# ----------------------------------------------------------------------------- numbers
+class BadNumber:
+    """A number in a file that is not a finite rational of a size lpmech reads (see :func:`exact_float`).
+
+    It is kept in place of the number, so validation can name the field it stands in.
+    """
+
+    __slots__ = ("text", "reason")
+
+    def __init__(self, text: str, reason: str):
+        self.text = text
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return self.text
 
 
-def _finite_vector(values: Any, *, field: str, agent: str | None) -> np.ndarray:
+_DECIMAL = re.compile(r"([+-]?)([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?\Z")
+
+
+def exact_float(text: str) -> Fraction | BadNumber:
+    """Read a TOML float exactly: tomllib's ``parse_float`` for instance files.
+
+    Decimal text is an exact rational (``"0.1"`` is 1/10, not the nearest double). Text that
+    is not a finite number of reasonable size (``nan``, ``inf``, an exponent or a digit
+    string too long to read safely) becomes a :class:`BadNumber`, which validation rejects
+    naming the field.
+
+    Parameters
+    ----------
+    text : str
+        The float as written in the file (TOML float syntax).
+
+    Returns
+    -------
+    Fraction or BadNumber
+
+    Examples
+    --------
+    >>> exact_float("0.1")
+    Fraction(1, 10)
+    >>> exact_float("1_000.5e-2")
+    Fraction(2001, 200)
+    >>> exact_float("nan")
+    nan
+    """
+    clean = text.replace("_", "")
+    if clean.lstrip("+-") in ("inf", "nan"):
+        return BadNumber(text, "must be finite")
+    m = _DECIMAL.match(clean)
+    if m is None:
+        return BadNumber(text, "is not a number")
+    sign, whole, frac, exp = m.groups()
+    frac = frac or ""
+    mantissa = (whole + frac).lstrip("0")
+    digits = mantissa.rstrip("0")
+    if not digits:
+        return Fraction(0)
+    short = text[:40] + ("..." if len(text) > 40 else "")
+    if len(digits) > _MAX_DIGITS:
+        return BadNumber(short, f"has more than {_MAX_DIGITS} significant digits")
+    exp = exp or "0"
+    exp_digits = exp.lstrip("+-").lstrip("0") or "0"
+    if len(exp_digits) > 6:
+        return BadNumber(short, f"must be a finite number of magnitude at most {MAX_MAGNITUDE:g}"
+                         if not exp.startswith("-") else "is too small to read (magnitude below 1e-400)")
+    power = int(exp_digits) * (-1 if exp.startswith("-") else 1) - len(frac) + (len(mantissa) - len(digits))
+    order = len(digits) - 1 + power           # the value is digits x 10^power, about 10^order
+    if order > 400:
+        return BadNumber(short, f"must be a finite number of magnitude at most {MAX_MAGNITUDE:g}")
+    if order < -400:
+        return BadNumber(short, "is too small to read (magnitude below 1e-400)")
+    value = Fraction(int(digits)) * Fraction(10) ** power
+    return -value if sign == "-" else value
+
+
+def _show(value: Any) -> str:
+    """A short rendering of a number for a message (huge integers and fractions approximated)."""
+    if isinstance(value, (Fraction, int)) and not isinstance(value, bool):
+        fr = Fraction(value)
+        if fr == 0:
+            return "0"
+        p, q = abs(fr.numerator), fr.denominator
+        order = (p.bit_length() - q.bit_length()) * _LOG10_2
+        if -300 < order < 300:
+            return f"{float(fr):.6g}"
+        return f"about {'-' if fr < 0 else ''}1e{round(order):+d}"
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.6g}"
+    return _kind(value)
+
+
+def _kind(value: Any) -> str:
+    """What a non-number is, for a message."""
+    if isinstance(value, bool) or isinstance(value, np.bool_):
+        return f"the boolean {str(bool(value)).lower()}"
+    if isinstance(value, str):
+        return f"the string {value[:30]!r}" + ("..." if len(value) > 30 else "")
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    if isinstance(value, BadNumber):
+        return value.text
+    return f"a {type(value).__name__}"
+
+
+def exact_number(value: Any, *, field: str, agent: str | None = None, entry: int | None = None) -> Fraction:
+    """The exact value of one input number, checked to be finite and of magnitude <= MAX_MAGNITUDE.
+
+    Integers are exact, floats (Python or numpy) are taken at their exact binary value,
+    fractions and decimals as they are.
+
+    Parameters
+    ----------
+    value : int, float, Fraction, Decimal or numpy number
+    field, agent : str
+        Named in the error message.
+    entry : int, optional
+        0-based position in a list, named (1-based) in the error message.
+
+    Returns
+    -------
+    Fraction
+
+    Raises
+    ------
+    InstanceError
+        For anything else (booleans, strings, tables, arrays, NaN, inf, too large a magnitude).
+    """
+    where = "" if entry is None else f"entry {entry + 1} "
+    if isinstance(value, (bool, np.bool_)):
+        raise InstanceError(f"{where}must be a number, got {_kind(value)}", field=field, agent=agent)
+    if isinstance(value, BadNumber):
+        raise InstanceError(f"{where}{value.reason}, got {value.text}", field=field, agent=agent)
+    if isinstance(value, Fraction):
+        fr = value
+    elif isinstance(value, (int, np.integer)):
+        fr = Fraction(int(value))
+    elif isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            raise InstanceError(f"{where}must be finite, got {float(value)}", field=field, agent=agent)
+        fr = Fraction(*value.as_integer_ratio())
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise InstanceError(f"{where}must be finite, got {value}", field=field, agent=agent)
+        if value and not -400 <= value.adjusted() <= 400:
+            raise InstanceError(f"{where}must be a finite number of magnitude at most {MAX_MAGNITUDE:g}, "
+                                f"got {value:.3e}", field=field, agent=agent)
+        fr = Fraction(value)
+    else:
+        raise InstanceError(f"{where}must be a number, got {_kind(value)}", field=field, agent=agent)
+    if abs(fr) > _MAX_EXACT:
+        raise InstanceError(f"{where}must be a finite number of magnitude at most {MAX_MAGNITUDE:g}, "
+                            f"got {_show(fr)}", field=field, agent=agent)
+    return fr
+
+
+def float_number(value: Any, *, field: str, agent: str | None = None) -> float:
+    """:func:`exact_number` rounded to the nearest double (-0.0 becomes 0.0)."""
+    return float(exact_number(value, field=field, agent=agent)) + 0.0
+
+
+_finite_number = float_number      # the name older modules use
+
+
+def _vector(values: Any, *, field: str, agent: str | None) -> tuple[np.ndarray, tuple | None]:
+    """A 1-d list of numbers as floats, and its exact values when they are not exactly the floats.
+
+    Returns ``(floats, exact)``; ``exact`` is None when every entry is exactly its float
+    (then the exact values are ``Fraction(f)`` of the floats, computed on demand).
+    """
     if isinstance(values, np.ndarray):
-        values = values.tolist()
-    if not isinstance(values, (list, tuple)):
-        raise InstanceError(f"must be a list of numbers, got {type(values).__name__}",
-                            field=field, agent=agent)
-    if len(values) == 0:
+        if values.ndim != 1:
+            raise InstanceError(f"must be a 1-d list of numbers, got an array of shape {values.shape}",
+                                field=field, agent=agent)
+    elif not isinstance(values, (list, tuple)):
+        raise InstanceError(f"must be a list of numbers, got {_kind(values)}", field=field, agent=agent)
+    n = len(values)
+    if n == 0:
         raise InstanceError("must not be empty", field=field, agent=agent)
-    out = np.empty(len(values))
-    for k, v in enumerate(values):
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-            raise InstanceError(f"entry {k + 1} must be a number, got {v!r}", field=field, agent=agent)
-        out[k] = float(v)
-        if not math.isfinite(out[k]):
-            raise InstanceError(f"entry {k + 1} must be finite, got {out[k]}", field=field, agent=agent)
-    return out
-
-
-def check_pmf(probs: np.ndarray, *, field: str = "probs", agent: str | None = None) -> np.ndarray:
-    """Validate a probability vector: positive entries summing to one within :data:`PROB_TOL`."""
-    bad = np.flatnonzero(probs <= 0)
+    if n > MAX_POINTS:
+        raise InstanceError(f"has {n:,} entries, more than the limit of {MAX_POINTS:,} per agent",
+                            field=field, agent=agent)
+    if isinstance(values, np.ndarray) and values.dtype.kind == "f" and values.dtype.itemsize <= 8:
+        arr = values.astype(float)
+    elif not isinstance(values, np.ndarray) and all(type(v) is float for v in values):
+        arr = np.array(values, dtype=float)
+    else:
+        items = values.tolist() if isinstance(values, np.ndarray) else values
+        exact = tuple(exact_number(v, field=field, agent=agent, entry=k) for k, v in enumerate(items))
+        return np.array([float(e) for e in exact]) + 0.0, exact
+    bad = np.flatnonzero(~np.isfinite(arr))
     if bad.size:
         k = int(bad[0])
-        raise InstanceError(f"entry {k + 1} is {probs[k]:g}; probabilities must be > 0",
-                            field=field, agent=agent)
-    total = float(probs.sum())
+        raise InstanceError(f"entry {k + 1} must be finite, got {arr[k]}", field=field, agent=agent)
+    big = np.flatnonzero(np.abs(arr) > MAX_MAGNITUDE)
+    if big.size:
+        k = int(big[0])
+        raise InstanceError(f"entry {k + 1} must be a finite number of magnitude at most {MAX_MAGNITUDE:g}, "
+                            f"got {arr[k]:g}", field=field, agent=agent)
+    return arr + 0.0, None
+
+
+def _normalized(floats: np.ndarray, exact: tuple | None) -> tuple[np.ndarray, Any]:
+    """p / Σp on both paths. Returns the floats and the exact values (a tuple), or the rule
+    giving them on demand: None (the floats are exact and sum to exactly 1) or "uniform"."""
+    k = floats.size
+    if exact is None:
+        if math.fsum([*floats.tolist(), -1.0]) == 0.0:      # fsum is exact-rounded: Σp == 1 exactly
+            return floats, None
+        if np.all(floats == floats[0]):
+            return np.full(k, 1.0 / k), "uniform"           # p / (k p) = 1/k; 1.0/k is correctly rounded
+        exact = tuple(Fraction(x) for x in floats.tolist())
+    total = sum(exact, Fraction(0))
+    if total != 1:
+        exact = tuple(e / total for e in exact)
+    return np.array([float(e) for e in exact]), exact
+
+
+def _exact_of(floats: np.ndarray, rule: Any) -> tuple:
+    if isinstance(rule, tuple):
+        return rule
+    if rule == "uniform":
+        return (Fraction(1, floats.size),) * floats.size
+    return tuple(Fraction(x) for x in floats.tolist())
+
+
+def _pmf(values: Any, *, field: str = "probs", agent: str | None = None) -> tuple[np.ndarray, Any]:
+    """Validate a probability vector (entries >= MIN_PROBABILITY, sum 1 within PROB_TOL); normalize it."""
+    floats, exact = _vector(values, field=field, agent=agent)
+    bad = np.flatnonzero(floats <= 0) if exact is None else [k for k, e in enumerate(exact) if e <= 0]
+    if len(bad):
+        k = int(bad[0])
+        shown = _show(floats[k] if exact is None else exact[k])
+        raise InstanceError(f"entry {k + 1} is {shown}; probabilities must be > 0", field=field, agent=agent)
+    small = np.flatnonzero(floats < MIN_PROBABILITY)
+    if small.size:
+        k = int(small[0])
+        shown = _show(floats[k] if exact is None else exact[k])
+        raise InstanceError(f"entry {k + 1} is {shown}, below the smallest probability lpmech accepts "
+                            f"({MIN_PROBABILITY:g})", field=field, agent=agent)
+    total = math.fsum(floats.tolist())
     if abs(total - 1.0) > PROB_TOL:
         raise InstanceError(f"sum to {total:.12g}, not 1 (tolerance {PROB_TOL:g})", field=field, agent=agent)
-    return probs / total
+    return _normalized(floats, exact)
 
 
+def check_pmf(probs: Any, *, field: str = "probs", agent: str | None = None) -> np.ndarray:
+    """Validate a probability vector: entries > 0 summing to one within :data:`PROB_TOL`; return p / Σp.
+
+    Parameters
+    ----------
+    probs : array_like, shape (K,)
+    field, agent : str, optional
+        Named in the error message.
+
+    Returns
+    -------
+    ndarray, shape (K,)
+        The normalized pmf (the exact p / Σp rounded to doubles).
+
+    Raises
+    ------
+    InstanceError
+    """
+    return _pmf(probs, field=field, agent=agent)[0]
+
+
+def _continuous_error(agent: str | None) -> InstanceError:
+    return InstanceError("the instance is continuous (this agent has a distribution but no points): give "
+                         "points = K to discretize it on a grid, or solve it in the continuum "
+                         '(method "continuous", lpmech solve --continuous)', field="points", agent=agent)
+
+
+# ----------------------------------------------------------------------------- agents
 @dataclass(frozen=True, eq=False)
 class Agent:
-    """One agent: a name, a share of the transfer, and a finite type grid with its pmf.
+    """One agent: a name, a share of the transfer, and a finite type grid with its pmf, or a law.
 
     Parameters
     ----------
     name : str
         Unique name.
-    grid : array_like
-        Strictly increasing per-share types (buy side: costs; sell side: values).
-    probs : array_like or None
-        The pmf on ``grid`` (entries > 0, summing to 1). ``None`` only when the instance
-        gives a joint pmf.
+    grid : array_like, shape (K,), or None
+        Strictly increasing types (per share, or totals with ``types = "total"``; buy side:
+        costs; sell side: values). ``None`` for a *continuous* agent, given by its
+        ``distribution`` alone.
+    probs : array_like, shape (K,), or None
+        The pmf on ``grid`` (entries > 0, summing to 1 within :data:`PROB_TOL`; normalized).
+        ``None`` when the instance gives a joint pmf, and for a continuous agent.
     share : float or None
         Share of the transfer (> 0); ``None`` means equal shares, filled in by :class:`Instance`.
     distribution : dict or None
-        Where the grid came from, when it was discretized from a scipy.stats law
-        (``{"name", "params", "points", "scale"}``); solvers for the continuum read it.
+        The scipy.stats law ``{"name", "params", "points"}``: where the grid came from (the
+        continuous solver reads it), or, with ``grid = None``, the agent's type law itself
+        (``points`` None).
+
+    Raises
+    ------
+    InstanceError
+        For any invalid field, naming the agent and the field.
 
     Examples
     --------
     >>> a = Agent("ann", grid=[0.25, 0.75], probs=[0.5, 0.5])
     >>> a.grid
     array([0.25, 0.75])
+    >>> a.exact_grid
+    (Fraction(1, 4), Fraction(3, 4))
     >>> Agent.from_distribution("bob", "uniform", {"loc": 0, "scale": 1}, points=4).grid
     array([0.125, 0.375, 0.625, 0.875])
+    >>> Agent.from_distribution("cal", "uniform", {}, points=None).is_continuous
+    True
     """
 
     name: str
-    grid: np.ndarray
+    grid: np.ndarray | None = None
     probs: np.ndarray | None = None
     share: float | None = None
     distribution: Mapping[str, Any] | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.strip():
-            raise InstanceError(f"must be a non-empty string, got {self.name!r}", field="name")
+            raise InstanceError(f"must be a non-empty string, got {_kind(self.name)}", field="name")
         name = self.name
-        grid = _finite_vector(self.grid, field="grid", agent=name)
-        steps = np.diff(grid)
-        if np.any(steps <= 0):
-            k = int(np.flatnonzero(steps <= 0)[0])
-            raise InstanceError(f"must be strictly increasing (entry {k + 2} = {grid[k + 1]:g} "
-                                f"follows {grid[k]:g})", field="grid", agent=name)
-        object.__setattr__(self, "grid", grid)
-        if self.probs is not None:
-            probs = _finite_vector(self.probs, field="probs", agent=name)
-            if probs.size != grid.size:
-                raise InstanceError(f"has {probs.size} entries but grid has {grid.size}",
-                                    field="probs", agent=name)
-            object.__setattr__(self, "probs", check_pmf(probs, agent=name))
+        if self.distribution is not None and not isinstance(self.distribution, Mapping):
+            raise InstanceError(f"must be a table {{name, params, points}}, got {_kind(self.distribution)}",
+                                field="distribution", agent=name)
+        if self.grid is None:
+            self._continuous_law(name)
+        else:
+            grid, exact = _vector(self.grid, field="grid", agent=name)
+            steps = np.diff(grid)
+            if np.any(steps <= 0):
+                k = int(np.flatnonzero(steps <= 0)[0])
+                same = exact is not None and exact[k] < exact[k + 1]
+                raise InstanceError(f"must be strictly increasing (entry {k + 2} = {_show(grid[k + 1])} follows "
+                                    f"{_show(grid[k])}" + (", equal in double precision)" if same else ")"),
+                                    field="grid", agent=name)
+            object.__setattr__(self, "grid", grid)
+            self.__dict__["_exact_grid"] = exact
+            if self.probs is not None:
+                probs, rule = _pmf(self.probs, agent=name)
+                if probs.size != grid.size:
+                    raise InstanceError(f"has {probs.size} entries but grid has {grid.size}",
+                                        field="probs", agent=name)
+                object.__setattr__(self, "probs", probs)
+                self.__dict__["_exact_probs"] = rule
         if self.share is not None:
-            share = _finite_number(self.share, field="share", agent=name)
+            share = exact_number(self.share, field="share", agent=name)
             if share <= 0:
-                raise InstanceError(f"must be > 0, got {share:g}", field="share", agent=name)
-            object.__setattr__(self, "share", share)
+                raise InstanceError(f"must be > 0, got {_show(share)}", field="share", agent=name)
+            if share < MIN_PROBABILITY:
+                raise InstanceError(f"is {_show(share)}, below the smallest share lpmech accepts "
+                                    f"({MIN_PROBABILITY:g})", field="share", agent=name)
+            object.__setattr__(self, "share", float(share))
+            self.__dict__["_exact_share"] = share
+
+    def _continuous_law(self, name: str) -> None:
+        from .discretize import frozen_distribution, law_params
+
+        if self.probs is not None:
+            raise InstanceError("needs a grid (a continuous agent's masses come from its distribution)",
+                                field="probs", agent=name)
+        info = self.distribution
+        if info is None:
+            raise InstanceError("is missing: give grid = [...] (with probs) or a distribution",
+                                field="grid", agent=name)
+        if "name" not in info:
+            raise InstanceError("has no 'name' (a scipy.stats distribution)", field="distribution", agent=name)
+        if info.get("points") is not None:
+            raise InstanceError("a distribution with points needs its grid (use Agent.from_distribution)",
+                                field="points", agent=name)
+        params = info.get("params")
+        params = law_params(info["name"], {} if params is None else params, agent=name)
+        frozen_distribution(info["name"], params, agent=name)
+        object.__setattr__(self, "distribution", {"name": info["name"], "params": params, "points": None})
 
     @classmethod
     def from_distribution(cls, name: str, distribution: str, params: Mapping[str, Any] | None = None,
-                          points: int = 50, share: float | None = None) -> "Agent":
-        """Discretize a scipy.stats continuous law into ``points`` equal-mass cells.
+                          points: int | None = 50, share: float | None = None) -> "Agent":
+        """An agent with a scipy.stats continuous law: discretized on ``points`` cells, or continuous.
 
-        See :func:`lpmech.discretize.quantile_midpoints` for the scheme.
+        Parameters
+        ----------
+        name : str
+        distribution : str
+            The name of a scipy.stats continuous distribution (``"uniform"``, ``"beta"``, ...).
+        params : dict, optional
+            Its shape parameters, ``loc`` and ``scale``.
+        points : int or None
+            Number of equal-mass cells of the quantile-midpoint grid
+            (:func:`lpmech.discretize.quantile_midpoints`), at most :data:`MAX_POINTS`; ``None``
+            makes a continuous agent (no grid; solved by :func:`lpmech.continuous.solve_continuous`).
+        share : float, optional
+
+        Returns
+        -------
+        Agent
+
+        Raises
+        ------
+        InstanceError
         """
-        from .discretize import discretize
+        from .discretize import discretize, law_params
 
-        grid, probs = discretize(distribution, params or {}, points, agent=name)
-        info = {"name": distribution, "params": dict(params or {}), "points": int(points)}
+        params = {} if params is None else params
+        if points is None:
+            return cls(name, None, None, share, distribution={"name": distribution, "params": params})
+        grid, probs = discretize(distribution, params, points, agent=name)
+        info = {"name": distribution, "params": law_params(distribution, params, agent=name),
+                "points": int(points)}
         return cls(name, grid, probs, share, distribution=info)
 
     @property
+    def is_continuous(self) -> bool:
+        """True when the agent has a law but no grid."""
+        return self.grid is None
+
+    @property
     def size(self) -> int:
+        """Number of grid points K (InstanceError for a continuous agent)."""
+        if self.grid is None:
+            raise _continuous_error(self.name)
         return int(self.grid.size)
 
+    @property
+    def exact_grid(self) -> tuple[Fraction, ...] | None:
+        """The grid as given, exactly (tuple of Fraction); None for a continuous agent."""
+        if self.grid is None:
+            return None
+        if self.__dict__.get("_exact_grid") is None:
+            self.__dict__["_exact_grid"] = tuple(Fraction(x) for x in self.grid.tolist())
+        return self.__dict__["_exact_grid"]
 
+    @property
+    def exact_probs(self) -> tuple[Fraction, ...] | None:
+        """The pmf exactly (normalized exactly when the given one summed to 1 only within
+        PROB_TOL); None for a continuous agent or under a joint pmf."""
+        if self.probs is None:
+            return None
+        rule = self.__dict__.get("_exact_probs")
+        if not isinstance(rule, tuple):
+            rule = _exact_of(self.probs, rule)
+            self.__dict__["_exact_probs"] = rule
+        return rule
+
+    @property
+    def exact_share(self) -> Fraction | None:
+        """The share as given, exactly (the instance normalizes shares: :attr:`Instance.exact_shares`)."""
+        return self.__dict__.get("_exact_share")
+
+
+# ----------------------------------------------------------------------------- mechanisms
 @dataclass(frozen=True)
 class Mechanism:
-    """Which mechanisms are allowed, and what the designer maximizes (theory.md, section 9).
+    """Which mechanisms are allowed, and what the designer maximizes (docs/model.md, section 9).
 
     Parameters
     ----------
     ic : {"bayesian", "dominant"}
     participation : {"interim", "ex-post"}
-    veto : tuple of str or None
-        Agents whose participation constraint binds (None: all of them).
+    veto : list or tuple of str, or None
+        Agents whose participation constraint binds (None: all of them). A string is not a
+        list of names (``"ab"`` is an error, not the agents a and b).
     pareto : float or None
         None maximizes profit; λ >= 0 maximizes profit + λ x (agents' total expected surplus).
 
     The defaults (Bayesian IC, interim participation, every agent a veto, profit) are the
     setting of the talks, solved by the maximin LP when types are independent.
+
+    Raises
+    ------
+    InstanceError
+        For an unknown option word, a veto that is not a list of names (or names an agent
+        twice), or a negative or non-numeric ``pareto``. Veto names are checked against the
+        agents by :class:`Instance`.
     """
 
     ic: str = "bayesian"
@@ -173,17 +567,25 @@ class Mechanism:
     pareto: float | None = None
 
     def __post_init__(self):
-        if self.ic not in ("bayesian", "dominant"):
-            raise InstanceError(f'must be "bayesian" or "dominant", got {self.ic!r}', field="mechanism.ic")
-        if self.participation not in ("interim", "ex-post"):
-            raise InstanceError(f'must be "interim" or "ex-post", got {self.participation!r}',
+        if not isinstance(self.ic, str) or self.ic not in ("bayesian", "dominant"):
+            raise InstanceError(f'must be "bayesian" or "dominant", got {_kind(self.ic)}', field="mechanism.ic")
+        if not isinstance(self.participation, str) or self.participation not in ("interim", "ex-post"):
+            raise InstanceError(f'must be "interim" or "ex-post", got {_kind(self.participation)}',
                                 field="mechanism.participation")
         if self.veto is not None:
-            if isinstance(self.veto, str) or not all(isinstance(v, str) for v in self.veto):
-                raise InstanceError("must be a list of agent names", field="mechanism.veto")
+            if not isinstance(self.veto, (list, tuple)):
+                raise InstanceError(f"must be a list of agent names, got {_kind(self.veto)}", field="mechanism.veto")
+            for v in self.veto:
+                if not isinstance(v, str):
+                    raise InstanceError(f"must be a list of agent names, found {_kind(v)}", field="mechanism.veto")
+            seen = set()
+            for v in self.veto:
+                if v in seen:
+                    raise InstanceError("names this agent twice", field="mechanism.veto", agent=v)
+                seen.add(v)
             object.__setattr__(self, "veto", tuple(self.veto))
         if self.pareto is not None:
-            lam = _finite_number(self.pareto, field="mechanism.pareto")
+            lam = float_number(self.pareto, field="mechanism.pareto")
             if lam < 0:
                 raise InstanceError(f"must be >= 0, got {lam:g}", field="mechanism.pareto")
             object.__setattr__(self, "pareto", lam)
@@ -221,6 +623,29 @@ class EngineProblem:
         return self.joint if self.joint is not None else outer_pmf(self.probs)
 
 
+# ----------------------------------------------------------------------------- instances
+def _nested(joint: Any, shape: tuple[int, ...], names: list[str]) -> list:
+    """The leaves of a nested list of the given shape, in C order (checked level by level)."""
+    flat: list = []
+
+    def walk(obj: Any, depth: int) -> None:
+        if depth == len(shape):
+            flat.append(obj)
+            return
+        if not isinstance(obj, (list, tuple)):
+            raise InstanceError(f"must be a nested array of numbers of shape {shape}, found {_kind(obj)} "
+                                f"at nesting level {depth + 1}", field="joint.probs")
+        if len(obj) != shape[depth]:
+            raise InstanceError(f"has {len(obj)} entries along axis {depth + 1} (agent {names[depth]!r}), "
+                                f"but that agent's grid has {shape[depth]}: the agents' grids give shape {shape}",
+                                field="joint.probs")
+        for item in obj:
+            walk(item, depth + 1)
+
+    walk(joint, 0)
+    return flat
+
+
 @dataclass(frozen=True, eq=False)
 class Instance:
     """A group-trading instance.
@@ -239,11 +664,22 @@ class Instance:
         How the agents' grids are stated. ``"total"`` grids are divided by the share.
     joint : array_like, optional
         A joint pmf of shape K_1 x ... x K_N (correlated types); agents then have no probs.
+        Entries >= 0, summing to 1 within PROB_TOL (normalized), every type of every agent
+        with positive marginal probability.
     source : str, optional
         The file the instance came from, for messages.
     name : str, optional
     mechanism : Mechanism, optional
         Constraints and objective (default: the talks' setting).
+
+    Shares given on the agents must sum to 1 within PROB_TOL; they are normalized
+    (σ / Σσ, exactly on the exact path). ``_exact`` is internal: it carries the exact data
+    through :func:`dataclasses.replace`.
+
+    Raises
+    ------
+    InstanceError
+        For any invalid field (naming the file, the agent and the field).
 
     Examples
     --------
@@ -253,6 +689,11 @@ class Instance:
     array([0.5, 0.5])
     >>> inst.n_profiles
     4
+    >>> inst.exact_designer_value, inst.exact_shares
+    (Fraction(1, 1), (Fraction(1, 2), Fraction(1, 2)))
+    >>> Instance("buy", [Agent.from_distribution(n, "uniform", {}, points=None) for n in "ab"],
+    ...          buyer_value=1.0).is_continuous
+    True
     """
 
     side: str
@@ -264,6 +705,7 @@ class Instance:
     source: str | None = None
     name: str | None = None
     mechanism: Mechanism = field(default_factory=Mechanism)
+    _exact: Any = field(default=None, repr=False, kw_only=True)
 
     def __post_init__(self):
         try:
@@ -273,100 +715,202 @@ class Instance:
                 raise err.with_source(self.source) from None
             raise
 
+    def _carried(self, key: str, given: Any) -> Any:
+        """Exact data carried over by dataclasses.replace, when ``given`` is what they belong to."""
+        record = self._exact if isinstance(self._exact, dict) else {}
+        if key not in record:
+            return None
+        floats, exact = record[key]
+        if key == "joint":
+            return exact if given is floats else None
+        return exact if type(given) is float and given == floats else None
+
+    def _designer_value(self, key: str, given: Any) -> tuple[float, Fraction]:
+        exact = self._carried(key, given)
+        if exact is None:
+            exact = exact_number(given, field=key)
+        return float(exact) + 0.0, exact
+
     def _validate(self):
-        if self.side not in ("buy", "sell"):
-            raise InstanceError(f'must be "buy" or "sell", got {self.side!r}', field="side")
-        if self.types not in ("per-share", "total"):
-            raise InstanceError(f'must be "per-share" or "total", got {self.types!r}', field="types")
+        if not isinstance(self.side, str) or self.side not in ("buy", "sell"):
+            raise InstanceError(f'must be "buy" or "sell", got {_kind(self.side)}', field="side")
+        if not isinstance(self.types, str) or self.types not in ("per-share", "total"):
+            raise InstanceError(f'must be "per-share" or "total", got {_kind(self.types)}', field="types")
+        if self.name is not None and not isinstance(self.name, str):
+            raise InstanceError(f"must be a string, got {_kind(self.name)}", field="name")
         if self.side == "buy":
             if self.buyer_value is None:
                 raise InstanceError('is required when side = "buy"', field="buyer_value")
-            b = _finite_number(self.buyer_value, field="buyer_value")
             if self.seller_cost is not None:
                 raise InstanceError('belongs to side = "sell"; a buy-side instance has buyer_value',
                                     field="seller_cost")
+            b, exact_dv = self._designer_value("buyer_value", self.buyer_value)
             object.__setattr__(self, "buyer_value", b)
         else:
             if self.buyer_value is not None:
                 raise InstanceError('belongs to side = "buy"; a sell-side instance has seller_cost',
                                     field="buyer_value")
-            c = 0.0 if self.seller_cost is None else _finite_number(self.seller_cost, field="seller_cost")
+            c, exact_dv = self._designer_value("seller_cost", 0.0 if self.seller_cost is None else self.seller_cost)
             object.__setattr__(self, "seller_cost", c)
+        if isinstance(self.agents, (str, bytes, Mapping)) or not isinstance(self.agents, (list, tuple, Sequence)):
+            raise InstanceError(f"must be a list of Agent objects, got {_kind(self.agents)}", field="agents")
         agents = tuple(self.agents)
         if not agents:
             raise InstanceError("at least one agent is needed", field="agents")
         for a in agents:
             if not isinstance(a, Agent):
-                raise InstanceError(f"must be Agent objects, got {type(a).__name__}", field="agents")
+                raise InstanceError(f"must be Agent objects, got {_kind(a)}", field="agents")
         names = [a.name for a in agents]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            d = sorted(dup)[0]
-            raise InstanceError("the name is used by more than one agent", field="name", agent=d)
-        given = [a.share is not None for a in agents]
-        if any(given) and not all(given):
-            missing = agents[given.index(False)].name
-            raise InstanceError("is missing while other agents give one; give every share or none",
-                                field="share", agent=missing)
-        if all(given):
-            shares = np.array([a.share for a in agents], dtype=float)
-            if abs(shares.sum() - 1.0) > PROB_TOL:
-                raise InstanceError(f"shares sum to {shares.sum():.12g}, not 1 (tolerance {PROB_TOL:g})",
-                                    field="share", agent=agents[-1].name)
-        else:
-            shares = np.full(len(agents), 1.0 / len(agents))
+        seen: set[str] = set()
+        for nm in names:
+            if nm in seen:
+                raise InstanceError("the name is used by more than one agent", field="name", agent=nm)
+            seen.add(nm)
+        exact_shares = self._shares_of(agents)
+        shares = np.array([float(s) for s in exact_shares])
+        continuous = [a for a in agents if a.grid is None]
+        if continuous and self.joint is not None:
+            raise InstanceError("cannot be used with agents given by a distribution without points "
+                                "(a joint pmf needs grids)", field="joint", agent=continuous[0].name)
+        joint, exact_joint = None, None
         if self.joint is None:
             for a in agents:
-                if a.probs is None:
+                if a.grid is not None and a.probs is None:
                     raise InstanceError("is missing (give probs, a distribution, or a [joint] table)",
                                         field="probs", agent=a.name)
+            grid_agents = [a for a in agents if a.grid is not None]
+            if grid_agents:
+                logs = [math.log10(float(a.probs.min())) for a in grid_agents]
+                if sum(logs) < math.log10(MIN_PROFILE_PROBABILITY):
+                    worst = grid_agents[int(np.argmin(logs))]
+                    raise InstanceError(f"the least likely type profile has probability about 1e{sum(logs):.0f} "
+                                        "(the product of every agent's smallest probability), below "
+                                        f"{MIN_PROFILE_PROBABILITY:g}, which floating point cannot resolve",
+                                        field="probs", agent=worst.name)
         else:
             for a in agents:
                 if a.probs is not None:
                     raise InstanceError("cannot be given together with [joint] (beliefs come from the joint pmf)",
                                         field="probs", agent=a.name)
-            object.__setattr__(self, "joint", self._check_joint(self.joint, agents))
+            carried = self._carried("joint", self.joint)
+            if carried is not None:
+                joint, exact_joint = self.joint, carried
+            else:
+                joint, exact_joint = self._check_joint(self.joint, agents)
+            object.__setattr__(self, "joint", joint)
         # Per-share grids in the file's order.
-        if self.types == "total":
-            per_share = tuple(a.grid / s for a, s in zip(agents, shares))
-        else:
-            per_share = tuple(a.grid for a in agents)
+        per_share = []
+        for a, s, xs in zip(agents, shares, exact_shares):
+            if a.grid is None:
+                per_share.append(None)
+                continue
+            if self.types == "per-share":
+                g = a.grid
+            elif a.__dict__.get("_exact_grid") is None and Fraction(float(s)) == xs:
+                g = a.grid / s + 0.0                    # IEEE division is correctly rounded: = float(exact)
+            elif a.__dict__.get("_exact_grid") is None and xs.numerator == 1 and xs.denominator <= 2 ** 53:
+                g = a.grid * float(xs.denominator) + 0.0   # g / (1/q) = g q, one correctly rounded product
+            else:
+                g = np.array([float(e / xs) for e in a.exact_grid]) + 0.0
+            if self.types == "total":
+                big = np.flatnonzero(np.abs(g) > MAX_MAGNITUDE)
+                if big.size:
+                    k = int(big[0])
+                    raise InstanceError(f"entry {k + 1} divided by the share is {g[k]:g}, beyond the magnitude "
+                                        f"limit {MAX_MAGNITUDE:g} of per-share types", field="grid", agent=a.name)
+                if np.any(np.diff(g) <= 0):
+                    k = int(np.flatnonzero(np.diff(g) <= 0)[0])
+                    raise InstanceError(f"entries {k + 1} and {k + 2} divided by the share are equal in double "
+                                        "precision", field="grid", agent=a.name)
+            per_share.append(g)
         if not isinstance(self.mechanism, Mechanism):
-            raise InstanceError("must be a Mechanism", field="mechanism")
+            raise InstanceError(f"must be a Mechanism, got {_kind(self.mechanism)}", field="mechanism")
         if self.mechanism.veto is not None:
             for v in self.mechanism.veto:
-                if v not in names:
-                    raise InstanceError(f"names {v!r}, which is not an agent (agents: {', '.join(names)})",
-                                        field="mechanism.veto")
+                if v not in seen:
+                    listed = ", ".join(repr(nm) for nm in names[:10]) + (", ..." if len(names) > 10 else "")
+                    raise InstanceError(f"is not an agent of this instance (agents: {listed})",
+                                        field="mechanism.veto", agent=v)
         object.__setattr__(self, "agents", agents)
         object.__setattr__(self, "_shares", shares)
-        object.__setattr__(self, "_grids", per_share)
+        object.__setattr__(self, "_grids", tuple(per_share))
+        record = {"buyer_value" if self.side == "buy" else "seller_cost": (self.designer_value, exact_dv)}
+        if joint is not None:
+            record["joint"] = (joint, exact_joint)
+        object.__setattr__(self, "_exact", record)
+        self.__dict__["_exact_shares"] = exact_shares
+        self.__dict__["_exact_designer_value"] = exact_dv
 
     @staticmethod
-    def _check_joint(joint: Any, agents: tuple[Agent, ...]) -> np.ndarray:
+    def _shares_of(agents: tuple[Agent, ...]) -> tuple[Fraction, ...]:
+        given = [a.share is not None for a in agents]
+        if any(given) and not all(given):
+            missing = agents[given.index(False)].name
+            raise InstanceError("is missing while other agents give one; give every share or none",
+                                field="share", agent=missing)
+        if not all(given):
+            return (Fraction(1, len(agents)),) * len(agents)
+        total = math.fsum(a.share for a in agents)
+        if abs(total - 1.0) > PROB_TOL:
+            raise InstanceError(f"shares sum to {total:.12g}, not 1 (tolerance {PROB_TOL:g})",
+                                field="share", agent=agents[-1].name)
+        exact = tuple(a.exact_share for a in agents)
+        s = sum(exact, Fraction(0))
+        return exact if s == 1 else tuple(e / s for e in exact)
+
+    @staticmethod
+    def _check_joint(joint: Any, agents: tuple[Agent, ...]) -> tuple[np.ndarray, Any]:
         shape = tuple(a.size for a in agents)
-        try:
-            arr = np.asarray(joint, dtype=float)
-        except (TypeError, ValueError):
-            raise InstanceError(f"must be a nested array of numbers of shape {shape}",
-                                field="joint.probs") from None
-        if arr.shape != shape:
-            raise InstanceError(f"has shape {arr.shape}, but the agents' grids give {shape}",
-                                field="joint.probs")
-        if not np.all(np.isfinite(arr)):
+        names = [a.name for a in agents]
+        if isinstance(joint, np.ndarray):
+            if joint.shape != shape:
+                raise InstanceError(f"has shape {joint.shape}, but the agents' grids give {shape}",
+                                    field="joint.probs")
+            leaves = joint.ravel()
+        else:
+            leaves = _nested(joint, shape, names)
+        count = int(np.prod(shape, dtype=object))
+        if isinstance(leaves, np.ndarray) and leaves.dtype.kind == "f" and leaves.dtype.itemsize <= 8:
+            floats, exact = leaves.astype(float), None
+        elif isinstance(leaves, list) and all(type(v) is float for v in leaves):
+            floats, exact = np.array(leaves, dtype=float), None
+        else:
+            items = leaves.tolist() if isinstance(leaves, np.ndarray) else leaves
+            exact = tuple(exact_number(v, field="joint.probs", entry=k) for k, v in enumerate(items))
+            floats = np.array([float(e) for e in exact], dtype=float)
+        if exact is None and not np.all(np.isfinite(floats)):
             raise InstanceError("entries must be finite", field="joint.probs")
-        if np.any(arr < 0):
-            raise InstanceError(f"entries must be >= 0, found {arr.min():g}", field="joint.probs")
-        if abs(arr.sum() - 1.0) > PROB_TOL:
-            raise InstanceError(f"sum to {arr.sum():.12g}, not 1 (tolerance {PROB_TOL:g})",
+        floats = floats + 0.0
+        assert floats.size == count
+        neg = np.flatnonzero(floats < 0) if exact is None else [k for k, e in enumerate(exact) if e < 0]
+        if len(neg):
+            raise InstanceError(f"entries must be >= 0, found {_show(floats[int(neg[0])])}", field="joint.probs")
+        small = np.flatnonzero(floats < MIN_PROBABILITY)
+        tiny = [k for k in small if (floats[k] > 0 if exact is None else exact[k] > 0)]
+        if tiny:
+            k = int(tiny[0])
+            shown = _show(floats[k] if exact is None else exact[k])
+            raise InstanceError(f"entry {k + 1} is {shown}, below the smallest positive probability lpmech "
+                                f"accepts ({MIN_PROBABILITY:g}); write 0 for an impossible profile",
                                 field="joint.probs")
+        total = math.fsum(floats.tolist())
+        if abs(total - 1.0) > PROB_TOL:
+            raise InstanceError(f"sum to {total:.12g}, not 1 (tolerance {PROB_TOL:g})", field="joint.probs")
+        if exact is None and math.fsum([*floats.tolist(), -1.0]) != 0.0:
+            exact = tuple(Fraction(x) for x in floats.tolist())
+        if exact is not None:
+            s = sum(exact, Fraction(0))
+            if s != 1:
+                exact = tuple(e / s for e in exact)
+            floats = np.array([float(e) for e in exact], dtype=float)
+        arr = floats.reshape(shape)
         for i, a in enumerate(agents):
             marg = arr.sum(axis=tuple(j for j in range(arr.ndim) if j != i))
             if np.any(marg <= 0):
                 k = int(np.flatnonzero(marg <= 0)[0])
                 raise InstanceError(f"type {a.grid[k]:g} of this agent has probability 0 "
                                     "(every own type needs positive mass)", field="joint.probs", agent=a.name)
-        return arr / arr.sum()
+        return arr, exact
 
     def with_mechanism(self, **changes) -> "Instance":
         """A copy with some :class:`Mechanism` options changed (``None`` values are ignored)."""
@@ -380,6 +924,17 @@ class Instance:
         return replace(self, mechanism=mech, agents=self.agents)
 
     # ----------------------------------------------------------------- derived data
+    def _require_grid(self) -> None:
+        for a in self.agents:
+            if a.grid is None:
+                raise _continuous_error(a.name).with_source(self.source)
+
+    @property
+    def is_continuous(self) -> bool:
+        """True when some agent has a law but no grid: solve it in the continuum
+        (:func:`lpmech.continuous.solve_continuous`); grid operations raise InstanceError."""
+        return any(a.grid is None for a in self.agents)
+
     @property
     def n(self) -> int:
         """Number of agents."""
@@ -391,21 +946,23 @@ class Instance:
 
     @property
     def shares(self) -> np.ndarray:
-        """Shares of the transfer (equal when the instance gives none)."""
+        """Shares of the transfer, shape (N,) (equal when the instance gives none; normalized)."""
         return self._shares.copy()
 
     @property
     def grids(self) -> tuple[np.ndarray, ...]:
         """Per-share type grids in the file's order (increasing)."""
+        self._require_grid()
         return self._grids
 
     @property
     def shape(self) -> tuple[int, ...]:
+        self._require_grid()
         return tuple(g.size for g in self._grids)
 
     @property
     def n_profiles(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     @property
     def independent(self) -> bool:
@@ -414,6 +971,7 @@ class Instance:
     @property
     def probs(self) -> tuple[np.ndarray, ...]:
         """Marginal pmfs of each agent's type."""
+        self._require_grid()
         if self.joint is None:
             return tuple(a.probs for a in self.agents)
         n = self.n
@@ -421,6 +979,7 @@ class Instance:
 
     def joint_pmf(self) -> np.ndarray:
         """The pmf over profiles in the file's grid order (outer product when independent)."""
+        self._require_grid()
         return self.joint if self.joint is not None else outer_pmf(self.probs)
 
     @property
@@ -428,8 +987,52 @@ class Instance:
         """b on the buy side, c on the sell side."""
         return self.buyer_value if self.side == "buy" else self.seller_cost
 
+    # ----------------------------------------------------------------- exact data
+    @property
+    def exact_shares(self) -> tuple[Fraction, ...]:
+        """The shares exactly, normalized to sum to exactly 1 (equal shares are exactly 1/N)."""
+        return self.__dict__["_exact_shares"]
+
+    @property
+    def exact_designer_value(self) -> Fraction:
+        """b (buy side) or c (sell side), exactly."""
+        return self.__dict__["_exact_designer_value"]
+
+    @property
+    def exact_joint(self) -> np.ndarray | None:
+        """The joint pmf exactly (object array of Fraction, shape K_1 x ... x K_N, normalized to
+        sum to exactly 1), or None for independent types."""
+        if self.joint is None:
+            return None
+        cached = self.__dict__.get("_exact_joint_array")
+        if cached is None:
+            flat = self._exact.get("joint", (None, None))[1]
+            if flat is None:
+                flat = tuple(Fraction(x) for x in self.joint.ravel().tolist())
+            cached = np.empty(len(flat), dtype=object)
+            cached[:] = flat
+            cached = cached.reshape(self.joint.shape)
+            cached.flags.writeable = False
+            self.__dict__["_exact_joint_array"] = cached
+        return cached
+
+    @property
+    def exact_per_share_grids(self) -> tuple[tuple[Fraction, ...], ...]:
+        """Per-share type grids exactly (with ``types = "total"``: the given grid divided by the
+        exact normalized share), file order; ``float`` of each entry is :attr:`grids`."""
+        self._require_grid()
+        cached = self.__dict__.get("_exact_per_share")
+        if cached is None:
+            if self.types == "total":
+                cached = tuple(tuple(e / s for e in a.exact_grid) for a, s in zip(self.agents, self.exact_shares))
+            else:
+                cached = tuple(a.exact_grid for a in self.agents)
+            self.__dict__["_exact_per_share"] = cached
+        return cached
+
+    # ----------------------------------------------------------------- checks and views
     def check_size(self, max_profiles: int | None = DEFAULT_MAX_PROFILES) -> None:
-        """Raise :class:`InstanceError` if the profile grid exceeds ``max_profiles``."""
+        """Raise :class:`InstanceError` if the profile grid exceeds ``max_profiles`` (or the instance is continuous)."""
         if max_profiles is not None and self.n_profiles > max_profiles:
             sizes = " x ".join(str(k) for k in self.shape)
             raise InstanceError(f"the grid has {sizes} = {self.n_profiles:,} profiles, more than the limit "
@@ -438,15 +1041,16 @@ class Instance:
 
     def engine(self) -> EngineProblem:
         """The buy-side form: sell side negates types and the designer's value, reversing grids."""
+        self._require_grid()
         if self.side == "buy":
             grids = self._grids
             probs = None if self.joint is not None else tuple(a.probs for a in self.agents)
             joint = self.joint
             return EngineProblem(grids, probs, joint, float(self.buyer_value), False)
-        grids = tuple(-g[::-1] for g in self._grids)
+        grids = tuple(-g[::-1] + 0.0 for g in self._grids)
         probs = None if self.joint is not None else tuple(a.probs[::-1] for a in self.agents)
         joint = None if self.joint is None else self.joint[(slice(None, None, -1),) * self.n].copy()
-        return EngineProblem(grids, probs, joint, -float(self.seller_cost), True)
+        return EngineProblem(grids, probs, joint, -float(self.seller_cost) + 0.0, True)
 
     def to_user(self, arr: np.ndarray, *, axes: str = "profile", negate: bool = False) -> np.ndarray:
         """Map an engine array back to the file's grid order (and sign, for transfers/types).
@@ -462,7 +1066,12 @@ class Instance:
         return np.ascontiguousarray(arr)
 
     def describe(self) -> str:
-        sizes = " x ".join(str(k) for k in self.shape)
+        """One line: side, agents, grid (or laws), the designer's value, independence."""
         dv = f"b = {self.buyer_value:g}" if self.side == "buy" else f"c = {self.seller_cost:g}"
+        if self.is_continuous:
+            laws = ", ".join(a.distribution["name"] if a.grid is None else f"grid of {a.grid.size}"
+                             for a in self.agents)
+            return f"{self.side} side, {self.n} agent(s), continuous types ({laws}), {dv}, independent types"
+        sizes = " x ".join(str(k) for k in self.shape)
         corr = "independent types" if self.independent else "correlated types (joint pmf)"
         return f"{self.side} side, {self.n} agent(s), grid {sizes} = {self.n_profiles:,} profiles, {dv}, {corr}"

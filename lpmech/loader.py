@@ -19,24 +19,29 @@ Format (README.md, "Instance files")::
     name = "south"
     distribution = "beta"            # any scipy.stats continuous distribution
     params = { a = 2, b = 3 }
-    points = 40                      # quantile-midpoint grid, mass 1/points each
+    points = 40                      # quantile-midpoint grid, mass 1/points each;
+                                     # without points the agent is continuous (no grid)
 
     [joint]                          # optional: correlated types (agents give grid, no probs)
     probs = [[...], [...]]           # shape K_1 x ... x K_N
 
-Unknown keys are errors, so a typo is never silently ignored.
+Unknown keys are errors, so a typo is never silently ignored. Numbers are read exactly
+(tomllib's ``parse_float`` is :func:`lpmech.instance.exact_float`: ``0.1`` is 1/10); the
+instance keeps the exact values beside the floats it solves with. Sizes are checked before
+anything of that size is allocated: at most :data:`lpmech.instance.MAX_POINTS` points per
+agent, and, when ``max_profiles`` is given, the product of the grid sizes. Every problem is
+an :class:`InstanceError` naming the file, the agent and the field.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from typing import Any, Mapping
 
-import numpy as np
-
-from .discretize import discretize
-from .instance import Agent, Instance, InstanceError, Mechanism
+from .discretize import check_points, discretize, law_params
+from .instance import Agent, Instance, InstanceError, Mechanism, _kind, exact_float
 
 __all__ = ["load", "from_dict", "TOP_KEYS", "AGENT_KEYS"]
 
@@ -46,17 +51,16 @@ JOINT_KEYS = {"probs"}
 MECHANISM_KEYS = {"ic", "participation", "veto", "objective", "pareto"}
 
 
-def _agent_from_table(k: int, table: Any) -> Agent:
+def _agent_name(k: int, table: Any) -> str:
     label = f"#{k + 1}"
     if not isinstance(table, Mapping):
-        raise InstanceError("each [[agents]] entry must be a table", field="agents", agent=label)
+        raise InstanceError(f"each [[agents]] entry must be a table, got {_kind(table)}", field="agents", agent=label)
     name = table.get("name", f"agent{k + 1}")
     if not isinstance(name, str) or not name.strip():
-        raise InstanceError(f"must be a non-empty string, got {name!r}", field="name", agent=label)
+        raise InstanceError(f"must be a non-empty string, got {_kind(name)}", field="name", agent=label)
     for key in table:
         if key not in AGENT_KEYS:
-            raise InstanceError(f"unknown key (allowed: {', '.join(sorted(AGENT_KEYS))})",
-                                field=key, agent=name)
+            raise InstanceError(f"unknown key (allowed: {', '.join(sorted(AGENT_KEYS))})", field=key, agent=name)
     has_grid = "grid" in table
     has_dist = "distribution" in table
     if has_grid and has_dist:
@@ -64,37 +68,87 @@ def _agent_from_table(k: int, table: Any) -> Agent:
                             field="distribution", agent=name)
     if not has_grid and not has_dist:
         raise InstanceError("is missing: give grid = [...] (with probs) or distribution = \"...\" "
-                            "(with params, points)", field="grid", agent=name)
-    share = table.get("share")
+                            "(with params, and points for a grid)", field="grid", agent=name)
     if has_dist:
-        for key in ("probs",):
+        if "probs" in table:
+            raise InstanceError("does not go with distribution (the grid's masses come from it)",
+                                field="probs", agent=name)
+    else:
+        for key in ("params", "points"):
             if key in table:
-                raise InstanceError("does not go with distribution (the grid's masses come from it)",
-                                    field=key, agent=name)
-        if "points" not in table:
-            raise InstanceError("is required with distribution (the number of grid points)",
-                                field="points", agent=name)
+                raise InstanceError("goes with distribution, not with grid", field=key, agent=name)
+    return name
+
+
+def _size(name: str, table: Mapping) -> int | None:
+    """The agent's number of grid points, checked before anything is allocated (None: continuous)."""
+    if "distribution" in table:
+        return check_points(table["points"], agent=name) if "points" in table else None
+    grid = table["grid"]
+    if not isinstance(grid, list):
+        raise InstanceError(f"must be a list of numbers, got {_kind(grid)}", field="grid", agent=name)
+    return len(grid)
+
+
+def _agent(name: str, table: Mapping) -> Agent:
+    share = table.get("share")
+    if "distribution" in table:
         params = table.get("params", {})
+        if "points" not in table:        # a continuous agent: a law without a grid
+            return Agent(name, None, None, share, distribution={"name": table["distribution"], "params": params})
         grid, probs = discretize(table["distribution"], params, table["points"], agent=name)
-        info = {"name": table["distribution"], "params": dict(params), "points": int(table["points"])}
+        info = {"name": table["distribution"], "params": law_params(table["distribution"], params, agent=name),
+                "points": int(table["points"])}
         return Agent(name, grid, probs, share, distribution=info)
-    for key in ("params", "points"):
-        if key in table:
-            raise InstanceError("goes with distribution, not with grid", field=key, agent=name)
     return Agent(name, table["grid"], table.get("probs"), share)
 
 
-def from_dict(data: Mapping[str, Any], source: str | None = None) -> Instance:
-    """Build an :class:`Instance` from the parsed contents of an instance file."""
+def _check_profiles(names: list[str], tables: list, sizes: list[int | None], max_profiles: int) -> None:
+    if any(s is None for s in sizes):
+        return                                    # continuous: no profile grid
+    total = math.prod(sizes)
+    if total > max_profiles:
+        k = max(range(len(sizes)), key=lambda i: sizes[i])
+        field = "points" if "points" in tables[k] else "grid"
+        shown = " x ".join(str(s) for s in sizes)
+        raise InstanceError(f"the grid would have {shown} = {total:,} profiles, more than the limit "
+                            f"{max_profiles:,} (raise it with --max-profiles / max_profiles=)",
+                            field=field, agent=names[k])
+
+
+def from_dict(data: Mapping[str, Any], source: str | None = None, *, max_profiles: int | None = None) -> Instance:
+    """Build an :class:`Instance` from the parsed contents of an instance file.
+
+    Parameters
+    ----------
+    data : mapping
+        The parsed TOML (numbers as int, float or :class:`fractions.Fraction`).
+    source : str, optional
+        The file it came from, named in error messages.
+    max_profiles : int, optional
+        When given, the product of the agents' grid sizes is checked against it before any
+        grid is built.
+
+    Returns
+    -------
+    Instance
+
+    Raises
+    ------
+    InstanceError
+        For anything invalid, naming the file, the agent and the field.
+    """
     try:
+        if not isinstance(data, Mapping):
+            raise InstanceError(f"an instance must be a table of keys, got {_kind(data)}")
         for key in data:
             if key not in TOP_KEYS:
-                raise InstanceError(f"unknown key (allowed: {', '.join(sorted(TOP_KEYS))})", field=key)
+                raise InstanceError(f"unknown key (allowed: {', '.join(sorted(TOP_KEYS))})", field=str(key)[:60])
         if "side" not in data:
             raise InstanceError('is required ("buy" or "sell")', field="side")
         for key in ("name", "description"):
             if key in data and not isinstance(data[key], str):
-                raise InstanceError("must be a string", field=key)
+                raise InstanceError(f"must be a string, got {_kind(data[key])}", field=key)
         agents_raw = data.get("agents")
         if agents_raw is None:
             raise InstanceError("no agents: add [[agents]] tables", field="agents")
@@ -104,62 +158,70 @@ def from_dict(data: Mapping[str, Any], source: str | None = None) -> Instance:
         if "joint" in data:
             jt = data["joint"]
             if not isinstance(jt, Mapping):
-                raise InstanceError("must be a table with probs = [...]", field="joint")
+                raise InstanceError(f"must be a table with probs = [...], got {_kind(jt)}", field="joint")
             for key in jt:
                 if key not in JOINT_KEYS:
-                    raise InstanceError("unknown key (allowed: probs)", field=f"joint.{key}")
+                    raise InstanceError("unknown key (allowed: probs)", field=f"joint.{str(key)[:60]}")
             if "probs" not in jt:
                 raise InstanceError("is required in [joint]", field="joint.probs")
             joint = jt["probs"]
             for k, table in enumerate(agents_raw):
                 if isinstance(table, Mapping) and "distribution" in table:
                     raise InstanceError("cannot be used with [joint]: give grid only",
-                                        field="distribution", agent=table.get("name", f"#{k + 1}"))
-        agents = [_agent_from_table(k, t) for k, t in enumerate(agents_raw)]
+                                        field="distribution", agent=str(table.get("name", f"#{k + 1}")))
+        names = [_agent_name(k, t) for k, t in enumerate(agents_raw)]
+        sizes = [_size(n, t) for n, t in zip(names, agents_raw)]
+        if max_profiles is not None:
+            _check_profiles(names, agents_raw, sizes, max_profiles)
+        mechanism = _mechanism(data.get("mechanism", {}))
+        agents = [_agent(n, t) for n, t in zip(names, agents_raw)]
         return Instance(side=data["side"], agents=agents, buyer_value=data.get("buyer_value"),
                         seller_cost=data.get("seller_cost"), types=data.get("types", "per-share"),
-                        joint=_nested_joint(joint), source=source, name=data.get("name"),
-                        mechanism=_mechanism(data.get("mechanism", {})))
+                        joint=joint, source=source, name=data.get("name"), mechanism=mechanism)
     except InstanceError as err:
         raise err.with_source(source) from None
 
 
 def _mechanism(table: Any) -> Mechanism:
     if not isinstance(table, Mapping):
-        raise InstanceError("must be a table", field="mechanism")
+        raise InstanceError(f"must be a table, got {_kind(table)}", field="mechanism")
     for key in table:
         if key not in MECHANISM_KEYS:
             raise InstanceError(f"unknown key (allowed: {', '.join(sorted(MECHANISM_KEYS))})",
-                                field=f"mechanism.{key}")
+                                field=f"mechanism.{str(key)[:60]}")
     objective = table.get("objective", "profit")
-    if objective != "profit":
-        raise InstanceError(f'must be "profit" (for a Pareto weighting give pareto = λ), got {objective!r}',
+    if not isinstance(objective, str) or objective != "profit":
+        raise InstanceError(f'must be "profit" (for a Pareto weighting give pareto = λ), got {_kind(objective)}',
                             field="mechanism.objective")
     if "objective" in table and "pareto" in table:
         raise InstanceError('give either objective = "profit" or pareto = λ, not both', field="mechanism.pareto")
     veto = table.get("veto")
     if veto is not None and not isinstance(veto, list):
-        raise InstanceError("must be a list of agent names", field="mechanism.veto")
+        raise InstanceError(f"must be a list of agent names, got {_kind(veto)}", field="mechanism.veto")
     return Mechanism(ic=table.get("ic", "bayesian"), participation=table.get("participation", "interim"),
                      veto=None if veto is None else tuple(veto), pareto=table.get("pareto"))
 
 
-def _nested_joint(joint: Any):
-    if joint is None:
-        return None
-    # Ragged or non-numeric nested lists must give a clear message, not a numpy traceback.
-    try:
-        return np.array(joint, dtype=float)
-    except (TypeError, ValueError):
-        raise InstanceError("must be a rectangular nested array of numbers", field="joint.probs") from None
+def load(path: str | os.PathLike, *, max_profiles: int | None = None) -> Instance:
+    """Read and validate an instance file, reading its numbers exactly.
 
+    Parameters
+    ----------
+    path : str or path-like
+        A TOML instance file (README.md, "Instance files").
+    max_profiles : int, optional
+        When given, a grid with more profiles is refused before it is built.
 
-def load(path: str | os.PathLike) -> Instance:
-    """Read and validate an instance file.
+    Returns
+    -------
+    Instance
 
-    Raises :class:`InstanceError` (a ``ValueError``) whose message names the file, the agent
-    and the field for every problem: a missing or unreadable file, invalid TOML, unknown keys,
-    bad grids, probabilities or shares.
+    Raises
+    ------
+    InstanceError
+        (a ``ValueError``) whose one-line message names the file, the agent and the field, for
+        every problem: a missing or unreadable file, text that is not UTF-8 or not TOML, unknown
+        keys, bad numbers, grids, probabilities, shares or sizes.
 
     Examples
     --------
@@ -167,19 +229,34 @@ def load(path: str | os.PathLike) -> Instance:
     >>> inst = lpmech.load(pathlib.Path(lpmech.__file__).parent.parent / "grids" / "uniform_pair.toml")
     >>> inst.n, inst.side
     (2, 'buy')
+    >>> inst.exact_designer_value
+    Fraction(1, 1)
     """
-    source = os.fspath(path)
+    try:
+        source = os.fspath(path)
+    except TypeError:
+        raise InstanceError(f"must be a file path, got {_kind(path)}", field="path") from None
     try:
         with open(source, "rb") as fh:
-            data = tomllib.load(fh)
+            raw = fh.read()
     except FileNotFoundError:
         raise InstanceError("no such file", source=source) from None
     except IsADirectoryError:
         raise InstanceError("is a directory, not an instance file", source=source) from None
     except PermissionError:
         raise InstanceError("cannot be read (permission denied)", source=source) from None
+    except (OSError, ValueError) as exc:
+        raise InstanceError(f"cannot be read ({type(exc).__name__}: {exc})", source=source) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InstanceError(f"invalid TOML: not UTF-8 text (byte {exc.start + 1})", source=source) from None
+    try:
+        data = tomllib.loads(text, parse_float=exact_float)
     except tomllib.TOMLDecodeError as exc:
         raise InstanceError(f"invalid TOML: {exc}", source=source) from None
-    except UnicodeDecodeError:
-        raise InstanceError("invalid TOML: not UTF-8 text", source=source) from None
-    return from_dict(data, source=source)
+    except ValueError as exc:     # e.g. an integer longer than Python's int/str conversion limit
+        raise InstanceError(f"invalid TOML: {str(exc).split(';')[0]}", source=source) from None
+    except RecursionError:
+        raise InstanceError("invalid TOML: arrays or tables nested too deeply", source=source) from None
+    return from_dict(data, source=source, max_profiles=max_profiles)
