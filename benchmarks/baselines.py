@@ -4,13 +4,13 @@ Three functions, each taking an independent-types :class:`lpmech.Instance` and r
 
 * :func:`handwritten_cvxpy`: the LP a researcher writes without lpmech. The full Bayesian
   mechanism-design LP in cvxpy (Myerson 1981 on grids; the group setting of Haghpanah,
-  Kuvalekar and Lipnowski, theory.md section 2): ex post x(θ) in [0, 1] and m(θ) free on every
+  Kuvalekar and Lipnowski, docs/model.md, section 2): ex post x(θ) in [0, 1] and m(θ) free on every
   profile, interim utilities as cvxpy expressions, one BIC constraint per ordered pair of
   types and one interim IR constraint per type, for every agent, built in a Python loop;
   objective E[b·x − m]; solved by plain ``prob.solve()`` (cvxpy's default solver). Its value
-  is the optimal profit, the same number as the maximin LP's (theory.md section 9).
+  is the optimal profit, the same number as the maximin LP's (docs/model.md, section 9).
 * :func:`linprog_maximin`: :func:`scipy.optimize.linprog` (``method="highs"``) on the same
-  maximin LP as :class:`lpmech.maximin.MaximinLP` (theory.md section 5), rebuilt here from
+  maximin LP as :class:`lpmech.maximin.MaximinLP` (docs/model.md, section 5), rebuilt here from
   :func:`lpmech.profiles.interim_operator` with the same row scaling. Returns the optimal z.
 * :func:`floor`: the time floor. One vectorized numpy pass that evaluates ω·φ̄(θ) over every
   profile for a fixed ω (equal weights) and compares it with b (the allocation x_ω); every
@@ -85,7 +85,7 @@ def handwritten_cvxpy(instance) -> float:
 
 
 def linprog_maximin(instance) -> float:
-    """Optimal z of the maximin LP (theory.md section 5) by ``scipy.optimize.linprog(method="highs")``.
+    """Optimal z of the maximin LP (docs/model.md, section 5) by ``scipy.optimize.linprog(method="highs")``.
 
     The matrix is the one :class:`lpmech.maximin.MaximinLP` hands to HiGHS (maximin rows
     z − Σ P(θ)(b − φ_i(θ_i)) x(θ) <= 0, interim monotonicity X_i(t_k) >= X_i(t_{k+1}), every row

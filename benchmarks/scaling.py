@@ -3,7 +3,7 @@
 Methods (each timed from an :class:`lpmech.Instance` to the optimal value, in a fresh process
 through :func:`benchmarks.harness.measure`, so that peak memory is per method):
 
-* ``maximin LP``: :class:`lpmech.maximin.MaximinLP` alone (build + HiGHS), theory.md section 5;
+* ``maximin LP``: :class:`lpmech.maximin.MaximinLP` alone (build + HiGHS), docs/model.md, section 5;
   one HiGHS call up to 100,000 columns, sifting with every column priced above (lpmech.maximin).
 * ``structured``: :func:`lpmech.structured.solve_structured` alone (cutting planes on g(ω),
   tie LP, certificate).

@@ -29,7 +29,7 @@ def random_instance(rng: np.random.Generator, n: int, k: int, side: str = "buy",
 def plain_bic_lp(instance) -> float:
     """max E[designer profit] over ex post (x, m) with every BIC and interim IR row, by linprog.
 
-    Written directly from the model's definitions (theory.md, section 2), in user units, with
+    Written directly from the model's definitions (docs/model.md, section 2), in user units, with
     a loop over profiles: the independent reference for the maximin LP.
     """
     shape = instance.shape

@@ -1,6 +1,6 @@
 """The continuous-type solver against closed forms and independent numerical computations.
 
-Closed forms (theory.md, section 7): θ_i iid U[0, 1] costs and b <= 2/N give ω uniform,
+Closed forms (docs/model.md, section 7): θ_i iid U[0, 1] costs and b <= 2/N give ω uniform,
 trade iff Σθ_i <= Nb/2, value (Nb/2)^N b / (N!(N+1)) and optimal/posted = (N+1)^N / (N! 2^N).
 Everything else is recomputed here with scipy.integrate or Monte Carlo, not with lpmech code.
 """

@@ -1,4 +1,4 @@
-"""Numerical validation of the theory: one module per claim of ../shared/theory.md section 8.
+"""Numerical validation of the theory: one module per claim of docs/model.md, section 8.
 
 ``lpmech validate [--quick] [--out DIR]`` runs every claim and writes ``results.json`` (a list
 of entries ``claim, instance, expected, measured, tolerance, passed``), ``report.md`` (a table,

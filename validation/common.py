@@ -85,7 +85,7 @@ def uniform_sellers(n: int, k: int, b: float, width: float = 1.0) -> lpmech.Inst
 
 
 def ratio_formula(n: int) -> float:
-    """(N+1)^N / (N! 2^N): optimal over best posted value, iid U[0,1], b <= 2/N (theory.md §7)."""
+    """(N+1)^N / (N! 2^N): optimal over best posted value, iid U[0,1], b <= 2/N (docs/model.md, section 7)."""
     return math.exp(n * math.log(n + 1) - math.lgamma(n + 1) - n * math.log(2))
 
 

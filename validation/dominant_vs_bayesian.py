@@ -1,5 +1,5 @@
 """Claim h (dominant-vs-bayesian): does dominant-strategy IC or ex-post participation cost the
-designer anything on a grid? The general LP (theory.md §9) answers it numerically for each of
+designer anything on a grid? The general LP (docs/model.md, section 9) answers it numerically for each of
 BIC/DSIC x interim/ex-post; whether the values coincide is reported as a finding, not assumed.
 What must hold is only the ordering implied by the constraint sets: DSIC <= BIC, ex-post <=
 interim, every value >= the best posted price (a posted price is DSIC and ex-post IR) and <=
@@ -53,5 +53,5 @@ def run(ctx: Context) -> list[Entry]:
         finding = (f"DSIC {'costs nothing' if dsic_free else 'costs ' + format(v['bayesian', 'interim'] - v['dominant', 'interim'], '.4g')}; "
                    f"ex-post IR {'costs nothing' if expost_free else 'costs ' + format(v['bayesian', 'interim'] - v['bayesian', 'ex-post'], '.4g')}")
         out.append(holds(CLAIM, inst.name, "finding: do the values coincide?", finding, True,
-                         note="reported, not assumed (theory.md §9)"))
+                         note="reported, not assumed (docs/model.md, section 9)"))
     return out

@@ -1,5 +1,5 @@
 """Claim f (grid-convergence): the grid LPs converge to the continuum, with error O(1/K) on
-K-point quantile-midpoint grids (theory.md §8.6): value and ω against K on log-log axes, the
+K-point quantile-midpoint grids (docs/model.md, section 8, claim 6): value and ω against K on log-log axes, the
 fitted rate, and the Richardson-extrapolated value against the continuous solver."""
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ def write(out_dir: str, entries: list[Entry], figures: list[tuple[str, str]], se
         f"Mode: {'quick' if quick else 'full'}; {len(entries)} entries, {passed} passed, "
         f"{len(entries) - passed} failed; run time {seconds:.1f} s.",
         "",
-        "Each entry compares what the theory (../shared/theory.md, section 8) expects with what lpmech "
+        "Each entry compares what the theory (docs/model.md, section 8) expects with what lpmech "
         "measured on the instance named. Notes give the numbers behind each verdict.",
         "",
         markdown_table(entries),

@@ -1,6 +1,6 @@
 """Claim d (weight-ranking): if φ_i is above φ_j in the reversed hazard-rate order then
 ω_i >= ω_j: the agent that is weaker for the designer gets the larger weight ("Buying from a
-Group", Ranking weights; theory.md §8.4). The order is checked numerically from the laws'
+Group", Ranking weights; docs/model.md, section 8, claim 4). The order is checked numerically from the laws'
 continuous virtual costs, then ω is compared on grids (canonical ω) and in the continuum."""
 
 from __future__ import annotations
