@@ -14,7 +14,7 @@ import numpy as np
 from .instance import Instance
 from .posted import PostedPrice
 
-__all__ = ["SolveResult", "fmt"]
+__all__ = ["SolveResult", "fmt", "units_line"]
 
 
 def fmt(v: float | None, digits: int = 6) -> str:
@@ -24,6 +24,23 @@ def fmt(v: float | None, digits: int = 6) -> str:
     if v == 0:
         return "0"
     return f"{v:.{digits}g}"
+
+
+def units_line(instance: Instance) -> str:
+    """One line saying what the types and prices of a report are measured in.
+
+    Types are per share: θ_i, agent i's cost (buy side) or value (sell side) of the whole good,
+    so that its payoff is σ_i(m − θ_i x) (buy) or σ_i(θ_i x − m) (sell). A file with
+    ``types = "total"`` gives v_i = σ_i θ_i, the total for agent i's share; lpmech reports
+    θ_i = v_i / σ_i. The designer's value, prices and transfers are totals for the whole good.
+    """
+    kind = "costs" if instance.side == "buy" else "values"
+    if getattr(instance, "types", "per-share") == "total":
+        src = f"the file's total {kind} of each agent's share divided by its share"
+    else:
+        src = "as in the file"
+    return (f"units: types are per-share {kind} θ_i ({src}); "
+            f"{'b' if instance.side == 'buy' else 'c'}, prices and transfers are totals for the whole good")
 
 
 def _jsonable(obj: Any) -> Any:
@@ -88,6 +105,29 @@ class SolveResult:
     method: str
     phi_bar: list[np.ndarray] = field(repr=False, default_factory=list)
 
+    def __repr__(self) -> str:
+        from .views import repr_line
+
+        return repr_line(self)
+
+    def _repr_html_(self) -> str:
+        from .views import repr_html
+
+        return repr_html(self)
+
+    def to_xarray(self):
+        """The mechanism as an :class:`xarray.Dataset` (see :func:`lpmech.views.to_xarray`)."""
+        from .views import to_xarray
+
+        return to_xarray(self)
+
+    def interim_frame(self):
+        """Per agent and type, the interim quantities as a :class:`pandas.DataFrame`
+        (see :func:`lpmech.views.interim_frame`)."""
+        from .views import interim_frame
+
+        return interim_frame(self)
+
     @property
     def success(self) -> bool:
         return self.status == "optimal" and bool(self.checks.get("passed"))
@@ -106,6 +146,8 @@ class SolveResult:
             "instance": inst.name or inst.source,
             "agents": inst.names,
             "shares": inst.shares,
+            "type_units": "per-share",
+            "types_in_file": inst.types,
             "formulation": self.formulation,
             "method": self.method,
             "value": self.value,
@@ -144,6 +186,10 @@ class SolveResult:
                     f"{size['certificate_gap']:.1e})")
         return f"{head}, {self.solve_seconds:.3f} s (total with checks {self.total_seconds:.3f} s)"
 
+    def units_line(self) -> str:
+        """What the types and prices in the report are measured in."""
+        return units_line(self.instance)
+
     def summary(self) -> str:
         """A readable summary: value, weights with ranges, posted price and ratio, checks."""
         inst = self.instance
@@ -153,6 +199,7 @@ class SolveResult:
         lines = [
             f"lpmech: {inst.name or inst.source or 'instance'}",
             f"  {inst.describe()}",
+            f"  {self.units_line()}",
             f"  {self._method_line()}",
             "",
             f"  optimal expected profit   {fmt(self.value, 8)}",
@@ -174,13 +221,13 @@ class SolveResult:
         iron = [(row["agent"], row["ironing_intervals"]) for row in self.interim if row["ironing_intervals"]]
         for name, ivs in iron:
             spans = ", ".join(f"[{fmt(a, 4)}, {fmt(b, 4)}]" for a, b in ivs)
-            lines.append(f"  ironing: {name} pooled on {spans}")
+            lines.append(f"  ironing: {name} pooled on per-share types {spans}")
         lines.append("")
         if self.posted.price is None:
             lines.append("  best posted price          none profitable (value 0)")
         else:
-            lines.append(f"  best posted price          p = {fmt(self.posted.price)}, value {fmt(self.posted.value, 8)}, "
-                         f"trade probability {fmt(self.posted.trade_probability, 4)}")
+            lines.append(f"  best posted price          p = {fmt(self.posted.price)}, expected profit "
+                         f"{fmt(self.posted.value, 8)}, trade probability {fmt(self.posted.trade_probability, 4)}")
         ratio = "undefined (posted value 0)" if self.ratio is None else fmt(self.ratio, 6)
         lines.append(f"  optimal / posted           {ratio}")
         lines += [

@@ -205,7 +205,7 @@ def test_failed_cross_check_is_an_error(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(S, "transfers", broken)
     path = write(tmp_path, GOOD)
     code, out, err = run_cli(["solve", path, "--json", tmp_path / "o.json"], capsys)
-    assert code == 1 and "cross-check failed" in err and "max_ir_violation" in err
+    assert code == 1 and "cross-check failed" in err and "ir_violation" in err
     assert sorted(os.listdir(tmp_path)) == ["inst.toml"]
 
 
@@ -258,3 +258,97 @@ def test_general_lp_through_solve(tmp_path, capsys):
     data = json.loads((tmp_path / "g.json").read_text())
     assert data["formulation"] == "general"
     assert data["checks"]["max_ic_violation"] < 1e-7
+
+
+# --------------------------------------------------------------------------- what users read (issue 9, kind 9)
+def test_version():
+    from importlib.metadata import version
+
+    proc = subprocess.run([sys.executable, "-m", "lpmech", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"lpmech {version('lpmech')}" and proc.stderr == ""
+
+
+def _help(capsys, command):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_max_profiles_defaults_are_the_named_constants(capsys):
+    from lpmech.cli import GENERAL_LP_MAX_PROFILES, build_parser
+    from lpmech.instance import DEFAULT_MAX_PROFILES
+
+    assert f"default {DEFAULT_MAX_PROFILES:,};" in _help(capsys, "solve")
+    assert f"{GENERAL_LP_MAX_PROFILES:,} when the instance needs the general LP" in _help(capsys, "solve")
+    for command in ("compare", "frontier"):
+        assert f"default {GENERAL_LP_MAX_PROFILES:,}: the general LP's cap" in _help(capsys, command)
+        args = build_parser().parse_args([command, "x.toml", *(["--out", "d"] if command == "frontier" else [])])
+        assert args.max_profiles == GENERAL_LP_MAX_PROFILES
+
+
+def test_general_lp_cap_applies_to_solve(tmp_path, capsys):
+    from lpmech.cli import GENERAL_LP_MAX_PROFILES
+
+    k = int(GENERAL_LP_MAX_PROFILES ** 0.5) + 1             # k * k profiles: just over the cap
+    grid = ", ".join(f"{(j + 0.5) / k:.6f}" for j in range(k))
+    probs = ", ".join([repr(1 / k)] * k)
+    agents = "".join(f'[[agents]]\nname = "{n}"\ngrid = [{grid}]\nprobs = [{probs}]\n' for n in "ab")
+    path = write(tmp_path, 'side = "buy"\nbuyer_value = 1.0\n' + agents)
+    code, out, err = run_cli(["solve", path, "--veto", "a"], capsys)      # a partial veto: the general LP
+    assert code == 2 and f"{GENERAL_LP_MAX_PROFILES:,}" in err and f"{k * k:,} profiles" in err
+
+
+def test_figure_says_what_each_number_is():
+    from lpmech.plot import figure
+
+    res = lpmech.solve(lpmech.load(GRIDS / "uniform_pair.toml"))
+    title = figure(res).axes[0].get_title()
+    assert f"optimal expected profit {res.value:.6g}" in title
+    assert f"best posted price p = {res.posted.price:.6g} earns {res.posted.value:.6g}" in title
+    assert "per-share cost" in figure(res).axes[0].get_xlabel()
+    assert f"p = {fmt_(res.posted.price)}, expected profit {fmt_(res.posted.value, 8)}" in res.summary()
+
+
+def fmt_(v, digits=6):
+    from lpmech.result import fmt
+
+    return fmt(v, digits)
+
+
+TOTAL = """
+name = "total types"
+side = "sell"
+seller_cost = 0.1
+types = "total"
+
+[[agents]]
+name = "small"
+share = 0.25
+grid = [0.05, 0.1, 0.2]
+probs = [0.3, 0.3, 0.4]
+
+[[agents]]
+name = "large"
+share = 0.75
+grid = [0.3, 0.6, 0.9]
+probs = [0.5, 0.25, 0.25]
+"""
+
+
+def test_total_types_are_labelled(tmp_path, capsys):
+    from lpmech.plot import figure
+
+    path = write(tmp_path, TOTAL)
+    code, out, err = run_cli(["solve", path, "--json", tmp_path / "r.json"], capsys)
+    assert code == 0, err
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["type_units"] == "per-share" and data["types_in_file"] == "total"
+    # the reported grid is the file's total value divided by the share
+    assert data["interim"][0]["grid"] == pytest.approx([0.2, 0.4, 0.8])
+    assert data["interim"][1]["grid"] == pytest.approx([0.4, 0.8, 1.2])
+    assert "per-share values θ_i (the file's total values of each agent's share divided by its share)" in out
+    ax = figure(lpmech.solve(lpmech.load(path))).axes[0]
+    assert "per-share value (file's total value / share)" in ax.get_xlabel()
+    code, out, err = run_cli(["compare", path, "--json", "-"], capsys)
+    assert code == 0 and json.loads(out)["types_in_file"] == "total"

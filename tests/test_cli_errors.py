@@ -1,0 +1,137 @@
+"""Every failure the command line can meet is one of lpmech's error types: its exit status
+(2 bad input, 1 solver or check failure), one line on stderr, no traceback, and no warning
+printed before it (issue 9, kind 4, command-line side). The failures are injected by small
+driver scripts run as subprocesses (stderr is what a user's shell sees)."""
+
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+GRIDS = pathlib.Path(__file__).resolve().parent.parent / "grids"
+
+SMALL = """
+side = "buy"
+buyer_value = 1.0
+
+[[agents]]
+name = "a"
+grid = [0.2, 0.6]
+probs = [0.5, 0.5]
+
+[[agents]]
+name = "b"
+grid = [0.3, 0.9]
+probs = [0.4, 0.6]
+"""
+
+# Every injection first makes noise the way a dependency would (a Python warning, numpy's
+# RuntimeWarning, bytes written to fd 2 from "C"), then fails.
+NOISE = """
+import os, sys, warnings
+import numpy as np
+from lpmech.cli import main
+
+def noise():
+    warnings.warn("a dependency's warning", UserWarning)
+    np.log(np.zeros(1))
+    os.write(2, b"a C library's complaint\\n")
+"""
+
+
+def run_injected(patch: str, *args):
+    code = textwrap.dedent(NOISE) + textwrap.dedent(patch) + "\nsys.exit(main(sys.argv[1:]))\n"
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.fixture
+def small(tmp_path):
+    path = tmp_path / "inst.toml"
+    path.write_text(textwrap.dedent(SMALL))
+    return path
+
+
+CASES = {
+    "certificate": ("""
+        import lpmech.solver as S
+        from lpmech.errors import CertificateError
+        def fail(*a, **k):
+            noise()
+            raise CertificateError("structured solver: x_ω does not attain g", value=0.30, g_value=0.31)
+        S.solve_structured = fail
+        """, ["--method", "structured"], 1, ["certificate", "0.29999999999999999", "0.31"]),
+    "cvxpy solver failure": ("""
+        import cvxpy.error
+        import lpmech.solver as S
+        def fail(*a, **k):
+            noise()
+            raise cvxpy.error.SolverError("Solver 'CLARABEL' failed. Try another solver,\\n"
+                                          "or solve with verbose=True for more information.")
+        S.canonical_weights = fail
+        """, [], 1, ["solver failure", "cvxpy", "CLARABEL"]),
+    "HiGHS failure": ("""
+        import lpmech.maximin as M
+        from lpmech.errors import SolverError
+        def fail(h, what):
+            noise()
+            raise SolverError(what, "Time limit reached")
+        M.run = fail
+        """, ["--method", "lp"], 1, ["solver failure", "HiGHS", "Time limit reached"]),
+    "memory": ("""
+        import lpmech.loader as L
+        def fail(*a, **k):
+            noise()
+            raise MemoryError()
+        L.load = fail
+        """, [], 2, ["inst.toml", "memory"]),
+    "overflow": ("""
+        import lpmech.solver as S
+        def fail(*a, **k):
+            noise()
+            raise OverflowError("(34, 'Numerical result out of range')")
+        S.solve = fail
+        """, [], 2, ["inst.toml", "too large"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES), ids=lambda c: c.replace(" ", "-"))
+def test_failure_is_one_line_with_its_status(case, small, tmp_path):
+    patch, extra, status, needles = CASES[case]
+    proc = run_injected(patch, "solve", small, "--json", tmp_path / "r.json", "--plot", tmp_path / "f.png", *extra)
+    assert proc.returncode == status, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lpmech: "), proc.stderr
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    assert proc.stdout == ""
+    assert sorted(os.listdir(tmp_path)) == ["inst.toml"]
+
+
+def test_an_internal_bug_still_shows_its_traceback(small):
+    """Nothing is caught silently: an exception that is not lpmech's own is a bug, and shows."""
+    proc = run_injected("""
+        import lpmech.solver as S
+        def bug(*a, **k):
+            raise ZeroDivisionError("internal bug")
+        S.solve = bug
+        """, "solve", small)
+    assert proc.returncode == 1
+    assert "Traceback" in proc.stderr and "ZeroDivisionError: internal bug" in proc.stderr
+
+
+def test_real_bad_input_is_one_line(tmp_path):
+    """No injection: a 400-digit integer and a huge `points` in a file."""
+    big = "9" * 400
+    for text, field in [(f'side = "buy"\nbuyer_value = {big}\n[[agents]]\ngrid=[0.1]\nprobs=[1.0]\n', "buyer_value"),
+                        ('side = "buy"\nbuyer_value = 1.0\n[[agents]]\nname="x"\ndistribution="uniform"\n'
+                         'points=100000000000\n', "points")]:
+        path = tmp_path / "big.toml"
+        path.write_text(text)
+        proc = subprocess.run([sys.executable, "-m", "lpmech", "solve", str(path)], capture_output=True, text=True,
+                              timeout=600)
+        assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
+        assert "big.toml" in proc.stderr and f"'{field}'" in proc.stderr
