@@ -3,10 +3,25 @@
 Every LP in lpmech goes through :func:`make_highs` / :func:`run`, so options, tolerances
 and failure reporting are the same everywhere. A model status other than *Optimal* raises
 :class:`SolverError` carrying HiGHS's status string; it is never turned into an answer.
+
+lpmech leaves no process-wide trace of HiGHS:
+
+- **No output.** HiGHS prints a licence banner on C stdout when the first ``Highs`` object of a
+  process is made, before any option can turn output off. :func:`new_highs` makes every
+  ``Highs`` object of lpmech's; the first one is made with file descriptor 1 pointed at
+  ``os.devnull`` (restored at once), and every one gets ``output_flag = False``.
+- **No thread pool.** HiGHS keeps one task scheduler per thread, sized by the ``threads``
+  option of the first run in that thread; a later run there asking for another size fails
+  (model status "Not Set"). :func:`run` therefore runs HiGHS in a short-lived thread of its
+  own and destroys that thread's scheduler before returning, so the caller's thread (and
+  scipy's ``linprog``, cvxpy, or the user's own highspy models in it) never sees lpmech's.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 from dataclasses import dataclass
 
 import highspy
@@ -15,7 +30,8 @@ import scipy.sparse as sp
 
 from .errors import SolverError
 
-__all__ = ["SolverError", "LPSolution", "make_highs", "run", "row_scaled", "dropped_entries", "INF"]
+__all__ = ["SolverError", "LPSolution", "new_highs", "make_highs", "run", "in_own_thread", "row_scaled",
+           "dropped_entries", "INF"]
 
 INF = highspy.kHighsInf
 
@@ -37,6 +53,113 @@ class LPSolution:
     iterations: int
 
 
+_first_made = False
+_first_lock = threading.Lock()
+
+
+def _flush_c_stdio() -> None:
+    """Flush the C library's stdio buffers (what HiGHS printed goes out before fd 1 moves back)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError, TypeError):  # no C library handle (e.g. Windows): nothing buffered to us
+        pass
+
+
+def _with_stdout_silenced(make):
+    """Call ``make()`` with file descriptor 1 pointed at ``os.devnull``; restore it in any case."""
+    for stream in (sys.stdout, sys.__stdout__):
+        try:
+            stream.flush()                       # what Python wrote before must not be lost
+        except (AttributeError, OSError, ValueError):
+            pass
+    try:
+        saved = os.dup(1)
+    except OSError:                              # no standard output at all: nothing to protect
+        return make()
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 1)
+        finally:
+            os.close(null)
+        try:
+            return make()
+        finally:
+            _flush_c_stdio()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def new_highs() -> highspy.Highs:
+    """A new, silent ``highspy.Highs`` object (``output_flag`` off).
+
+    HiGHS prints a licence banner on the C-level standard output when the first ``Highs``
+    object of a process is made; lpmech makes its first one with file descriptor 1 pointed at
+    ``os.devnull`` and restores it at once (the banner is printed once per process, so later
+    objects are made normally). Any other Python thread writing to file descriptor 1 during
+    that first construction loses what it writes.
+
+    Returns
+    -------
+    highspy.Highs
+    """
+    global _first_made
+    with _first_lock:
+        if _first_made:
+            h = highspy.Highs()
+        else:
+            h = _with_stdout_silenced(highspy.Highs)
+            _first_made = True
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+def in_own_thread(func, *args, **kwargs):
+    """Call ``func(*args, **kwargs)`` in a new thread and return (or raise) what it does.
+
+    HiGHS sizes one task scheduler per thread at its first run there; running it in a thread
+    of its own, whose scheduler is destroyed before the thread ends, leaves the caller's
+    thread as it was. Use it for anything that runs HiGHS, e.g. a cvxpy solve with
+    ``solver="HIGHS"``.
+
+    Parameters
+    ----------
+    func : callable
+        What to run.
+    *args, **kwargs
+        Passed to ``func``.
+
+    Returns
+    -------
+    object
+        ``func``'s return value.
+
+    Raises
+    ------
+    BaseException
+        Whatever ``func`` raises, re-raised in the calling thread.
+    """
+    box: dict = {}
+
+    def target():
+        try:
+            box["value"] = func(*args, **kwargs)
+        except BaseException as err:             # handed to the caller below
+            box["error"] = err
+        finally:
+            highspy.Highs.resetThreadScheduler(True)
+
+    worker = threading.Thread(target=target, name="lpmech-highs", daemon=True)
+    worker.start()
+    worker.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 def make_highs(c: np.ndarray, A: sp.spmatrix, row_lo: np.ndarray, row_hi: np.ndarray,
                col_lo: np.ndarray, col_hi: np.ndarray, *, threads: int | None = None) -> highspy.Highs:
     """A Highs object holding ``min c·x  s.t.  row_lo <= A x <= row_hi, col_lo <= x <= col_hi``."""
@@ -56,8 +179,7 @@ def make_highs(c: np.ndarray, A: sp.spmatrix, row_lo: np.ndarray, row_hi: np.nda
     lp.a_matrix_.value_ = A.data.astype(float)
     lp.a_matrix_.num_col_ = A.shape[1]
     lp.a_matrix_.num_row_ = A.shape[0]
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs()
     h.setOptionValue("primal_feasibility_tolerance", FEAS_TOL)
     h.setOptionValue("dual_feasibility_tolerance", FEAS_TOL)
     h.setOptionValue("small_matrix_value", SMALL_MATRIX_VALUE)   # before passModel: it filters on entry
@@ -76,17 +198,42 @@ def dropped_entries(A: sp.spmatrix) -> int:
 
 
 def row_scaled(A: sp.spmatrix) -> tuple[sp.csr_matrix, np.ndarray]:
-    """A with every row divided by its largest |entry| (rows of zeros kept), and the factors."""
+    """A with every row divided by the geometric mean of its smallest and largest |entry|.
+
+    Returns the scaled matrix and the factors (rows of zeros kept, factor 1). Centring each
+    row's entries on 1 keeps both ends of a wide row away from HiGHS's limits: the smallest
+    entries stay above ``small_matrix_value``, and a row holding a huge coefficient (one type
+    far out, or a tiny probability in a virtual cost) is not shrunk until HiGHS's absolute
+    feasibility tolerance swallows the rest of it, which dividing by the largest entry did (a
+    row z <= E[x(b − φ_i)] with one entry of 1e9 held to 1e-9 after scaling is held to 1 in
+    the value's units). Scaling a row changes no primal solution; the duals of row r are
+    ``factor[r]`` times the original row's.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> B, f = row_scaled(sp.csr_matrix(np.array([[1e-4, 1.0], [0.0, 0.0]])))
+    >>> B.toarray().round(6).tolist(), f.tolist()
+    ([[0.01, 100.0], [0.0, 0.0]], [100.0, 1.0])
+    """
     A = sp.csr_matrix(A)
+    rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+    mags = np.abs(A.data)
     big = np.zeros(A.shape[0])
-    np.maximum.at(big, np.repeat(np.arange(A.shape[0]), np.diff(A.indptr)), np.abs(A.data))
-    factor = np.where(big > 0, 1.0 / np.where(big > 0, big, 1.0), 1.0)
+    small = np.full(A.shape[0], np.inf)
+    live = mags > 0
+    np.maximum.at(big, rows[live], mags[live])
+    np.minimum.at(small, rows[live], mags[live])
+    has = big > 0
+    factor = np.ones(A.shape[0])
+    factor[has] = 1.0 / np.sqrt(big[has] * small[has])
     return sp.csr_matrix(sp.diags(factor) @ A), factor
 
 
 def run(h: highspy.Highs, what: str) -> LPSolution:
-    """Run HiGHS; raise :class:`SolverError` unless the model status is Optimal."""
-    h.run()
+    """Run HiGHS (in a thread of its own: see :func:`in_own_thread`); raise :class:`SolverError`
+    unless the model status is Optimal."""
+    in_own_thread(h.run)
     model_status = h.getModelStatus()
     status = h.modelStatusToString(model_status)
     if model_status != highspy.HighsModelStatus.kOptimal:

@@ -1,4 +1,4 @@
-"""The maximin LP over allocation rules (theory.md, sections 4 and 5).
+"""The maximin LP over allocation rules (docs/model.md, sections 4 and 5).
 
 For independent types and interim-monotone x, the designer's best profit is
 V(x) = min_i E[x(θ)(b - φ_i(θ_i))] (Haghpanah, Kuvalekar and Lipnowski, "Buying from a
@@ -72,8 +72,9 @@ class MaximinSolution:
     strategy: str = "direct"
     rounds: int = 1
     working_columns: int = 0
-    #: the largest reduced-cost violation of a column at a bound, over every column (the
-    #: certificate; below the dual feasibility tolerance at an optimum)
+    #: the largest reduced-cost violation of a column at a bound, over every column, relative to
+    #: the magnitude of the terms of that reduced cost and of the objective (the certificate;
+    #: below the dual feasibility tolerance at an optimum, :meth:`MaximinLP._relative_violations`)
     dual_infeasibility: float = 0.0
     #: HiGHS's row duals (scaled rows), from which ω and the certificate come
     row_dual: np.ndarray | None = field(default=None, repr=False)
@@ -131,6 +132,7 @@ class MaximinLP:
         row_hi = np.concatenate([np.zeros(n), np.full(n_mono, INF)])
         self._A, self._c, self._row_lo, self._row_hi = A, c, row_lo, row_hi
         self._AT = A[:, :-1].T.tocsr()            # for pricing: reduced costs d = -Aᵀy
+        self._absAT = abs(self._AT)                # ... and the magnitudes of their terms, |A|ᵀ|y|
         self.dropped = dropped_entries(A)          # the row scaling keeps this 0
         self._phi = phi
         self._highs = None
@@ -211,9 +213,11 @@ class MaximinLP:
         for rounds in range(1, SIFT_MAX_ROUNDS + 1):
             sol = run(h, what)
             iterations += sol.iterations
-            d = -(self._AT @ sol.row_dual)
             # a pinned column violates if its bound is not dual feasible: at 0 with d < 0, at 1 with d > 0
-            viol = np.where(pinned > 0.5, d, -d)
+            current = pinned.copy()
+            prof = model_cols < n_prof
+            current[model_cols[prof]] = sol.x[prof]
+            viol = self._relative_violations(np.where(free, current, pinned), sol.row_dual, pinned=~free)
             new = np.flatnonzero(~free & (viol > FEAS_TOL))
             if new.size > cap:                       # the most violated columns first
                 new = new[np.argpartition(-viol[new], cap - 1)[:cap]]
@@ -295,12 +299,27 @@ class MaximinLP:
         out.dual_infeasibility = float("nan")
         return out
 
-    def _dual_infeasibility(self, x: np.ndarray, row_dual: np.ndarray) -> float:
-        """max over profile columns of the reduced-cost violation given where x sits (0 at an optimum)."""
+    def _relative_violations(self, x: np.ndarray, row_dual: np.ndarray, pinned: np.ndarray | None = None) -> np.ndarray:
+        """Per profile column: how far its reduced cost d_j = -(Aᵀy)_j is from dual feasible given
+        where x_j sits (at 0 it must be >= 0, at 1 <= 0, strictly between = 0), divided by the
+        magnitude of the terms involved, (|A|ᵀ|y|)_j + Σ_k x_k (|A|ᵀ|y|)_k: the column's own terms and
+        the objective's, which is what a move of x_j by at most 1 could change. Row scaling leaves
+        both unchanged and both scale with the units, so the measure does neither.
+
+        ``pinned``: columns held at their bound x_j (sifting), whose violation is one-sided.
+        """
         d = -(self._AT @ row_dual)
+        size = self._absAT @ np.abs(row_dual)
+        floor = float(size @ np.abs(x))
         at_hi, at_lo = x >= 1.0 - FEAS_TOL, x <= FEAS_TOL
         viol = np.where(at_lo & ~at_hi, -d, np.where(at_hi & ~at_lo, d, np.abs(d)))
-        return float(max(np.max(viol, initial=0.0), 0.0))
+        if pinned is not None:
+            viol = np.where(pinned, np.where(x > 0.5, d, -d), viol)
+        return viol / np.maximum(size + floor, 1e-300)
+
+    def _dual_infeasibility(self, x: np.ndarray, row_dual: np.ndarray) -> float:
+        """max over profile columns of the relative reduced-cost violation (0 at an optimum)."""
+        return float(max(np.max(self._relative_violations(x, row_dual), initial=0.0), 0.0))
 
     def _solution(self, sol: LPSolution, x: np.ndarray, seconds: float, z: float | None = None) -> MaximinSolution:
         n = self.problem.n

@@ -1,4 +1,4 @@
-"""The best collective posted price (theory.md, section 7).
+"""The best collective posted price (docs/model.md, section 7).
 
 A collective posted price p sets m = p·x: trade happens iff every agent accepts (buy side:
 θ_i <= p for all i; sell side: θ_i >= p). The designer's profit is (b - p)·P(all θ_i <= p)

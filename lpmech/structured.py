@@ -1,6 +1,6 @@
 """The optimal allocation from the theorem: minimize g over the simplex, then read x off ω.
 
-For independent types the maximin LP of theory.md section 5 has K^N columns. Haghpanah,
+For independent types the maximin LP of docs/model.md, section 5, has K^N columns. Haghpanah,
 Kuvalekar and Lipnowski ("Selling to a Group", ACM EC 2021; "Buying from a Group", 2024) show
 that its dual collapses to N numbers: the weights ω minimize the convex, piecewise-linear
 
@@ -67,10 +67,13 @@ solves an instance that way and certifies the answer, never trusting either step
 3. **Certify.** Two independent passes over the full grid compute the primal value
    V(x) = min_i E[x(b - φ_i)] with the *raw* φ and the dual bound g(ω). For any monotone x and any
    ω in Δ, V(x) <= LP optimum <= g(ω) (weak duality), so V(x) = g(ω) proves both optimal. A gap
-   above 1e-9 (relative), an interim monotonicity violation above 1e-9, or x outside [0, 1]
-   raises :class:`CertificateError`; no uncertified answer is returned. (Should ω be off the
-   exact minimizer by more than the tie tolerance allows, the tie set is widened 100 and 10^4
-   times before giving up: freeing near-ties can only raise the tie LP's value.)
+   above CERTIFICATE_RTOL (1e-9) times |V(x)| + |g(ω)| (plus rounding, ROUNDING_RTOL times the
+   magnitude of the terms both are summed from), an interim monotonicity violation above
+   MONOTONICITY_TOL, or x outside [0, 1] raises :class:`CertificateError`; no uncertified answer
+   is returned. (Should ω be off the exact minimizer by more than the tie tolerance allows, the
+   tie set is widened 100 and 10^4 times, then by an allowance for ω itself being off by 1e-12
+   and 1e-9 (a weight of 1e-13 on a virtual cost of 1e13 decides a profile, which the cutting
+   planes cannot resolve), before giving up: freeing near-ties can only raise the tie LP's value.)
 
 Everything is in the engine's buy-side form (:meth:`lpmech.Instance.engine`).
 """
@@ -87,16 +90,17 @@ import scipy.sparse as sp
 from .errors import CertificateError, SolverError
 from .highs import INF, make_highs, run
 from .instance import EngineProblem
+from .tolerances import CERTIFICATE_RTOL, MONOTONICITY_TOL, TIE_RTOL, gap_limit, min_magnitude, tie_band
 from .virtual import ironing_intervals
 
 __all__ = ["CertificateError", "StructuredSolution", "solve_structured", "CERTIFICATE_TOL"]
 
-#: Relative gap |V(x) - g(ω)| / max(|g(ω)|, floor) above which the answer is refused.
-CERTIFICATE_TOL = 1e-9
-#: Largest allowed interim monotonicity violation max_k X_i(t_{k+1}) - X_i(t_k).
-MONOTONICITY_TOL = 1e-9
-#: Tie tolerances tried in turn (multiples of ``tie_tol``) until the certificate holds.
-TIE_WIDENING = (1.0, 1e2, 1e4)
+#: Relative gap |V(x) - g(ω)| / (magnitude of the terms of both) above which the answer is refused
+#: (:data:`lpmech.tolerances.CERTIFICATE_RTOL`).
+CERTIFICATE_TOL = CERTIFICATE_RTOL
+#: Tie sets tried in turn until the certificate holds: (multiple of ``tie_tol``, absolute
+#: uncertainty of ω; see :func:`lpmech.tolerances.tie_band`).
+TIE_WIDENING = ((1.0, 0.0), (1e2, 0.0), (1e4, 0.0), (1e4, 1e-12), (1e4, 1e-9))
 
 
 @dataclass
@@ -114,9 +118,11 @@ class StructuredSolution:
     g_value : float
         The dual bound g(ω) = E[(b - ω·φ̄)_+].
     certificate_gap : float
-        |value - g_value| / max(|g_value|, floor), floor = 1e-12 times the problem's scale.
+        |value - g_value| relative to the two values and (for rounding) to the magnitude of the
+        terms both are summed from; the answer is refused above CERTIFICATE_RTOL (1e-9).
     tie_probability : float
-        P(|ω·φ̄ - b| <= tie tolerance), the mass on which x was chosen by the tie LP.
+        Probability of the tie set (|ω·φ̄ - b| within the relative tie tolerance), the mass on
+        which x was chosen by the tie LP.
     iterations : int
         Cutting-plane iterations (LP solves after the initial cuts).
     seconds : float
@@ -136,8 +142,12 @@ class StructuredSolution:
     stopped : str
         Why the cutting planes stopped ("bounds met", "cut repeated", "LP stalled",
         "iteration limit", "one agent"); the certificate is checked in every case.
+    weight_uncertainty : float
+        The allowance for ω's own error in the tie band (0 unless the certificate needed it):
+        the band is widened by weight_uncertainty × Σ_i |φ̄_i(θ_i)|.
     tie_tolerance : float
-        The absolute tie tolerance under which the certificate held.
+        The relative tie tolerance under which the certificate held: θ is tied when
+        |ω·φ̄(θ) - b| <= tie_tolerance × (|b| + ω·|φ̄(θ)|) (:func:`lpmech.tolerances.on_tie`).
     """
 
     x: np.ndarray
@@ -156,6 +166,7 @@ class StructuredSolution:
     monotonicity_violation: float = 0.0
     stopped: str = ""
     tie_tolerance: float = 0.0
+    weight_uncertainty: float = 0.0
 
 
 # --------------------------------------------------------------------------- grid passes
@@ -271,6 +282,10 @@ class _Cut:
     intercept: float
     slope: np.ndarray
 
+    def size(self, omega: np.ndarray) -> float:
+        """|intercept| + Σ ω_i |slope_i|: the magnitude of the terms of ℓ(ω)."""
+        return abs(self.intercept) + float(np.abs(self.slope) @ np.abs(np.asarray(omega, dtype=float)))
+
 
 def _split(sizes: Sequence[int], chunk: int) -> list[int]:
     """Agents whose sub-grid is sorted in each evaluation of g (the rest is walked in blocks).
@@ -383,7 +398,8 @@ class _Minimum:
     converged: str
 
 
-def _vertex(h, rows: np.ndarray, lower: np.ndarray, n: int, fallback: np.ndarray) -> np.ndarray:
+def _vertex(h, rows: np.ndarray, lower: np.ndarray, n: int, fallback: np.ndarray,
+            upper: np.ndarray | None = None) -> np.ndarray:
     """The LP's basic solution (ω, t) recomputed from HiGHS's optimal basis in extended precision.
 
     HiGHS returns a point feasible to its tolerance (1e-9), too coarse to locate the ties of
@@ -405,7 +421,8 @@ def _vertex(h, rows: np.ndarray, lower: np.ndarray, n: int, fallback: np.ndarray
             e = np.zeros(n + 1)
             e[j] = 1.0
             eqs.append(e)
-            rhs.append(0.0 if status == highspy.HighsBasisStatus.kLower or j == n else 1.0)
+            at_upper = status == highspy.HighsBasisStatus.kUpper and j < n
+            rhs.append((1.0 if upper is None else float(upper[j])) if at_upper else 0.0)
     if len(eqs) != n + 1:
         return fallback
     M = np.array(eqs, dtype=float)
@@ -420,7 +437,7 @@ def _vertex(h, rows: np.ndarray, lower: np.ndarray, n: int, fallback: np.ndarray
     for _ in range(2):   # iterative refinement with extended-precision residuals
         resid = y_ext - M_ext @ v.astype(np.longdouble)
         v = v + np.linalg.solve(M, resid.astype(float))
-    if np.max(np.abs(v - fallback)) > 1e-6 * (1.0 + np.max(np.abs(fallback))):
+    if np.any(np.abs(v - fallback) > 1e-6 * (np.abs(fallback) + np.max(np.abs(fallback)) + 1e-300)):
         return fallback
     return v
 
@@ -445,7 +462,12 @@ class _CutModel:
     """Kelley's LP: min t s.t. Σω = 1, 0 <= ω <= 1, t >= intercept_k + slope_k·ω for every cut k.
 
     ``rows``/``lower`` keep the rows as taken (row 0 is Σω = 1; a cut row is (-slope_k, 1) with
-    lower bound intercept_k); HiGHS holds row k multiplied by ``scales[k]``.
+    lower bound intercept_k); HiGHS holds row k multiplied by ``scales[k]``, and its columns are
+    ν_i = ω_i / ``columns[i]`` (default 1). An agent whose ironed virtual costs reach 1e12 times
+    the others' (a type far out, or next to a type of probability 1e-12) can have an optimal
+    weight near 1e-12, which HiGHS's absolute tolerances cannot tell from 0; with columns
+    min_j M_j / M_i (M_i = max |φ̄_i|) every ω_i M_i is resolved alike. :func:`solve_structured`
+    tries this when the plain model's answer fails its certificate.
 
     Numerics. HiGHS accepts a point that violates a row by up to its tolerance (1e-9), far
     coarser than the ties of ω·φ̄ = b need. So (i) a new cut is scaled (by up to 1e6) so that it
@@ -457,32 +479,38 @@ class _CutModel:
 
     MAX_SCALE = 1e12
 
-    def __init__(self, n: int, cuts: Sequence[_Cut]):
+    def __init__(self, n: int, cuts: Sequence[_Cut], columns: np.ndarray | None = None):
         self.n = n
         self.rows = np.array([np.append(np.ones(n), 0.0)] + [np.append(-c.slope, 1.0) for c in cuts])
         self.lower = np.array([1.0] + [c.intercept for c in cuts])
         self.scales = np.ones(len(self.lower))
+        self.columns = np.ones(n) if columns is None else np.asarray(columns, dtype=float)
+        self._colmul = np.append(self.columns, 1.0)        # HiGHS's matrix = rows × _colmul
         self._idx = np.arange(n + 1, dtype=np.int32)
         self._build()
 
     def _build(self) -> None:
         n = self.n
-        self.h = make_highs(np.append(np.zeros(n), 1.0), sp.csr_matrix(self.rows * self.scales[:, None]),
+        self.h = make_highs(np.append(np.zeros(n), 1.0),
+                            sp.csr_matrix(self.rows * self.scales[:, None] * self._colmul[None, :]),
                             self.lower * self.scales, np.append(1.0, np.full(len(self.lower) - 1, INF)),
-                            np.append(np.zeros(n), -INF), np.append(np.ones(n), INF))
+                            np.append(np.zeros(n), -INF), np.append(1.0 / self.columns, INF))
 
     def add(self, cut: _Cut, factor: float) -> None:
         row = np.append(-cut.slope, 1.0)
         self.rows = np.vstack([self.rows, row])
         self.lower = np.append(self.lower, cut.intercept)
         self.scales = np.append(self.scales, factor)
-        self.h.addRow(cut.intercept * factor, INF, self.n + 1, self._idx, row * factor)
+        self.h.addRow(cut.intercept * factor, INF, self.n + 1, self._idx, row * factor * self._colmul)
 
-    def contains(self, cut: _Cut, scale: float) -> bool:
-        """Whether the same cut (to rounding) is already in the model."""
+    def contains(self, cut: _Cut, omega: np.ndarray) -> bool:
+        """Whether the same cut (to rounding) is in the model: each slope entry equal to rounding
+        of itself, the intercept to rounding of the cut's terms at ``omega`` (:meth:`_Cut.size`).
+        (Not relative to the cut's largest entry: one agent's slope of 1e9 must not make another's
+        0.25 and 0.3 "equal".)"""
         row = np.append(-cut.slope, 1.0)
-        same = np.all(np.abs(self.rows[1:] - row) <= 1e-15 * (np.abs(row) + scale), axis=1) & \
-            (np.abs(self.lower[1:] - cut.intercept) <= 1e-15 * (abs(cut.intercept) + scale))
+        same = np.all(np.abs(self.rows[1:] - row) <= 1e-15 * (np.abs(row) + np.abs(self.rows[1:])), axis=1) & \
+            (np.abs(self.lower[1:] - cut.intercept) <= 1e-15 * (abs(cut.intercept) + cut.size(omega)))
         return bool(np.any(same))
 
     def _run(self):
@@ -499,12 +527,13 @@ class _CutModel:
         n = self.n
         for _ in range(rounds):
             sol = self._run()
-            v = _vertex(self.h, self.rows * self.scales[:, None], self.lower * self.scales, n, sol.x)
-            omega = np.clip(v[:n], 0.0, None)
+            v = _vertex(self.h, self.rows * self.scales[:, None] * self._colmul[None, :], self.lower * self.scales,
+                        n, sol.x, upper=1.0 / self.columns)
+            omega = np.clip(v[:n] * self.columns, 0.0, None)
             omega = omega / omega.sum()
             t = float(v[n])
             excess = self.lower[1:] - self.rows[1:, :n] @ omega - t
-            noise = 1e-14 * (np.abs(self.lower[1:]) + np.abs(self.rows[1:, :n]).sum(axis=1) + abs(t))
+            noise = 1e-14 * (np.abs(self.lower[1:]) + np.abs(self.rows[1:, :n]) @ omega + abs(t))
             bad = excess > noise
             if not bad.any():
                 break
@@ -515,11 +544,13 @@ class _CutModel:
         return omega, t, bound
 
 
-def _minimize_g(oracle: _GOracle, n: int, *, tol: float, scale: float, max_iter: int) -> _Minimum:
+def _minimize_g(oracle: _GOracle, n: int, *, tol: float, max_iter: int,
+                columns: np.ndarray | None = None) -> _Minimum:
     """Kelley's cutting planes for min g over the simplex (:class:`_CutModel` on HiGHS).
 
     Starts from cuts at the vertices and the centre of the simplex; stops when the dual lower
-    bound meets the best g found (relative ``tol``), when a cut repeats, or when HiGHS fails.
+    bound meets the best g found (``tol`` relative to the magnitude of the best cut's terms,
+    |b| P(S) + Σ ω_i |E[φ̄_i 1_S]|), when a cut repeats, or when HiGHS fails.
     """
     if n == 1:
         omega = np.ones(1)
@@ -528,13 +559,13 @@ def _minimize_g(oracle: _GOracle, n: int, *, tol: float, scale: float, max_iter:
     starts = [np.eye(n)[i] for i in range(n)] + [np.full(n, 1.0 / n)]
     cuts = [oracle(w) for w in starts]
     best = min(range(len(cuts)), key=lambda k: cuts[k].g)
-    best_omega, best_g = starts[best], cuts[best].g
-    model = _CutModel(n, cuts)
-    floor = 1e-3 * scale
+    best_omega, best_g, best_size = starts[best], cuts[best].g, cuts[best].size(starts[best])
+    model = _CutModel(n, cuts, columns)
     lower_bound = -np.inf
+    rebuilt = False
 
     def met() -> bool:
-        return best_g - lower_bound <= tol * max(abs(best_g), floor)
+        return best_g - lower_bound <= tol * max(abs(best_g), best_size)
 
     for it in range(1, max_iter + 1):
         try:
@@ -546,11 +577,19 @@ def _minimize_g(oracle: _GOracle, n: int, *, tol: float, scale: float, max_iter:
             return _Minimum(best_omega, best_g, lower_bound, it, "bounds met")
         cut = oracle(omega)
         if cut.g < best_g:
-            best_omega, best_g = omega, cut.g
+            best_omega, best_g, best_size = omega, cut.g, cut.size(omega)
         if met():
             return _Minimum(best_omega, best_g, lower_bound, it, "bounds met")
-        if model.contains(cut, scale):
+        if model.contains(cut, omega):
+            if not rebuilt:
+                # HiGHS warm-started from the last basis can accept a vertex whose reduced cost
+                # hides below its tolerance behind a huge coefficient (a type far out); the same
+                # model built afresh is solved again before the repeated cut ends the search
+                model._build()
+                rebuilt = True
+                continue
             return _Minimum(best_omega, best_g, lower_bound, it, "cut repeated")
+        rebuilt = False
         model.add(cut, float(np.clip(1e-6 / max(cut.g - t, 1e-300), 1.0, 1e6)))
     return _Minimum(best_omega, best_g, lower_bound, max_iter, "iteration limit")
 
@@ -566,17 +605,26 @@ class _Fixed:
     mass: list[np.ndarray]       # Σ_θ P(θ) x(θ) grouped by θ_i, x = 0 on ties
 
 
-def _fixed_part(grid: _Grid, omega: np.ndarray, phi_bar, b: float, tie_tol: float) -> _Fixed:
-    """One pass: x_ω = 1{ω·φ̄ < b - tie_tol}, the tie set |ω·φ̄ - b| <= tie_tol, and their masses."""
+def _fixed_part(grid: _Grid, omega: np.ndarray, phi_bar, b: float, tie_rtol: float,
+                uncertainty: float = 0.0) -> _Fixed:
+    """One pass: x_ω = 1{ω·φ̄ < b - band}, the tie set |ω·φ̄ - b| <= band, and their masses.
+
+    band = tie_rtol × (|b| + ω·|φ̄(θ)|) + uncertainty × Σ_i |φ̄_i(θ_i)|, per profile
+    (:func:`lpmech.tolerances.tie_band`).
+    """
     x = np.empty(grid.size)
     ties = []
     tie_probability = 0.0
     mass = [np.zeros(k) for k in grid.shape]
+    omega = np.clip(np.asarray(omega, dtype=float), 0.0, None)
+    abs_bar = [np.abs(f) for f in phi_bar]
     for block in grid.blocks():
         s = block.combine(omega, phi_bar)
+        total = block.combine(np.ones(len(abs_bar)), abs_bar) if uncertainty else 0.0
+        band = tie_band(b, block.combine(omega, abs_bar), tie_rtol, uncertainty, total)
         P = block.pmf()
-        trade = s < b - tie_tol
-        tie = np.abs(s - b) <= tie_tol
+        trade = s < b - band
+        tie = np.abs(s - b) <= band
         x[block.start:block.stop] = trade.ravel()
         flat = np.flatnonzero(tie)
         if flat.size:
@@ -731,26 +779,34 @@ class _Audit:
     gains: np.ndarray
     interim: list[np.ndarray]
     g: float
+    gains_size: np.ndarray      # E[x |b - φ_i|]: the magnitude of the terms of each gain
+    g_size: float               # E[(|b| + ω·|φ̄|) 1{ω·φ̄ < b}]: the magnitude of g's terms
 
 
 def _audit(grid: _Grid, x: np.ndarray, omega: np.ndarray, phi, phi_bar, b: float) -> _Audit:
     """Full-grid pass: E[x(b - φ_i)] with raw φ, the interim X_i, and g(ω) directly."""
     mass = [np.zeros(k) for k in grid.shape]
-    g = 0.0
+    g = g_size = 0.0
+    omega = np.clip(np.asarray(omega, dtype=float), 0.0, None)
+    abs_bar = [np.abs(f) for f in phi_bar]
     for block in grid.blocks():
         P = block.pmf()
         xb = x[block.start:block.stop].reshape(block.shape)
         for acc, part in zip(mass, block.marginals(P * xb)):
             acc += part
-        g += float(np.sum(P * np.maximum(b - block.combine(omega, phi_bar), 0.0)))
+        slack = b - block.combine(omega, phi_bar)
+        pos = slack > 0
+        g += float(np.sum(P * slack * pos))
+        g_size += float(np.sum(P * (abs(b) + block.combine(omega, abs_bar)) * pos))
     gains = np.array([float(m @ (b - f)) for m, f in zip(mass, phi)])
+    gains_size = np.array([float(np.abs(m) @ np.abs(b - f)) for m, f in zip(mass, phi)])
     interim = [m / p for m, p in zip(mass, grid.probs)]
-    return _Audit(gains=gains, interim=interim, g=g)
+    return _Audit(gains=gains, interim=interim, g=g, gains_size=gains_size, g_size=g_size)
 
 
 # --------------------------------------------------------------------------- entry point
 def solve_structured(problem: EngineProblem, phi: list[np.ndarray], phi_bar: list[np.ndarray], *,
-                     tol: float = 1e-12, chunk: int = 2_000_000, tie_tol: float = 1e-9,
+                     tol: float = 1e-12, chunk: int = 2_000_000, tie_tol: float = TIE_RTOL,
                      max_iter: int = 20_000) -> StructuredSolution:
     """Optimal allocation for independent types through the weights ω (module notes).
 
@@ -767,7 +823,8 @@ def solve_structured(problem: EngineProblem, phi: list[np.ndarray], phi_bar: lis
     chunk : int
         Largest number of profiles in one temporary array of a grid pass.
     tie_tol : float
-        |ω·φ̄(θ) - b| <= tie_tol · scale puts θ in the tie set, scale = max(|b|, max |φ|, max |φ̄|).
+        Relative: |ω·φ̄(θ) - b| <= tie_tol × (|b| + ω·|φ̄(θ)|) puts θ in the tie set (each
+        profile against the terms of its own index, :func:`lpmech.tolerances.on_tie`).
         Should the certificate fail, the tie LP is re-run with the set widened 100 and 10^4
         times (freeing near-ties never lowers the tie LP's value) before giving up.
     max_iter : int
@@ -782,7 +839,8 @@ def solve_structured(problem: EngineProblem, phi: list[np.ndarray], phi_bar: lis
     ValueError
         Correlated types, or φ̄ not nondecreasing.
     CertificateError
-        V(x) and g(ω) differ by more than 1e-9 (relative), or x is not monotone.
+        V(x) and g(ω) differ by more than CERTIFICATE_RTOL times the magnitude of their terms,
+        or x is not monotone.
     lpmech.highs.SolverError
         HiGHS did not solve one of the small LPs.
 
@@ -807,18 +865,23 @@ def solve_structured(problem: EngineProblem, phi: list[np.ndarray], phi_bar: lis
     for i, fb in enumerate(phi_bar):
         if np.any(np.diff(fb) < 0):
             raise ValueError(f"phi_bar of agent {i + 1} is not nondecreasing (iron it first)")
-    scale = max(abs(b), max(float(np.max(np.abs(f))) for f in phi_bar),
-                max(float(np.max(np.abs(f))) for f in phi)) or 1.0
-
-    best = _minimize_g(_GOracle(phi_bar, problem.probs, b, chunk), n, tol=tol, scale=scale, max_iter=max_iter)
+    oracle = _GOracle(phi_bar, problem.probs, b, chunk)
     grid = _Grid(problem.probs, chunk)
+    # the cut LP in ω, then (only if that answer fails its certificate and the agents' virtual
+    # costs differ in size by 10^3 or more) in weights scaled by them (_CutModel)
+    reach = np.array([max(float(np.max(np.abs(f), initial=0.0)), 1e-300) for f in phi_bar])
+    columns = [None] + ([float(np.min(reach)) / reach] if np.max(reach) > 1e3 * np.min(reach) else [])
     failure = None
-    for widen in TIE_WIDENING:
-        completion = _complete(grid, problem, phi, phi_bar, best.omega, tie_tol * widen * scale)
-        check = _certify(grid, completion.x, best.omega, phi, phi_bar, b, scale)
+    for scaled in columns:
+        best = _minimize_g(oracle, n, tol=tol, max_iter=max_iter, columns=scaled)
+        for widen, uncertainty in TIE_WIDENING:
+            completion = _complete(grid, problem, phi, phi_bar, best.omega, tie_tol * widen, uncertainty)
+            check = _certify(grid, completion.x, best.omega, phi, phi_bar, b)
+            if check.passed:
+                break
+            failure = check
         if check.passed:
             break
-        failure = check
     else:
         raise CertificateError(failure.reason, value=failure.value, g_value=failure.g)
     return StructuredSolution(
@@ -826,7 +889,8 @@ def solve_structured(problem: EngineProblem, phi: list[np.ndarray], phi_bar: lis
         certificate_gap=check.gap, tie_probability=completion.tie_probability, iterations=best.iterations,
         seconds=time.perf_counter() - start, status="optimal", gains=check.gains,
         lower_bound=best.lower_bound, tie_profiles=completion.tie_profiles, tie_columns=completion.tie_columns,
-        monotonicity_violation=check.monotonicity, stopped=best.converged, tie_tolerance=completion.tie_tol)
+        monotonicity_violation=check.monotonicity, stopped=best.converged, tie_tolerance=completion.tie_tol,
+        weight_uncertainty=uncertainty)
 
 
 @dataclass
@@ -838,9 +902,10 @@ class _Completion:
     tie_tol: float
 
 
-def _complete(grid: _Grid, problem: EngineProblem, phi, phi_bar, omega: np.ndarray, tie_tol: float) -> _Completion:
-    """x_ω off the tie set (absolute tolerance ``tie_tol``), completed on it by the tie LP."""
-    fixed = _fixed_part(grid, omega, phi_bar, float(problem.b), tie_tol)
+def _complete(grid: _Grid, problem: EngineProblem, phi, phi_bar, omega: np.ndarray, tie_tol: float,
+              uncertainty: float = 0.0) -> _Completion:
+    """x_ω off the tie set (relative tolerance ``tie_tol``, ω's uncertainty), completed on it by the tie LP."""
+    fixed = _fixed_part(grid, omega, phi_bar, float(problem.b), tie_tol, uncertainty)
     n_cols = 0
     if fixed.ties.size:
         reps, intervals = _pool_representatives(phi, phi_bar)
@@ -861,11 +926,20 @@ class _Check:
     monotonicity: float
 
 
-def _certify(grid: _Grid, x: np.ndarray, omega: np.ndarray, phi, phi_bar, b: float, scale: float) -> _Check:
-    """V(x) = g(ω) to :data:`CERTIFICATE_TOL`, X_i monotone, x in [0, 1] (module notes, step 3)."""
+def _certify(grid: _Grid, x: np.ndarray, omega: np.ndarray, phi, phi_bar, b: float) -> _Check:
+    """V(x) = g(ω) to :data:`CERTIFICATE_TOL`, X_i monotone, x in [0, 1] (module notes, step 3).
+
+    The gap is held to :func:`lpmech.tolerances.gap_limit`: CERTIFICATE_RTOL × (|V(x)| + |g(ω)|)
+    plus rounding (ROUNDING_RTOL) of the terms V(x) and g(ω) are summed from (E[x |b - φ_i|] of
+    the agents that attain the minimum, and E[(|b| + ω·|φ̄|) 1{ω·φ̄ < b}]); ``gap`` is reported
+    scaled so that CERTIFICATE_RTOL is its limit. Nothing outside the comparison (the grid's
+    extreme points) enters.
+    """
     audit = _audit(grid, x, omega, phi, phi_bar, b)
     value = float(audit.gains.min())
-    gap = abs(value - audit.g) / max(abs(audit.g), 1e-12 * scale)
+    size = min_magnitude(audit.gains, audit.gains_size, CERTIFICATE_RTOL)
+    bound = gap_limit([value, audit.g], [size, audit.g_size], CERTIFICATE_RTOL)
+    gap = abs(value - audit.g) / max(bound, 1e-300) * CERTIFICATE_RTOL
     mono = max(max((float(np.max(np.diff(X), initial=0.0)) for X in audit.interim), default=0.0), 0.0)
     reason = ""
     if not (np.all(np.isfinite(x)) and x.min(initial=0.0) >= 0.0 and x.max(initial=0.0) <= 1.0):

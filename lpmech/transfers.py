@@ -1,4 +1,4 @@
-"""Transfers that implement an allocation rule (theory.md, section 6).
+"""Transfers that implement an allocation rule (docs/model.md, section 6).
 
 Buy side, independent types, interim-monotone x with interim X_i (decreasing in cost):
 
@@ -35,10 +35,22 @@ class Transfers:
     U: list[np.ndarray]           # interim (per-share) utility per agent
     constant: float               # T = max_i E[M_i⁰]
     binding_agent: int            # the argmax agent: IR binds at its highest cost
+    #: per agent, the magnitude of the terms M_i(t_k) is summed from, |t_k| X_i(t_k) +
+    #: Σ_{j>k} |t_j - t_{j-1}| X_i(t_j) + |T - E[M_i⁰]| (for tolerances: a type far out makes these
+    #: terms huge while M_i stays moderate)
+    M_size: list[np.ndarray] | None = None
+
+    def m_size(self) -> np.ndarray:
+        """The magnitude of the terms of m(θ) = Σ_i M_i(θ_i) − (N − 1)T, over the profile grid."""
+        n = len(self.M)
+        out = np.full(self.m.shape, (n - 1) * abs(self.constant))
+        for i, size in enumerate(self.M_size):
+            out = out + along(size, i, n)
+        return out
 
 
 def transfers(problem: EngineProblem, x: np.ndarray) -> Transfers:
-    """The transfer rule of theory.md section 6 for an interim-monotone x (engine form).
+    """The transfer rule of docs/model.md, section 6, for an interim-monotone x (engine form).
 
     Examples
     --------
@@ -49,12 +61,14 @@ def transfers(problem: EngineProblem, x: np.ndarray) -> Transfers:
     array([0.25, 0.  ])
     """
     n = problem.n
-    X, M0 = [], []
+    X, M0, size0 = [], [], []
     for i, (t, p) in enumerate(zip(problem.grids, problem.probs)):
         xi = interim(x, problem.probs, i)
         rents = np.concatenate([np.cumsum((np.diff(t) * xi[1:])[::-1])[::-1], [0.0]])
         X.append(xi)
         M0.append(t * xi + rents)
+        size0.append(np.abs(t) * np.abs(xi) + np.concatenate(
+            [np.cumsum((np.abs(np.diff(t)) * np.abs(xi[1:]))[::-1])[::-1], [0.0]]))
     expected = np.array([float(p @ m0) for p, m0 in zip(problem.probs, M0)])
     binding = int(np.argmax(expected))
     T = float(expected[binding])
@@ -63,4 +77,5 @@ def transfers(problem: EngineProblem, x: np.ndarray) -> Transfers:
     for i, mi in enumerate(M):
         m = m + along(mi, i, n)
     U = [mi - t * xi for mi, t, xi in zip(M, problem.grids, X)]
-    return Transfers(m=m, X=X, M=M, U=U, constant=T, binding_agent=binding)
+    M_size = [s0 + abs(T - e) for s0, e in zip(size0, expected)]
+    return Transfers(m=m, X=X, M=M, U=U, constant=T, binding_agent=binding, M_size=M_size)

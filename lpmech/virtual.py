@@ -1,4 +1,4 @@
-"""Discrete virtual costs and ironing (theory.md, section 3).
+"""Discrete virtual costs and ironing (docs/model.md, section 3).
 
 On a cost grid t_1 < ... < t_K with pmf p and cdf F_k = p_1 + ... + p_k the discrete virtual
 cost is
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import isotonic_regression
+
+from .tolerances import IRONING_RTOL
 
 __all__ = ["virtual_costs", "iron", "ironing_intervals"]
 
@@ -53,23 +55,42 @@ def iron(phi: np.ndarray, probs: np.ndarray) -> np.ndarray:
     return np.asarray(res.x, dtype=float)
 
 
-def ironing_intervals(phi: np.ndarray, phi_bar: np.ndarray, rtol: float = 1e-12) -> list[tuple[int, int]]:
+def ironing_intervals(phi: np.ndarray, phi_bar: np.ndarray, rtol: float = IRONING_RTOL) -> list[tuple[int, int]]:
     """Maximal index ranges [lo, hi] (inclusive, hi > lo) on which ironing pooled φ.
+
+    Two values count as equal when they differ by at most ``rtol`` times their own magnitudes
+    (|a − c| <= rtol (|a| + |c|)), so the answer does not depend on the units or on a far-out
+    type elsewhere on the grid.
+
+    Parameters
+    ----------
+    phi, phi_bar : ndarray, shape (K,)
+        Raw and ironed virtual costs on one agent's grid (any common unit).
+    rtol : float
+        Relative tolerance of the comparisons.
+
+    Returns
+    -------
+    list of (int, int)
 
     Examples
     --------
     >>> ironing_intervals(np.array([1.0, 3.0, 2.0]), np.array([1.0, 2.5, 2.5]))
     [(1, 2)]
     """
-    scale = 1.0 + float(np.max(np.abs(phi_bar))) if phi_bar.size else 1.0
-    tol = rtol * scale
+    phi = np.asarray(phi, dtype=float)
+    phi_bar = np.asarray(phi_bar, dtype=float)
+
+    def same(a, c):
+        return np.abs(a - c) <= rtol * (np.abs(a) + np.abs(c))
+
     out: list[tuple[int, int]] = []
     k, n = 0, phi_bar.size
     while k < n:
         j = k
-        while j + 1 < n and abs(phi_bar[j + 1] - phi_bar[k]) <= tol:
+        while j + 1 < n and same(phi_bar[j + 1], phi_bar[k]):
             j += 1
-        if j > k and np.any(np.abs(phi[k:j + 1] - phi_bar[k:j + 1]) > tol):
+        if j > k and not np.all(same(phi[k:j + 1], phi_bar[k:j + 1])):
             out.append((k, j))
         k = j + 1
     return out

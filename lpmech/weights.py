@@ -4,8 +4,8 @@ By LP duality the duals of the maximin rows minimize the convex piecewise-linear
 
     g(ω) = E[(b - ω·φ̄(θ))_+]   over the simplex
 
-(theory.md, section 5; Haghpanah, Kuvalekar and Lipnowski 2021, 2024). On a finite grid the
-minimizers can form a whole face (ties, theory.md "Ties"), so an LP solver's ω is one vertex
+(docs/model.md, section 5; Haghpanah, Kuvalekar and Lipnowski 2021, 2024). On a finite grid the
+minimizers can form a whole face (ties, docs/model.md, section 5.3), so an LP solver's ω is one vertex
 among many. This module describes the face independently of the maximin LP:
 
 * :func:`face_ranges`: for each agent, min and max of ω_i over the optimal face, described
@@ -36,6 +36,7 @@ import scipy.sparse as sp
 
 from .highs import INF, SolverError, make_highs, run
 from .profiles import along, outer_pmf, weighted_sum
+from .tolerances import TIE_RTOL, TRADE_TOL
 
 __all__ = ["g_value", "GFunction", "Face", "optimal_face", "face_ranges", "weight_ranges", "canonical_weights"]
 
@@ -96,45 +97,113 @@ class GFunction:
 
 @dataclass
 class Face:
-    """{ω in Δ : lower <= Φ ω <= upper, ω_i = 0 for i not in ``allowed``}."""
+    """{ω in Δ : lower <= Phi ω <= upper, ω_i <= cap_i}; ``allowed`` = cap > 0.
+
+    An agent outside argmin_i E[x(b - φ_i)] has cap 0 in exact arithmetic; with a budget of
+    value it is budget / (N × its excess gain) (:func:`optimal_face`), so a weight of 1e-12 on
+    an agent whose gain the tie LP left 0.1 above the minimum is not declared impossible.
+
+    ``Phi`` holds the rows as constrained (each widened by its own tie band, see
+    :func:`optimal_face`), ``exact`` the profiles' φ̄ vectors they come from (the ties
+    exact·ω = b that :func:`canonical_weights` polishes onto).
+    """
 
     Phi: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
     allowed: np.ndarray
     b: float = 0.0
+    exact: np.ndarray | None = None
+    cap: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.exact is None:
+            self.exact = self.Phi
+        if self.cap is None:
+            self.cap = np.where(self.allowed, 1.0, 0.0)
 
 
 def optimal_face(x: np.ndarray, phi_bar, b: float, gains: np.ndarray, interim_x,
-                 intervals, *, value_tol: float, index_tol: float, x_tol: float = 1e-9) -> Face:
+                 intervals, *, value_tol: float, index_rtol: float = TIE_RTOL,
+                 uncertainty: float = 0.0, weight_budget: float = 0.0, x_tol: float = TRADE_TOL) -> Face:
     """The optimal weights as a polytope, from one optimal allocation ``x`` (see module notes).
 
-    ``gains[i]`` = E[x(b - φ_i)], ``interim_x[i]`` = X_i, ``intervals[i]`` = agent i's ironing
-    intervals (index pairs); tolerances absorb the LP's floating-point error.
+    Parameters
+    ----------
+    x : ndarray, shape K_1 x ... x K_N
+        An optimal allocation (engine order).
+    phi_bar : list of ndarray
+        Ironed virtual costs per agent.
+    b : float
+        The buyer's value (engine form).
+    gains : ndarray, shape (N,)
+        E[x(b - φ_i)] per agent.
+    interim_x : list of ndarray
+        X_i per agent.
+    intervals : list of list of (int, int)
+        Each agent's ironing intervals (index pairs).
+    value_tol : float or ndarray of shape (N,)
+        Agent i may carry weight when its gain is within value_tol (or value_tol[i]) of the
+        smallest (units of ``gains``; the caller takes it relative to the gains and their terms).
+    weight_budget : float
+        Any other agent may carry at most weight_budget / (N (its gain − the smallest)): ω
+        then stays within weight_budget of complementary slackness in value (units of
+        ``gains``; 0 for exact complementarity).
+    index_rtol : float
+        Each row ω·φ̄(θ) <= b (trade) or >= b (refusal) is relaxed by its own tie band,
+        index_rtol × (|b| + ω·|φ̄(θ)|) (:func:`lpmech.tolerances.tie_band`): linear in ω, so the
+        relaxed row is (φ̄ ∓ index_rtol |φ̄|)·ω <= / >= b ± index_rtol |b|. The core solvers'
+        tie sets use the same band, so their ω lies in the face.
+    uncertainty : float
+        The core solver's allowance for ω's own error (:func:`lpmech.tolerances.tie_band`):
+        each row's bound is relaxed by uncertainty × Σ_i |φ̄_i(θ_i)| as well.
+    x_tol : float
+        x > x_tol trades, x < 1 - x_tol refuses (unitless), at a profile whose φ̄_i are all of
+        one size; the threshold is multiplied by (|b| + min_i |φ̄_i(θ_i)|) / (|b| + max_i |φ̄_i(θ_i)|).
+
+    Returns
+    -------
+    Face
     """
     n = len(phi_bar)
-    allowed = gains <= gains.min() + value_tol
+    excess = gains - gains.min()
+    value_tol = np.broadcast_to(np.asarray(value_tol, dtype=float), excess.shape)
+    cap = np.where(excess <= value_tol, 1.0,
+                   np.minimum(1.0, weight_budget / (n * np.where(excess > 0, excess, 1.0))))
     for i, ivs in enumerate(intervals):
         for lo, hi in ivs:
             if np.ptp(interim_x[i][lo:hi + 1]) > x_tol:
-                allowed[i] = False
-    trades = x > x_tol             # needs ω·φ̄ <= b
-    refuses = x < 1.0 - x_tol      # needs ω·φ̄ >= b
+                cap[i] = 0.0
+    allowed = cap > 0
+    # x is unitless, but a trade probability of 1e-10 at a profile where some φ̄_i is 1e9 moves the
+    # value as much as 0.1 elsewhere: the threshold shrinks by (|b| + min_i |φ̄_i|) / (|b| + max_i |φ̄_i|)
+    lowest_abs, highest_abs = _extremes([np.abs(np.asarray(v, dtype=float)) for v in phi_bar])
+    threshold = x_tol * (abs(b) + lowest_abs) / np.maximum(abs(b) + highest_abs, 1e-300)
+    trades = x > threshold             # needs ω·φ̄ <= b
+    refuses = x < 1.0 - threshold      # needs ω·φ̄ >= b
     # φ̄ is nondecreasing along every axis and ω >= 0: a refusal row is implied by the row of a
     # predecessor along any axis that refuses too, a trade row by a successor that trades.
     refuses = refuses & ~_any_neighbour(refuses, -1)
     trades = trades & ~_any_neighbour(trades, +1)
-    # Rows that every ω in the simplex satisfies say nothing: min_i φ̄_i >= b for a refusal,
-    # max_i φ̄_i <= b for a trade.
-    lowest, highest = _extremes(phi_bar)
-    refuses &= lowest < b - index_tol
-    trades &= highest > b + index_tol
-    keep = trades | refuses
-    idx = np.nonzero(keep)
-    Phi = np.stack([phi_bar[i][idx[i]] for i in range(n)], axis=1)
-    upper = np.where(trades[keep], b + index_tol, INF)
-    lower = np.where(refuses[keep], b - index_tol, -INF)
-    return Face(Phi=Phi, lower=lower, upper=upper, allowed=allowed, b=float(b))
+    r = float(index_rtol)
+    low_rows = [np.asarray(v, dtype=float) + r * np.abs(v) for v in phi_bar]     # refusal rows
+    up_rows = [np.asarray(v, dtype=float) - r * np.abs(v) for v in phi_bar]      # trade rows
+    # Rows that every ω in the simplex satisfies say nothing: min_i of a refusal row's
+    # coefficients >= its bound, max_i of a trade row's <= its bound.
+    refuses &= _extremes(low_rows)[0] < b - r * abs(b)
+    trades &= _extremes(up_rows)[1] > b + r * abs(b)
+
+    def rows(mask, vecs):
+        idx = np.nonzero(mask)
+        return np.stack([vecs[i][idx[i]] for i in range(n)], axis=1).reshape(-1, n)
+
+    Phi = np.vstack([rows(trades, up_rows), rows(refuses, low_rows)])
+    exact = np.vstack([rows(trades, phi_bar), rows(refuses, phi_bar)])
+    n_up, n_low = int(trades.sum()), int(refuses.sum())
+    slack = uncertainty * np.abs(exact).sum(axis=1)
+    upper = np.concatenate([b + r * abs(b) + slack[:n_up], np.full(n_low, INF)])
+    lower = np.concatenate([np.full(n_up, -INF), b - r * abs(b) - slack[n_up:]])
+    return Face(Phi=Phi, lower=lower, upper=upper, allowed=allowed, b=float(b), exact=exact, cap=cap)
 
 
 def _any_neighbour(mask: np.ndarray, step: int) -> np.ndarray:
@@ -173,7 +242,7 @@ def face_ranges(face: Face, reference: np.ndarray | None = None) -> np.ndarray:
                 A = sp.vstack([sp.csr_matrix(face.Phi[active]), sp.csr_matrix(np.ones((1, n)))], format="csc")
                 h = make_highs(cost, A, np.concatenate([face.lower[active], [1.0]]),
                                np.concatenate([face.upper[active], [1.0]]), np.zeros(n),
-                               np.where(face.allowed, 1.0, 0.0))
+                               face.cap)
                 w = run(h, f"range of weight {i + 1} over the optimal face").x
                 more = _violated(face, w, active)
                 if more.size == 0:
@@ -192,12 +261,16 @@ def _initial_rows(face: Face, reference: np.ndarray | None, count: int = 2000) -
 
 
 def _violated(face: Face, w: np.ndarray, active: np.ndarray, most: int = 2000) -> np.ndarray:
-    """Indices of rows (outside ``active``) that ``w`` violates beyond floating-point noise."""
+    """Indices of rows (outside ``active``) that ``w`` violates beyond floating-point noise.
+
+    Noise is 1e-12 times the magnitude of each row's own terms, |bound| + |Phi_a|·w.
+    """
     index = face.Phi @ w
-    scale = 1e-12 * max(1.0, float(np.max(np.abs(face.Phi), initial=0.0)))
+    bound = np.where(np.isfinite(face.upper), face.upper, face.lower)
+    noise = 1e-12 * (np.abs(bound) + np.abs(face.Phi) @ np.abs(w))
     excess = np.maximum(index - face.upper, face.lower - index)
     excess[active] = -np.inf
-    bad = np.flatnonzero(excess > scale)
+    bad = np.flatnonzero(excess > noise)
     if bad.size > most:
         bad = bad[np.argpartition(-excess[bad], most)[:most]]
     return bad
@@ -245,35 +318,61 @@ def canonical_weights(face: Face, reference: np.ndarray | None = None) -> np.nda
         w = _polish(face, active, _least_norm(face, active))
         more = _violated(face, w, active)
         if more.size == 0:
-            return w
+            return w if reference is None else _pulled_inside(face, w, np.asarray(reference, dtype=float))
         active = np.union1d(active, more)
+
+
+def _pulled_inside(face: Face, w: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``w`` moved toward ``reference`` (a member of the face) just far enough to satisfy every row.
+
+    The QP is solved to about 1e-8, and a row holding a coefficient of 1e9 (a type far out)
+    turns that into a violation of 10: such a w is not in the face, and g at it is not the
+    optimum. Rows are linear, so the least t in [0, 1] with (1 - t) w + t reference feasible is
+    found row by row; w itself (t = 0) whenever it satisfies them all.
+    """
+    if reference.sum() <= 0:
+        return w
+    ref = np.clip(reference, 0.0, None)
+    ref = np.minimum(ref / ref.sum(), face.cap)
+    step = ref - w
+    index, move = face.Phi @ w, face.Phi @ step
+    noise = 1e-12 * (np.abs(np.where(np.isfinite(face.upper), face.upper, face.lower)) + np.abs(face.Phi) @ np.abs(w))
+    t = 0.0
+    for excess, rate in ((index - face.upper, -move), (face.lower - index, move)):
+        bad = (excess > noise) & (rate > 0)
+        if bad.any():
+            t = max(t, float(np.max(excess[bad] / rate[bad])))
+    out = (1.0 - min(t, 1.0)) * w + min(t, 1.0) * ref
+    out = np.clip(out, 0.0, None)
+    return out / out.sum()
 
 
 def _polish(face: Face, rows: np.ndarray, w: np.ndarray, active_tol: float = 1e-7) -> np.ndarray:
     """Refine an interior-point solution to the exact least-norm point of its active set.
 
-    Rows within ``active_tol`` of binding are made ties (Φ_a·ω = b), coordinates near 0 are
-    fixed at 0, and the least-norm solution of these equalities with Σω = 1 is computed by
-    least squares. It replaces ``w`` only if it satisfies every row in ``rows`` and ω >= 0
-    (otherwise the interior-point answer, accurate to ~1e-8, is kept).
+    Rows within ``active_tol`` of binding (relative to the magnitude of the row's terms,
+    |b| + |φ̄_a|·w) are made ties (φ̄_a·ω = b), coordinates near 0 are fixed at 0, and the
+    least-norm solution of these equalities with Σω = 1 is computed by least squares. It
+    replaces ``w`` only if it satisfies every row in ``rows`` and ω >= 0 (otherwise the
+    interior-point answer, accurate to ~1e-8, is kept).
     """
     n = w.size
-    Phi = face.Phi[rows]
-    index = Phi @ w
-    scale = max(1.0, abs(face.b), float(np.max(np.abs(Phi), initial=0.0)))
-    tight = ((face.upper[rows] - index) <= active_tol * scale) | ((index - face.lower[rows]) <= active_tol * scale)
+    Phi, exact = face.Phi[rows], face.exact[rows]
+    size = abs(face.b) + np.abs(exact) @ np.abs(w)
+    index = exact @ w
+    tight = np.abs(index - face.b) <= active_tol * size
     free = (w > active_tol) & face.allowed
     if not free.any():
         return w
     # least-norm solution over the free coordinates (the others are fixed at 0)
-    E = np.vstack([Phi[tight][:, free], np.ones((1, int(free.sum())))])
+    E = np.vstack([exact[tight][:, free], np.ones((1, int(free.sum())))])
     t = np.concatenate([np.full(int(tight.sum()), face.b), [1.0]])
     sol, *_ = np.linalg.lstsq(E, t, rcond=None)
     polished = np.zeros(n)
     polished[free] = sol
     index = Phi @ polished
-    slack = 1e-12 * scale
-    ok = (np.all(polished >= -1e-15) and abs(polished.sum() - 1.0) <= 1e-12
+    slack = 1e-12 * (abs(face.b) + np.abs(Phi) @ np.abs(polished))
+    ok = (np.all(polished >= -1e-15) and np.all(polished <= face.cap + 1e-15) and abs(polished.sum() - 1.0) <= 1e-12
           and np.all(index <= face.upper[rows] + slack) and np.all(index >= face.lower[rows] - slack))
     if not ok:
         return w
@@ -287,8 +386,9 @@ def _least_norm(face: Face, rows: np.ndarray) -> np.ndarray:
     n = face.allowed.size
     w = cp.Variable(n, nonneg=True)
     cons = [cp.sum(w) == 1]
-    if not face.allowed.all():
-        cons.append(w[np.flatnonzero(~face.allowed)] == 0)
+    capped = np.flatnonzero(face.cap < 1.0)
+    if capped.size:
+        cons.append(w[capped] <= face.cap[capped])
     Phi, upper, lower = face.Phi[rows], face.upper[rows], face.lower[rows]
     up = upper < INF
     lo = lower > -INF
@@ -297,13 +397,19 @@ def _least_norm(face: Face, rows: np.ndarray) -> np.ndarray:
     if lo.any():
         cons.append(Phi[lo] @ w >= lower[lo])
     prob = cp.Problem(cp.Minimize(cp.sum_squares(w)), cons)
+    status = "not solved"
     for accuracy in (1e-10, 1e-8):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # an inaccurate solve is retried, then reported below
-            prob.solve(solver=cp.CLARABEL, tol_gap_abs=accuracy, tol_gap_rel=accuracy, tol_feas=accuracy)
+            try:
+                prob.solve(solver=cp.CLARABEL, tol_gap_abs=accuracy, tol_gap_rel=accuracy, tol_feas=accuracy)
+                status = str(prob.status)
+            except cp.error.SolverError as err:     # Clarabel gave up: lpmech's error, with its words
+                status = f"failed ({err})".replace("\n", " ")
+                continue
         if prob.status == cp.OPTIMAL:
             break
     else:
-        raise SolverError("canonical weights (cvxpy with Clarabel)", str(prob.status))
+        raise SolverError("canonical weights (cvxpy with Clarabel)", status)
     omega = np.clip(np.asarray(w.value, dtype=float), 0.0, None)
     return omega / omega.sum()

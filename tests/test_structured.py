@@ -59,7 +59,9 @@ def make_instance(rng, n, sizes, *, uniform_grid=False, spiky=False, side="buy")
 
 
 def tie_mask(sol, e, phi, phi_bar):
-    return np.abs(weighted_sum(sol.omega, phi_bar) - e.b) <= sol.tie_tolerance
+    # the tie tolerance is relative: to |b| + ω·|φ̄(θ)|, the terms of each profile's own index
+    size = abs(e.b) + weighted_sum(sol.omega, [np.abs(f) for f in phi_bar])
+    return np.abs(weighted_sum(sol.omega, phi_bar) - e.b) <= sol.tie_tolerance * size
 
 
 def reference_lp(e, phi):
