@@ -7,8 +7,30 @@ instance's own units and orientation (the file's grid order, per-share types, th
 as the JSON's ``transfer``: designer to group on the buy side, group to designer on the sell
 side) with its own formulas for each side, so it checks the engine's sell-side mapping too.
 
-Payoffs (theory.md, section 1): buy side, agent i gets σ_i (m − θ_i x) and the buyer b x − m;
+Payoffs (docs/model.md, section 1): buy side, agent i gets σ_i (m − θ_i x) and the buyer b x − m;
 sell side, agent i gets σ_i (θ_i x − m) and the seller m − c x.
+
+Definitions (docs/model.md, section 2), each checked on the whole profile grid:
+
+* **BIC**: for every agent, true type t and report s, the expected payoff of reporting t is at
+  least that of reporting s, expectations under the conditional belief P(θ_−i | θ_i = t).
+* **DSIC**: the same inequality for **every** θ_−i separately, whether or not (t, θ_−i) has
+  positive probability (the model's "the BIC inequality for every θ_−i").
+* **Interim IR**: every type's expected truthful payoff is nonnegative.
+* **Ex-post IR**: the truthful payoff is nonnegative at **every** profile, zero-probability
+  profiles included (the participation constraint at every profile).
+
+Tolerances (:mod:`lpmech.tolerances`): a violation is measured in the agents' payoff units
+(share included) and, for the pass/fail decision, relative to the magnitude of the payoffs it
+compares: σ_i·(E|m| + |θ_i|), the size of the transfer terms and of the cost term θ_i·x they
+are summed from (x is a probability, so θ_i·x is measured on the scale of |θ_i|; the solver's
+accuracy on x is absolute). So one far-out type cannot make the checks of the other types
+vacuous, and units do not matter.
+
+Bad input (wrong shape, NaN or infinity in x or m, a non-numeric array, an unknown veto name,
+a string where a list of names is expected) raises :class:`lpmech.errors.InstanceError` naming
+the argument. x outside [0, 1] is not bad input: it is a violation, reported in
+``max_bound_violation``.
 """
 
 from __future__ import annotations
@@ -18,14 +40,38 @@ from typing import Sequence
 
 import numpy as np
 
+from .errors import InstanceError
 from .instance import Instance
+from .tolerances import ALLOCATION_TOL, CHECK_RTOL, TINY
 
-__all__ = ["verify", "Audit"]
+__all__ = ["verify", "Audit", "check_profile_array", "check_veto"]
 
 
 @dataclass
 class Audit:
-    """What :func:`verify` found. Violations are in the agents' payoff units (share included)."""
+    """What :func:`verify` found.
+
+    Attributes
+    ----------
+    max_ic_violation, max_ir_violation : float
+        The largest incentive and participation violations, in the agents' payoff units (share
+        included); 0 when there is none.
+    profit : float
+        The designer's expected profit E[b·x − m] (buy side) or E[m − c·x] (sell side).
+    max_bound_violation : float
+        How far x leaves [0, 1] (unitless).
+    worst_ic, worst_ir : dict or None
+        Where the largest relative violation is: agent, true type, report, and for DSIC and
+        ex-post IR ``others_profile``, the flat index (C order) of θ_−i over the other agents'
+        grids, and for ex-post IR the profile's ``probability`` (0 for an impossible profile).
+    per_agent : list of dict
+        Per agent: its violations and its interim (truthful) utility on its grid.
+    ic, participation : str
+        The notions audited.
+    ic_relative, ir_relative : float
+        The largest violation divided by the magnitude of the payoffs its comparison is
+        computed from (σ_i·(E|m| + |θ_i|), the larger of the two sides); what :meth:`ok` tests.
+    """
 
     max_ic_violation: float
     max_ir_violation: float
@@ -36,12 +82,30 @@ class Audit:
     per_agent: list[dict] = field(default_factory=list)
     ic: str = "bayesian"
     participation: str = "interim"
+    ic_relative: float = 0.0
+    ir_relative: float = 0.0
 
-    def ok(self, tol: float) -> bool:
-        return max(self.max_ic_violation, self.max_ir_violation, self.max_bound_violation) <= tol
+    def ok(self, rtol: float = CHECK_RTOL, allocation_tol: float = ALLOCATION_TOL) -> bool:
+        """Whether every check passes.
+
+        Parameters
+        ----------
+        rtol : float
+            Relative tolerance of an IC or IR violation, against the magnitude of the payoffs
+            it compares (default :data:`lpmech.tolerances.CHECK_RTOL`).
+        allocation_tol : float
+            How far x may leave [0, 1] (unitless; default :data:`lpmech.tolerances.ALLOCATION_TOL`).
+
+        Returns
+        -------
+        bool
+        """
+        return (self.ic_relative <= rtol and self.ir_relative <= rtol
+                and self.max_bound_violation <= allocation_tol)
 
     def to_dict(self) -> dict:
         return {"max_ic_violation": self.max_ic_violation, "max_ir_violation": self.max_ir_violation,
+                "ic_relative": self.ic_relative, "ir_relative": self.ir_relative,
                 "profit": self.profit, "max_bound_violation": self.max_bound_violation,
                 "worst_ic": self.worst_ic, "worst_ir": self.worst_ir, "ic": self.ic,
                 "participation": self.participation}
@@ -52,6 +116,86 @@ def _payoff_sign(side: str) -> float:
     return 1.0 if side == "buy" else -1.0
 
 
+def check_profile_array(values, shape: tuple[int, ...], name: str) -> np.ndarray:
+    """Validate an array over the profile grid: numeric, of ``shape``, finite.
+
+    Parameters
+    ----------
+    values : array_like
+        The array (e.g. a trade probability or a transfer on every profile).
+    shape : tuple of int
+        The profile grid's shape K_1 x ... x K_N.
+    name : str
+        The argument's name, for the error message (``field``).
+
+    Returns
+    -------
+    ndarray of float, shape ``shape``
+        A float copy.
+
+    Raises
+    ------
+    InstanceError
+        If ``values`` is not numeric, not of ``shape`` or holds NaN or infinity.
+    """
+    try:
+        raw = np.asarray(values)
+        if np.iscomplexobj(raw):
+            raise InstanceError("must be real numbers, got complex values", field=name)
+        arr = np.array(raw, dtype=float)
+    except (TypeError, ValueError) as err:
+        if isinstance(err, InstanceError):
+            raise
+        raise InstanceError(f"must be an array of numbers of shape {shape}, got {type(values).__name__}",
+                            field=name) from None
+    if arr.shape != tuple(shape):
+        raise InstanceError(f"must have shape {tuple(shape)} (the profile grid), got {arr.shape}", field=name)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise InstanceError(f"must be finite, found {arr[where]} at profile index {where}", field=name)
+    return arr
+
+
+def check_veto(instance: Instance, veto, name: str = "veto") -> tuple[str, ...]:
+    """The veto set as a tuple of agent names (``None``: every agent).
+
+    Raises
+    ------
+    InstanceError
+        If ``veto`` is a string (a list of names is expected), holds a non-string, or names
+        an agent the instance does not have.
+    """
+    names = instance.names
+    if veto is None:
+        return tuple(names)
+    if isinstance(veto, (str, bytes)) or not isinstance(veto, (list, tuple, set, frozenset)):
+        raise InstanceError(f"must be a list of agent names, got {type(veto).__name__} {veto!r}", field=name)
+    out = []
+    for v in veto:
+        if not isinstance(v, str):
+            raise InstanceError(f"must be a list of agent names, found {v!r}", field=name)
+        if v not in names:
+            raise InstanceError(f"names {v!r}, which is not an agent (agents: {', '.join(names)})", field=name)
+        if v not in out:
+            out.append(v)
+    return tuple(n for n in names if n in out)
+
+
+def _check_options(instance, ic, participation) -> None:
+    if not isinstance(instance, Instance):
+        raise InstanceError(f"must be an lpmech.Instance, got {type(instance).__name__}", field="instance")
+    if ic not in ("bayesian", "dominant"):
+        raise InstanceError(f'must be "bayesian" or "dominant", got {ic!r}', field="ic")
+    if participation not in ("interim", "ex-post"):
+        raise InstanceError(f'must be "interim" or "ex-post", got {participation!r}', field="participation")
+
+
+def _ratio(gap: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """gap / size, with 0 where gap <= 0 (sizes below TINY count as TINY)."""
+    return np.where(gap > 0, gap / np.maximum(size, TINY), 0.0)
+
+
 def verify(instance: Instance, x, m, *, ic: str = "bayesian", participation: str = "interim",
            veto: Sequence[str] | None = None) -> Audit:
     """Audit a mechanism by brute force.
@@ -59,18 +203,33 @@ def verify(instance: Instance, x, m, *, ic: str = "bayesian", participation: str
     Parameters
     ----------
     instance : Instance
-    x, m : array_like, shape K_1 x ... x K_N
-        Trade probability and total transfer on every profile, in the file's grid order.
+    x : array_like, shape K_1 x ... x K_N
+        Trade probability on every profile, in the file's grid order (unitless; values outside
+        [0, 1] are reported as ``max_bound_violation``).
+    m : array_like, shape K_1 x ... x K_N
+        Total transfer on every profile (designer to group on the buy side, group to designer
+        on the sell side), in the file's money units.
     ic : {"bayesian", "dominant"}
         Bayesian IC (interim, beliefs are the conditionals of the joint pmf) or dominant-strategy
-        IC (every report against every profile of the others).
+        IC (every report against every profile of the others, zero-probability ones included).
     participation : {"interim", "ex-post"}
-        Interim IR or ex-post IR, for the agents named in ``veto`` (default: all).
+        Interim IR (every type) or ex-post IR (every profile, zero-probability ones included),
+        for the agents named in ``veto``.
+    veto : list of str, optional
+        The agents holding a participation constraint (default: all).
 
     Returns
     -------
     Audit
-        Worst IC and IR violations (0 when none), their location, and the designer's expected profit.
+        Worst IC and IR violations (0 when none), absolute and relative, their location, and
+        the designer's expected profit.
+
+    Raises
+    ------
+    InstanceError
+        If x or m is not a finite numeric array of the grid's shape (``field`` "x" or "m"),
+        ``ic`` or ``participation`` is unknown, or ``veto`` is not a list of the instance's
+        agent names.
 
     Examples
     --------
@@ -81,75 +240,85 @@ def verify(instance: Instance, x, m, *, ic: str = "bayesian", participation: str
     ...                        buyer_value=1.0)
     >>> x = np.array([[1.0, 0.0], [0.0, 0.0]]); m = 0.5 * x
     >>> a = lpmech.verify(inst, x, m)
-    >>> a.max_ic_violation, a.max_ir_violation, a.profit
-    (0.0, 0.0, 0.125)
+    >>> a.max_ic_violation, a.max_ir_violation, a.profit, a.ok()
+    (0.0, 0.0, 0.125, True)
     """
-    if ic not in ("bayesian", "dominant"):
-        raise ValueError(f'ic must be "bayesian" or "dominant", got {ic!r}')
-    if participation not in ("interim", "ex-post"):
-        raise ValueError(f'participation must be "interim" or "ex-post", got {participation!r}')
+    _check_options(instance, ic, participation)
     shape = instance.shape
-    x = np.asarray(x, dtype=float)
-    m = np.asarray(m, dtype=float)
-    if x.shape != shape or m.shape != shape:
-        raise ValueError(f"x and m must have shape {shape}, got {x.shape} and {m.shape}")
+    x = check_profile_array(x, shape, "x")
+    m = check_profile_array(m, shape, "m")
     names = instance.names
-    vetoes = set(names if veto is None else veto)
-    unknown = vetoes - set(names)
-    if unknown:
-        raise ValueError(f"veto names unknown agent(s): {sorted(unknown)}")
+    vetoes = set(check_veto(instance, veto))
     joint = instance.joint_pmf()
     sign = _payoff_sign(instance.side)
-    worst_ic, worst_ir = 0.0, 0.0
+    worst_ic = worst_ir = 0.0                 # absolute, payoff units
+    rel_ic = rel_ir = 0.0                     # relative to the magnitude of the comparison
     where_ic: dict | None = None
     where_ir: dict | None = None
     per_agent = []
+    am = np.abs(m)
     for i, (name, share, grid) in enumerate(zip(names, instance.shares, instance.grids)):
         k = grid.size
         xi = np.moveaxis(x, i, 0).reshape(k, -1)          # [report s, others r]
         mi = np.moveaxis(m, i, 0).reshape(k, -1)
+        ami = np.moveaxis(am, i, 0).reshape(k, -1)
         pi = np.moveaxis(joint, i, 0).reshape(k, -1)       # [true t, others r]
         belief = pi / pi.sum(axis=1, keepdims=True)       # P(θ_-i = r | θ_i = t)
+        t_abs = np.abs(grid)
         if ic == "bayesian":
             exp_m = belief @ mi.T                         # [t, s] = E[m(s, θ_-i) | t]
             exp_x = belief @ xi.T
             util = share * sign * (exp_m - grid[:, None] * exp_x)   # [t, s]
+            size = share * (belief @ ami.T + t_abs[:, None])          # magnitude of util[t, s]
             truthful = np.diag(util)
             gains = util - truthful[:, None]
-            t_idx, s_idx = np.unravel_index(np.argmax(gains), gains.shape)
-            ic_gap = float(gains[t_idx, s_idx])
+            rel = _ratio(gains, np.maximum(size, np.diag(size)[:, None]))
+            t_idx, s_idx = np.unravel_index(np.argmax(rel), rel.shape)
+            ic_gap = float(max(gains.max(), 0.0))
+            ic_rel = float(rel[t_idx, s_idx])
             ic_where = {"agent": name, "type": float(grid[t_idx]), "report": float(grid[s_idx])}
         else:
-            # u[t, s, r] = payoff of true type t reporting s against others r; only r with P(t, r) > 0 matter.
-            ic_gap, ic_where = -np.inf, None
+            # u[s, r] = payoff of true type t reporting s against others r, at every r.
+            ic_gap, ic_rel, ic_where = 0.0, 0.0, None
             for t in range(k):
-                live = pi[t] > 0
-                u = share * sign * (mi[:, live] - grid[t] * xi[:, live])      # [s, r]
+                u = share * sign * (mi - grid[t] * xi)                      # [s, r]
+                size = share * (ami + t_abs[t])
                 g = u - u[t][None, :]
-                s_best, r_best = np.unravel_index(np.argmax(g), g.shape)
-                if g[s_best, r_best] > ic_gap:
-                    ic_gap = float(g[s_best, r_best])
+                rel = _ratio(g, np.maximum(size, size[t][None, :]))
+                s_best, r_best = np.unravel_index(np.argmax(rel), rel.shape)
+                ic_gap = max(ic_gap, float(g.max()))
+                if rel[s_best, r_best] > ic_rel:
+                    ic_rel = float(rel[s_best, r_best])
                     ic_where = {"agent": name, "type": float(grid[t]), "report": float(grid[s_best]),
-                                "others_profile": int(np.flatnonzero(live)[r_best])}
+                                "others_profile": int(r_best)}
             truthful = share * sign * ((belief * mi).sum(axis=1) - grid * (belief * xi).sum(axis=1))
-        ic_gap = max(ic_gap, 0.0)
-        if ic_gap > worst_ic:
-            worst_ic, where_ic = ic_gap, ic_where
-        ir_gap, ir_where = 0.0, None
+        ic_rel = max(ic_rel, 0.0)
+        worst_ic = max(worst_ic, ic_gap)
+        if ic_rel > rel_ic:
+            rel_ic, where_ic = ic_rel, ic_where
+        ir_gap, ir_rel, ir_where = 0.0, 0.0, None
         if name in vetoes:
             if participation == "interim":
-                t = int(np.argmin(truthful))
-                ir_gap = max(0.0, -float(truthful[t]))
+                size = share * ((belief * ami).sum(axis=1) + t_abs)
+                rel = _ratio(-truthful, size)
+                t = int(np.argmax(rel))
+                ir_gap = max(0.0, -float(truthful.min()))
+                ir_rel = float(rel[t])
                 ir_where = {"agent": name, "type": float(grid[t])}
             else:
-                u = share * sign * (mi - grid[:, None] * xi)
-                u = np.where(pi > 0, u, np.inf)
-                t, r = np.unravel_index(np.argmin(u), u.shape)
-                ir_gap = max(0.0, -float(u[t, r]))
-                ir_where = {"agent": name, "type": float(grid[t]), "others_profile": int(r)}
-        if ir_gap > worst_ir:
-            worst_ir, where_ir = ir_gap, ir_where
+                u = share * sign * (mi - grid[:, None] * xi)                # [t, r], every profile
+                size = share * (ami + t_abs[:, None])
+                rel = _ratio(-u, size)
+                t, r = np.unravel_index(np.argmax(rel), rel.shape)
+                ir_gap = max(0.0, -float(u.min()))
+                ir_rel = float(rel[t, r])
+                ir_where = {"agent": name, "type": float(grid[t]), "others_profile": int(r),
+                            "probability": float(pi[t, r])}
+        worst_ir = max(worst_ir, ir_gap)
+        if ir_rel > rel_ir:
+            rel_ir, where_ir = ir_rel, ir_where
         per_agent.append({"agent": name, "ic_violation": ic_gap, "ir_violation": ir_gap,
+                          "ic_relative": ic_rel, "ir_relative": ir_rel,
                           "interim_utility": truthful.tolist()})
     if instance.side == "buy":
         profit = float(np.sum(joint * (instance.buyer_value * x - m)))
@@ -158,4 +327,5 @@ def verify(instance: Instance, x, m, *, ic: str = "bayesian", participation: str
     bound = float(max(0.0, -x.min(), x.max() - 1.0))
     return Audit(max_ic_violation=worst_ic, max_ir_violation=worst_ir, profit=profit,
                  max_bound_violation=bound, worst_ic=where_ic, worst_ir=where_ir,
-                 per_agent=per_agent, ic=ic, participation=participation)
+                 per_agent=per_agent, ic=ic, participation=participation,
+                 ic_relative=rel_ic, ir_relative=rel_ir)

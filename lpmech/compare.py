@@ -2,7 +2,7 @@
 
 :func:`compare` solves the general LP (:mod:`lpmech.general`) under Bayesian or dominant-strategy
 IC and interim or ex post participation, and sets the four values against the best collective
-posted price (theory.md, section 7) and the first-best surplus. Whether dominant-strategy IC or
+posted price (docs/model.md, section 7) and the first-best surplus. Whether dominant-strategy IC or
 ex post participation cost the designer anything on a grid is a numerical finding: with
 independent types and private transfers they are free on a continuum (Gershkov, Goeree,
 Kushnir, Moldovanu and Shi, Econometrica 2013), but a group shares one transfer
@@ -22,10 +22,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .errors import InstanceError
 from .files import write_atomic
-from .general import first_best, solve_general
+from .general import _fmt, first_best, solve_general
 from .instance import Instance
 from .posted import best_posted_price
+from .tolerances import CHECK_RTOL, limit
 
 __all__ = ["compare", "CompareTable", "frontier", "Frontier", "DEFAULT_LAMBDAS"]
 
@@ -46,9 +48,12 @@ def _share(value: float, fb: float) -> float | None:
 class CompareTable:
     """Values of the four IC x participation variants, the best posted price and the first best.
 
-    ``rows``: one dict per variant (label, ic, participation, value, share_of_first_best);
+    ``rows``: one dict per variant (label, ic, participation, value, share_of_first_best, and
+    value_tolerance: the bound CHECK_RTOL x (E|d·x| + E|m|) the value was cross-checked to);
     ``posted``: the best collective posted price (:func:`lpmech.posted.best_posted_price`:
-    price, value, trade_probability, share_of_first_best).
+    price, value, trade_probability, share_of_first_best). DSIC holds against every profile of
+    the others and ex-post IR at every profile, zero-probability profiles included
+    (docs/model.md, section 2).
     """
 
     description: str
@@ -63,21 +68,31 @@ class CompareTable:
                 "rows": self.rows, "posted_price": self.posted, "first_best": self.first_best}
 
     def summary(self) -> str:
-        """An aligned text table."""
+        """An aligned text table; each value carries the digits its cross-check supports (a
+        value within its tolerance of 0 prints as 0), and the notions are defined below it."""
         def pct(x):
             return "n/a" if x is None else f"{x:.2%}"
 
-        lines = [(r["label"], f"{r['value']:.8g}", pct(r["share_of_first_best"])) for r in self.rows]
+        def value(v, tol):
+            return _fmt(v, tol / CHECK_RTOL, digits=8)
+
+        lines = [(r["label"], value(r["value"], r.get("value_tolerance", limit(r["value"]))),
+                  pct(r["share_of_first_best"])) for r in self.rows]
         p = self.posted
         price = "no trade" if p["price"] is None else f"p = {p['price']:.6g}"
-        lines.append((f"best posted price ({price})", f"{p['value']:.8g}", pct(p["share_of_first_best"])))
-        lines.append(("first best", f"{self.first_best:.8g}", "100.00%" if self.first_best > 0 else "n/a"))
+        lines.append((f"best posted price ({price})", value(p["value"], p.get("value_tolerance", limit(p["value"]))),
+                      pct(p["share_of_first_best"])))
+        lines.append(("first best", value(self.first_best, limit(self.first_best)),
+                      "100.00%" if self.first_best > 0 else "n/a"))
         head = ("mechanism", "value", "of first best")
         w = [max(len(r[j]) for r in lines + [head]) for j in range(3)]
         out = [self.description, f"veto: {', '.join(self.vetoes)}",
                f"{head[0]:<{w[0]}}  {head[1]:>{w[1]}}  {head[2]:>{w[2]}}",
                f"{'-' * w[0]}  {'-' * w[1]}  {'-' * w[2]}"]
         out += [f"{a:<{w[0]}}  {b:>{w[1]}}  {c:>{w[2]}}" for a, b, c in lines]
+        out += ["value: the designer's expected profit; BIC/DSIC: Bayesian / dominant-strategy IC (DSIC against",
+                "every profile of the others); interim IR: every type; ex post IR: every profile, zero-probability",
+                "profiles included; first best: the expected gains from trade."]
         return "\n".join(out)
 
 
@@ -86,6 +101,23 @@ def compare(instance: Instance) -> CompareTable:
 
     The instance's veto set is kept; the objective is profit. Every LP solution is audited
     (see :func:`lpmech.general.solve_general`).
+
+    Parameters
+    ----------
+    instance : Instance
+        Independent or correlated types, either side.
+
+    Returns
+    -------
+    CompareTable
+        Values in the instance's money units.
+
+    Raises
+    ------
+    InstanceError
+        For bad input (not an Instance, a veto set that makes the LP unbounded).
+    SolverError, CheckError
+        If HiGHS reports no optimum or an audit fails (see :func:`lpmech.general.solve_general`).
 
     Examples
     --------
@@ -103,9 +135,12 @@ def compare(instance: Instance) -> CompareTable:
         vetoes = res.vetoes
         rows.append({"label": f"{_LABEL[ic]}, {_LABEL[participation]}", "ic": ic,
                      "participation": participation, "value": res.value,
-                     "share_of_first_best": _share(res.value, fb)})
+                     "share_of_first_best": _share(res.value, fb),
+                     "value_tolerance": CHECK_RTOL * res.checks["value_magnitude"]})
     pp = best_posted_price(instance)
     posted = {**pp.to_dict(), "share_of_first_best": _share(pp.value, fb)}
+    if pp.price is not None:     # the posted profit (d - p)·P(trade) is summed from |d| and |p| per trade
+        posted["value_tolerance"] = limit((abs(instance.designer_value) + abs(pp.price)) * pp.trade_probability)
     return CompareTable(instance.describe(), instance.side, vetoes, rows, posted, fb)
 
 
@@ -185,7 +220,7 @@ def frontier(instance: Instance, lambdas: Sequence[float] | None = None, progres
     instance : Instance
         Its IC, participation and veto options are kept.
     lambdas : sequence of float, optional
-        Weights in [0, 1] (λ > 1 is unbounded). Default :data:`DEFAULT_LAMBDAS`; the default
+        Weights in [0, 1] (λ > 1 is unbounded; anything else raises InstanceError). Default :data:`DEFAULT_LAMBDAS`; the default
         sweep solves λ = 1 first and stops once a point equals it (the surplus stops changing:
         a point optimal at λ and at 1 is optimal in between).
     progress : bool
@@ -202,19 +237,15 @@ def frontier(instance: Instance, lambdas: Sequence[float] | None = None, progres
     from tqdm import tqdm
 
     default = lambdas is None
-    grid = sorted(float(v) for v in (DEFAULT_LAMBDAS if default else lambdas))
-    bad = [v for v in grid if not 0.0 <= v <= 1.0]
-    if bad:
-        raise ValueError(f"Pareto weights must lie in [0, 1] (λ > 1 makes the LP unbounded), got {bad}")
+    grid = sorted(_weights(DEFAULT_LAMBDAS if default else lambdas))
     rows = []
     with tqdm(total=len(grid), desc="frontier", disable=not progress, leave=False) as bar:
         end = _point(instance, 1.0) if default else None
-        scale = max(first_best(instance), 1e-12)
         for lam in grid:
             row = end if (default and lam == 1.0) else _point(instance, lam)
             rows.append(row)
             bar.update(1)
-            if default and lam < 1.0 and _same(row, end, scale):
+            if default and lam < 1.0 and _same(row, end):
                 rows.append(end)
                 bar.update(bar.total - bar.n)
                 break
@@ -224,5 +255,25 @@ def frontier(instance: Instance, lambdas: Sequence[float] | None = None, progres
     return Frontier(instance.describe(), rows, first_best(instance), info)
 
 
-def _same(a: dict, b: dict, scale: float, rtol: float = 1e-7) -> bool:
-    return abs(a["profit"] - b["profit"]) <= rtol * scale and abs(a["surplus"] - b["surplus"]) <= rtol * scale
+def _weights(lambdas) -> list[float]:
+    """The Pareto weights as floats in [0, 1]; anything else is bad input (InstanceError)."""
+    if isinstance(lambdas, (str, bytes)) or np.ndim(lambdas) != 1:
+        raise InstanceError(f"must be a list of numbers in [0, 1], got {lambdas!r}", field="lambdas")
+    out = []
+    for v in lambdas:
+        try:
+            out.append(float(v))
+        except (TypeError, ValueError):
+            raise InstanceError(f"must be numbers in [0, 1], found {v!r}", field="lambdas") from None
+    bad = [v for v in out if not 0.0 <= v <= 1.0]
+    if bad:
+        raise InstanceError(f"must lie in [0, 1] (λ > 1 makes the LP unbounded), got {bad}", field="lambdas")
+    if not out:
+        raise InstanceError("is empty", field="lambdas")
+    return out
+
+
+def _same(a: dict, b: dict, rtol: float = CHECK_RTOL) -> bool:
+    """Two frontier points agree: profits within rtol of their magnitude, surpluses likewise."""
+    return (abs(a["profit"] - b["profit"]) <= limit(a["profit"], b["profit"], rtol=rtol)
+            and abs(a["surplus"] - b["surplus"]) <= limit(a["surplus"], b["surplus"], rtol=rtol))

@@ -1,39 +1,47 @@
-"""The general LP over ex post mechanisms (theory.md, section 9).
+"""The general LP over ex post mechanisms (docs/model.md, section 9).
 
 Variables are the trade probability x(θ) ∈ [0, 1] and the total transfer m(θ) on every type
 profile θ of the grid, in the instance's own units (the file's grid order; ``m`` is designer to
 group on the buy side and group to designer on the sell side). Agent i's payoff is
 σ_i·sign·(m − θ_i x) with sign = +1 on the buy side and −1 on the sell side, and the designer's
 profit is sign·(d·x − m) with d the buyer's value b or the seller's cost c. Rows, all of the form
-``G @ [x; m] >= 0`` and stated per unit of share (σ_i > 0 divides out):
+``G @ [x; m] >= 0`` and stated per unit of share (σ_i > 0 divides out), are the model's
+definitions (docs/model.md, section 2), each on the whole profile grid:
 
 * ``"ic"``: Bayesian IC for every agent and every pair (true type t, report s), with beliefs the
   conditionals P(θ_−i | θ_i = t) of the joint pmf (Myerson 1981; correlated types as in
-  Crémer and McLean 1988); or dominant-strategy IC for every θ_−i that has positive
-  probability together with the true type t (neighbouring types suffice, see
-  :func:`_dominant_ic`).
-* ``"participation"``: interim IR (one row per type) or ex post IR (one row per profile of
-  positive probability) for each agent holding a veto (default: all agents).
+  Crémer and McLean 1988); or dominant-strategy IC, the same inequality for **every** θ_−i
+  separately, whether or not (t, θ_−i) has positive probability (neighbouring types suffice,
+  see :func:`_dominant_ic`).
+* ``"participation"``: interim IR (one row per type) or ex-post IR at **every** profile,
+  zero-probability profiles included (one row per profile), for each agent holding a veto
+  (default: all agents).
+
+There is deliberately no option for the weaker "almost sure" reading (DSIC and ex-post IR only
+where the profile has positive probability): it is not the model's definition, and it changes
+answers (on grids/correlated_sellers.toml it put BIC with ex-post IR at 0.31520921 instead of
+the model's 0.28777081). A researcher who wants it can build it from :func:`lpmech.model.model`.
 
 The objective is the designer's expected profit, or with ``pareto = λ`` profit plus λ times
-the agents' total expected surplus (shares included). With independent types and the default
-options this LP has the value of the maximin LP of Haghpanah, Kuvalekar and Lipnowski
-("Selling to a Group", EC 2021; "Buying from a Group", 2024), which the tests check. With
-independent private values, linear utilities and *individual* transfers, Bayesian and
-dominant-strategy implementation give the same interim outcomes on a continuum (Gershkov,
-Goeree, Kushnir, Moldovanu and Shi, Econometrica 2013); here the group shares one transfer and
-types live on grids, so what DSIC or ex post IR cost is a numerical question this module
-answers, not an assumption it makes.
+the agents' total expected surplus (shares included). m is free on every profile and x lies in
+[0, 1]; nothing else is imposed. With independent types and the default options this LP has
+the value of the maximin LP of Haghpanah, Kuvalekar and Lipnowski ("Selling to a Group", EC
+2021; "Buying from a Group", 2024), which the tests check. With independent private values,
+linear utilities and *individual* transfers, Bayesian and dominant-strategy implementation give
+the same interim outcomes on a continuum (Gershkov, Goeree, Kushnir, Moldovanu and Shi,
+Econometrica 2013); here the group shares one transfer and types live on grids, so what DSIC or
+ex post IR cost is a numerical question this module answers, not an assumption it makes.
 
 Every row block is assembled with :mod:`scipy.sparse` from index arrays (a loop over agents,
 none over profiles). The HiGHS model gives each agent's interim expectations columns of their
 own (:meth:`GeneralLP.highs_form`), which keeps the all-pairs IC rows short, and is solved
 through :mod:`lpmech.highs`. Every solution is audited by :func:`lpmech.audit.verify` with the
-same options; a violation above a tolerance scaled to the instance raises :class:`CheckError`
-(the project's :class:`lpmech.checks.CheckError`, re-exported here).
+same options; a violation above :data:`lpmech.tolerances.CHECK_RTOL` times the magnitude of the
+payoffs it compares, or a gap between the LP's value and the audited profit above CHECK_RTOL
+times E|d·x| + E|m|, raises :class:`lpmech.errors.CheckError`.
 
-Well-posedness
---------------
+Well-posedness and the mechanism returned
+-----------------------------------------
 * **Pareto weight.** Paying the group one more unit on every profile keeps every IC and IR row
   and changes profit + λ·surplus by λ − 1, so λ > 1 is unbounded and is rejected. At λ = 1 the
   objective is total welfare (profit + surplus) and its split is indeterminate: the solver then
@@ -42,17 +50,30 @@ Well-posedness
   Pareto solution is Pareto efficient (``pareto=None``, plain profit, skips this second solve).
 * **No veto.** Without any participation row the designer can take any amount from the group;
   an empty veto set is rejected.
-* **Zero-probability profiles.** With a joint pmf some profiles θ⁰ may have probability 0. x(θ⁰)
-  and m(θ⁰) still exist: they are what an agent gets by misreporting into θ⁰, so they enter IC
-  rows only as deviation payoffs and nowhere else (no objective weight, no truthful payoff, no
-  ex post IR row). Lowering the group's payment there (buy: m(θ⁰) down; sell: m(θ⁰) up) only
-  relaxes rows, so the LP's optimal set is unbounded in those coordinates. We bound them
-  losslessly by sign·m(θ⁰) <= 0 (at an impossible profile the group may be fined, never paid)
-  and, after the optimum is found, re-solve with the optimal value held (to HiGHS's tolerance)
-  to pick the mildest such fines. Columns that no row touches end at 0.
+* **Zero-probability profiles.** With a joint pmf some profiles θ⁰ may have probability 0. They
+  carry no objective weight, but x(θ⁰) and m(θ⁰) are part of the mechanism: they are what an
+  agent gets by misreporting into θ⁰ (every IC row), and DSIC and ex-post IR hold there as at
+  every profile. With Bayesian IC and interim IR, m(θ⁰) enters only as a deviation payoff, so
+  the optimal set is unbounded in it (a larger fine only relaxes rows); the value is not. The
+  mechanism returned is, among the optimal ones, one with the smallest Σ|m(θ⁰)| over the
+  zero-probability profiles (a second, lexicographic solve with the optimal value held within
+  ``LEX_RTOL`` times the magnitude of its terms): no sign or bound is imposed on m(θ⁰).
 * **Transfers on positive-probability profiles** are not unique either (e.g. adding
   f(θ_1)g(θ_2) with zero means keeps every interim row); the value and the interim quantities
   are what the LP determines, and the transfer returned is one optimal vertex.
+
+Units and conditioning
+----------------------
+The LP is assembled in a money unit of the instance's own (:func:`lpmech.solver.unit_scale`, a
+power of two, blind to far-out types), so the same instance in cents or in billions is the same
+LP and gives the same answer, scaled. A type far from the others still spreads the LP's
+coefficients: above ``CROSSCHECK_SPREAD`` units the optimum is confirmed by HiGHS's other
+algorithm, and above ``MAX_SPREAD`` units the LP is refused (CheckError), because HiGHS's
+absolute tolerances would then allow errors that no audit can tell from the answer.
+
+Bad input (not an Instance, a mechanism dict with unknown keys, a veto that is a string or
+names an unknown agent, λ outside [0, 1]) raises :class:`lpmech.errors.InstanceError` naming the
+field.
 """
 
 from __future__ import annotations
@@ -64,30 +85,44 @@ from typing import Mapping
 import numpy as np
 import scipy.sparse as sp
 
-from .audit import verify
-from .checks import CheckError
-from .highs import INF, SolverError, make_highs, run
-from .instance import Instance, InstanceError, Mechanism
+from .audit import check_veto, verify
+from .errors import CheckError, InstanceError, SolverError
+from .highs import INF, make_highs, run
+from .instance import EngineProblem, Instance, Mechanism
 from .profiles import along, conditional_interim, outer_pmf
+from .tolerances import ALLOCATION_TOL, CHECK_RTOL, PROB_TOL, TINY
 
 __all__ = ["solve_general", "assemble", "GeneralLP", "RowBlock", "GeneralResult", "CheckError", "first_best",
            "profit_bound", "CHECK_RTOL"]
 
-#: Relative tolerance (to the instance's scale) for the audit of every solution.
-CHECK_RTOL = 1e-7
-#: Relative slack on an optimal value held fixed while a tie is broken (HiGHS's own feasibility
-#: tolerance, 1e-9, adds to it).
+#: Relative slack on an optimal value held fixed while a tie is broken, times the magnitude
+#: Σ|c_j z_j| of the objective's terms (HiGHS's own feasibility tolerance, 1e-9, adds to it).
+#: TODO(tolerances): belongs in lpmech/tolerances.py.
 LEX_RTOL = 1e-12
+#: Above this spread (largest |type| or |designer value| over the LP's money unit) the optimum is
+#: confirmed by a second HiGHS algorithm (:func:`_cross_check`); the maximin path uses the same
+#: figure (lpmech.solver.AUTO_LP_MAX_SPREAD) to leave the LP for the structured solver.
+CROSSCHECK_SPREAD = 1e6
+#: Above this spread the general LP is refused (CheckError, exit 1): HiGHS's absolute tolerances
+#: (1e-9 on x) times a type this many units away allow errors no audit can separate from the
+#: answer. Measured: random 2-agent instances with one far-out type are right up to a spread of
+#: about 2e10 (or stopped by the cross-check), and wrong, undetected, from 2e11 on.
+MAX_SPREAD = 1e9
 
 
 def _sign(instance: Instance) -> float:
     return 1.0 if instance.side == "buy" else -1.0
 
 
-def _scale(instance: Instance) -> float:
-    """Size of the instance's numbers: the designer's value and the largest type."""
-    s = max([abs(instance.designer_value)] + [float(np.max(np.abs(g))) for g in instance.grids])
-    return s if s > 0 else 1.0
+def _unit(instance: Instance) -> float:
+    """The money unit the LP is assembled in: :func:`lpmech.solver.unit_scale` (a power of two,
+    homogeneous of degree 1 in the instance's numbers and blind to far-out types), so the same
+    instance in cents or in billions is the same LP, exactly, and HiGHS's absolute tolerances
+    mean the same thing for it."""
+    from .solver import unit_scale            # solver imports this module lazily; so do we
+
+    return unit_scale(EngineProblem(tuple(instance.grids), tuple(instance.probs), None,
+                                    float(instance.designer_value), False))
 
 
 def _weighted_types(instance: Instance, members: list[int]) -> np.ndarray:
@@ -102,6 +137,20 @@ def _weighted_types(instance: Instance, members: list[int]) -> np.ndarray:
 def first_best(instance: Instance) -> float:
     """The first-best surplus: buy side E[(b − Σσ_iθ_i)_+], sell side E[(Σσ_iθ_i − c)_+].
 
+    Parameters
+    ----------
+    instance : Instance
+
+    Returns
+    -------
+    float
+        In the instance's money units.
+
+    Raises
+    ------
+    InstanceError
+        If ``instance`` is not an :class:`Instance`.
+
     Examples
     --------
     >>> from lpmech.instance import Agent, Instance
@@ -109,6 +158,7 @@ def first_best(instance: Instance) -> float:
     >>> first_best(inst)
     0.5
     """
+    _check_instance(instance)
     return profit_bound(instance, instance.names)
 
 
@@ -118,21 +168,65 @@ def profit_bound(instance: Instance, vetoes) -> float:
     Summing their IR constraints with weights σ_i gives E[m] >= E[θ̄ x] (buy side) with θ̄ the
     share-weighted mean type of the vetoes, so profit <= E[(b − θ̄)_+]; with every agent a veto
     this is :func:`first_best`.
+
+    Parameters
+    ----------
+    instance : Instance
+    vetoes : list of str
+        Names of the agents holding a veto.
+
+    Returns
+    -------
+    float
+        In the instance's money units.
+
+    Raises
+    ------
+    InstanceError
+        If ``vetoes`` is not a list of the instance's agent names (a string is refused).
     """
-    members = [instance.names.index(v) for v in vetoes]
+    _check_instance(instance)
+    names = check_veto(instance, vetoes, "vetoes")
+    if not names:
+        raise InstanceError("is empty: with no participation constraint profit is unbounded", field="vetoes")
+    members = [instance.names.index(v) for v in names]
     gain = _sign(instance) * (instance.designer_value - _weighted_types(instance, members))
     return float(np.sum(instance.joint_pmf() * np.maximum(gain, 0.0)))
 
 
+def _check_instance(instance) -> None:
+    if not isinstance(instance, Instance):
+        raise InstanceError(f"must be an lpmech.Instance, got {type(instance).__name__}", field="instance")
+
+
+_MECHANISM_KEYS = ("ic", "participation", "veto", "pareto")
+
+
 def _resolve(instance: Instance, mechanism: Mechanism | Mapping | None) -> Instance:
     """The instance with the mechanism to solve, validated against it."""
+    _check_instance(instance)
     if mechanism is None:
         mech = instance.mechanism
     else:
-        mech = Mechanism(**mechanism) if isinstance(mechanism, Mapping) else mechanism
+        if isinstance(mechanism, Mapping):
+            unknown = sorted(str(k) for k in mechanism if k not in _MECHANISM_KEYS)
+            if unknown:
+                raise InstanceError(f"unknown option(s) {', '.join(unknown)} (known: {', '.join(_MECHANISM_KEYS)})",
+                                    field="mechanism")
+            veto = mechanism.get("veto")
+            if veto is not None:
+                check_veto(instance, veto, "mechanism.veto")     # a string or unknown name is bad input
+            try:
+                mech = Mechanism(**mechanism)
+            except TypeError as err:
+                raise InstanceError(f"is malformed: {err}", field="mechanism") from None
+        else:
+            mech = mechanism
         if not isinstance(mech, Mechanism):
             raise InstanceError("must be a Mechanism or a dict of its options", field="mechanism")
         instance = replace(instance, mechanism=mech, agents=instance.agents)
+    if mech.veto is not None:
+        check_veto(instance, mech.veto, "mechanism.veto")
     if mech.veto is not None and len(mech.veto) == 0:
         raise InstanceError("is empty: with no participation constraint the designer's profit is "
                             "unbounded (it can charge the group any amount)", field="mechanism.veto",
@@ -232,29 +326,25 @@ def _interim_ir(agent: _Agent):
 
 
 def _dominant_ic(agent: _Agent):
-    """Ex post IC against every θ_−i that is possible given the true type.
+    """Dominant-strategy IC: for every θ_−i = r (possible or not) and every pair (t, s).
 
-    At a fixed θ_−i = r the payoff m − t·x is linear in t, so among the types t that are
-    possible with r ("live") IC between neighbours implies IC between all of them (the usual
-    single-crossing chain). Reports into a profile that is impossible with r are threats with
-    no IC row of their own, so every (live t, impossible s) pair keeps its row. The rows kept
-    are a subset of all pairs and imply the rest, so this is exact; it cuts K(K−1) rows per
-    θ_−i to about 2(K−1).
+    At a fixed r the payoff sign·(m(s, r) − t·x(s, r)) is linear in t, so IC between
+    neighbouring grid types in both directions implies it between all pairs (the usual
+    single-crossing chain: the two neighbour rows give monotone x(·, r), then the rows add up).
+    So the 2(K−1) neighbour rows per r are exact and stand for the K(K−1) pairs.
     """
-    live = agent.belief > 0                                  # (K x R): (t, r) has positive probability
-    r_live, t_live = np.nonzero(live.T)                      # sorted by r, then t
-    same = r_live[1:] == r_live[:-1]
-    lo, hi, r_adj = t_live[:-1][same], t_live[1:][same], r_live[1:][same]
-    t_out, s_out, r_out = np.nonzero(live[:, None, :] & ~live[None, :, :])
-    t = np.concatenate([lo, hi, t_out])
-    s = np.concatenate([hi, lo, s_out])
-    r = np.concatenate([r_adj, r_adj, r_out])
+    k, n_r = agent.view.shape
+    lo, r = np.divmod(np.arange((k - 1) * n_r), n_r)
+    hi = lo + 1
+    t = np.concatenate([lo, hi])
+    s = np.concatenate([hi, lo])
+    r = np.concatenate([r, r])
     return "profile", _ex_post_payoff(agent, t, t, r) - _ex_post_payoff(agent, t, s, r)
 
 
 def _ex_post_ir(agent: _Agent):
-    """sign·(m − θ_i x) >= 0 on every profile of positive probability."""
-    t, r = np.nonzero(agent.belief > 0)
+    """sign·(m − θ_i x) >= 0 on every profile (zero-probability profiles included)."""
+    t, r = np.divmod(np.arange(agent.view.size), agent.view.shape[1])
     return "profile", _ex_post_payoff(agent, t, t, r)
 
 
@@ -289,8 +379,10 @@ class RowBlock:
 class GeneralLP:
     """The general LP of one instance and mechanism, in the instance's units.
 
-    Columns are ``[x, m]``, each a flattened profile vector (C order, the file's grid order,
-    ``m`` with the JSON sign). The LP is: maximize ``c_x·x + c_m·m`` subject to
+    Columns are ``[x, m / unit]``, each a flattened profile vector (C order, the file's grid
+    order, ``m`` with the JSON sign), and every money amount of the LP (types, the designer's
+    value, the objective) is in units of ``unit`` (see :func:`_unit`): multiply the m part and
+    the objective by ``unit`` for the instance's own units. The LP is: maximize ``c_x·x + c_m·m`` subject to
     ``rows(name) @ [x; m] >= 0`` for the groups ``"ic"`` and ``"participation"``,
     ``0 <= x <= 1`` and ``m_lower <= m <= m_upper``. Bayesian IC and interim IR are stored
     factored through each agent's interim payoff operator (see :class:`RowBlock`); the HiGHS
@@ -316,9 +408,11 @@ class GeneralLP:
     groups : dict of str to list of RowBlock
         ``"ic"`` and ``"participation"`` rows.
     m_lower, m_upper : ndarray
-        Bounds on m (infinite except at zero-probability profiles).
+        Bounds on m: infinite (m is free on every profile, zero-probability ones included).
     zero : ndarray of bool
-        Zero-probability profiles.
+        Zero-probability profiles (where the returned mechanism has the smallest Σ|m|).
+    unit : float
+        The money unit of the LP (a power of two).
     """
 
     instance: Instance
@@ -332,6 +426,7 @@ class GeneralLP:
     m_lower: np.ndarray
     m_upper: np.ndarray
     zero: np.ndarray
+    unit: float = 1.0
 
     @property
     def n_profiles(self) -> int:
@@ -347,7 +442,15 @@ class GeneralLP:
         return (F @ E).tocsr()
 
     def rows(self, name: str) -> sp.csr_matrix:
-        """A group's rows over [x; m] (interim blocks multiplied out)."""
+        """A group's rows over [x; m] (interim blocks multiplied out).
+
+        Raises
+        ------
+        InstanceError
+            If ``name`` is not ``"ic"`` or ``"participation"``.
+        """
+        if name not in self.groups:
+            raise InstanceError(f"must be one of {', '.join(map(repr, self.groups))}, got {name!r}", field="name")
         mats = [b.matrix @ self.payoff_operator(b.agent) if b.acts_on == "interim" else b.matrix
                 for b in self.groups[name]]
         return sp.vstack(mats, format="csr")
@@ -400,6 +503,22 @@ class GeneralLP:
 def assemble(instance: Instance, *, mechanism: Mechanism | Mapping | None = None) -> GeneralLP:
     """Assemble the general LP (no solve).
 
+    Parameters
+    ----------
+    instance : Instance
+    mechanism : Mechanism or dict, optional
+        Overrides ``instance.mechanism`` (see :func:`solve_general`).
+
+    Returns
+    -------
+    GeneralLP
+        Rows over the flattened [x; m] of every profile (2·K_1···K_N columns).
+
+    Raises
+    ------
+    InstanceError
+        For bad input (see :func:`solve_general`).
+
     Examples
     --------
     >>> from lpmech.instance import Agent, Instance
@@ -413,11 +532,12 @@ def assemble(instance: Instance, *, mechanism: Mechanism | Mapping | None = None
     vetoes = tuple(instance.names if mech.veto is None else mech.veto)
     pmf = instance.joint_pmf().ravel()
     n, sign, shape = pmf.size, _sign(instance), instance.shape
+    unit = _unit(instance)
     groups: dict[str, list[RowBlock]] = {"ic": [], "participation": []}
     interim_factors: dict[int, tuple[sp.csr_matrix, sp.csr_matrix]] = {}
     for i, (name, grid) in enumerate(zip(instance.names, instance.grids)):
         view = _agent_view(shape, i)
-        agent = _Agent(view, _beliefs(instance, pmf, view, i), grid, n, sign)
+        agent = _Agent(view, _beliefs(instance, pmf, view, i), grid / unit, n, sign)
         makers = [("ic", _IC_ROWS[mech.ic])] + ([("participation", _IR_ROWS[mech.participation])]
                                                 if name in vetoes else [])
         for group, make in makers:
@@ -425,32 +545,31 @@ def assemble(instance: Instance, *, mechanism: Mechanism | Mapping | None = None
             if acts_on == "interim" and i not in interim_factors:
                 interim_factors[i] = (_interim_payoff(agent), _interim_operator(agent))
             groups[group].append(RowBlock(i, acts_on, matrix))
-    mean_type = _weighted_types(instance, list(range(instance.n))).ravel()
-    profit = (sign * instance.designer_value * pmf, -sign * pmf)
+    mean_type = _weighted_types(instance, list(range(instance.n))).ravel() / unit
+    profit = (sign * instance.designer_value / unit * pmf, -sign * pmf)
     surplus = (-sign * mean_type * pmf, sign * pmf)
     lam = mech.pareto or 0.0
     objective = (profit[0] + lam * surplus[0], profit[1] + lam * surplus[1])
     zero = pmf == 0
-    m_lower = np.where(zero & (sign < 0), 0.0, -INF)
-    m_upper = np.where(zero & (sign > 0), 0.0, INF)
+    m_lower = np.full(n, -INF)
+    m_upper = np.full(n, INF)
     return GeneralLP(instance, vetoes, pmf, objective, profit, surplus, interim_factors, groups,
-                     m_lower, m_upper, zero)
+                     m_lower, m_upper, zero, unit)
 
 
 # --------------------------------------------------------------------------- solving
 def _tie_breaks(lp: GeneralLP) -> list[np.ndarray]:
-    """Secondary objectives over [x; m] (maximized in order with the earlier optima held)."""
-    n = lp.n_profiles
+    """Secondary objectives over [x; m] of the Pareto weight (maximized in order, earlier optima held).
+
+    The last tie-break, the smallest Σ|m| at zero-probability profiles, needs columns of its
+    own and is added by :func:`_optimize`.
+    """
     out = []
     lam = lp.instance.mechanism.pareto
     if lam == 0.0:          # among profit maximizers the Pareto-efficient one (largest surplus)
         out.append(np.concatenate(lp.surplus))
     if lam == 1.0:          # among welfare maximizers the one with the largest profit (λ -> 1-)
         out.append(np.concatenate(lp.profit))
-    if lp.zero.any():
-        fines = np.zeros(2 * n)
-        fines[n:][lp.zero] = 1.0 if lp.instance.side == "buy" else -1.0
-        out.append(fines)
     return out
 
 
@@ -466,24 +585,89 @@ def _solver_for(mech: Mechanism) -> str:
     return "ipm" if mixed else "simplex"
 
 
-def _optimize(lp: GeneralLP, scale: float) -> tuple[np.ndarray, str]:
-    """Solve the LP, then break ties lexicographically; returns ([x; m], HiGHS status)."""
+def _hold(h, c: np.ndarray, z: np.ndarray) -> None:
+    """Add the row c·v >= c·z − LEX_RTOL·Σ|c_j z_j| (keep an optimum while the next objective runs)."""
+    terms = c * z[:c.size]
+    idx = np.flatnonzero(c).astype(np.int32)
+    h.addRow(float(terms.sum()) - LEX_RTOL * max(float(np.abs(terms).sum()), TINY), INF, idx.size, idx, c[idx])
+
+
+def _spread(lp: GeneralLP) -> float:
+    """How many of the LP's money units its largest type or value is (1 on a well-scaled instance)."""
+    inst = lp.instance
+    big = max([abs(inst.designer_value)] + [float(np.max(np.abs(g))) for g in inst.grids])
+    return big / lp.unit
+
+
+def _cross_check(lp: GeneralLP, model: tuple, sol) -> None:
+    """Solve the LP again with HiGHS's other algorithm; raise CheckError if the optimal values differ.
+
+    When one type is many money units away from the others (``_spread`` above
+    CROSSCHECK_SPREAD), the LP's coefficients span as many orders of magnitude and HiGHS's
+    simplex has been seen to stop at a feasible but suboptimal vertex that no audit can tell
+    from an optimum (a type at 1e12 with the others near 1: profit 0.0046 instead of 0.0131).
+    Interior point and simplex fail differently, so two equal values are the evidence here; two
+    different ones are an error, never an answer.
+    """
+    neg_c, A, row_lo, row_hi, col_lo, col_hi = model
+    other = "ipm" if _solver_for(lp.instance.mechanism) == "simplex" else "simplex"
+    h = make_highs(neg_c, A, row_lo, row_hi, col_lo, col_hi)
+    h.setOptionValue("solver", other)
+    second = run(h, f"general LP ({other}, cross-check of an instance whose types span "
+                    f"{_spread(lp):.3g} money units)")
+    terms = np.abs(neg_c) @ (np.abs(sol.x) + np.abs(second.x))
+    floor = PROB_TOL / CHECK_RTOL * float(np.abs(neg_c).sum())        # x is known to PROB_TOL
+    gap = abs(second.objective - sol.objective)
+    lim = CHECK_RTOL * max(float(terms) + floor, TINY)
+    if not gap <= lim:
+        u = lp.unit
+        raise CheckError(["algorithms_disagree"],
+                         {"algorithms_disagree": gap * u, "value_first": -sol.objective * u,
+                          "value_second": -second.objective * u, "spread": _spread(lp)},
+                         {"algorithms_disagree": lim * u},
+                         message=(f"cross-check failed: HiGHS's simplex and interior point give different optimal "
+                                  f"values ({-sol.objective * u:.10g} and {-second.objective * u:.10g}) on an "
+                                  f"instance whose types span {_spread(lp):.3g} money units: the LP is too "
+                                  "ill-conditioned to be solved reliably in floating point"))
+
+
+def _optimize(lp: GeneralLP) -> tuple[np.ndarray, str, float]:
+    """Solve the LP, then break ties lexicographically; returns ([x; m], HiGHS status, optimal value).
+
+    Last tie-break: with zero-probability profiles Z, minimize Σ_{θ∈Z} |m(θ)| (columns u_θ with
+    u_θ >= m(θ) and u_θ >= −m(θ)) with every earlier optimum held.
+    """
     A, row_lo, row_hi, col_lo, col_hi = lp.highs_form()
-    n_cols = A.shape[1]
-    pad = np.zeros(n_cols - 2 * lp.n_profiles)
+    n, n_cols = lp.n_profiles, A.shape[1]
+    pad = np.zeros(n_cols - 2 * n)
     c = np.concatenate(list(lp.objective) + [pad])
     h = make_highs(-c, A, row_lo, row_hi, col_lo, col_hi)
     h.setOptionValue("solver", _solver_for(lp.instance.mechanism))
     sol = _run(h, "general LP")
+    lp_value = -sol.objective
+    if _spread(lp) > CROSSCHECK_SPREAD:
+        _cross_check(lp, (-c, A, row_lo, row_hi, col_lo, col_hi), sol)
     h.setOptionValue("solver", "simplex")     # tie-breaks start from the optimal basis
     for nxt in _tie_breaks(lp):
-        held = float(c @ sol.x)
-        idx = np.flatnonzero(c).astype(np.int32)
-        h.addRow(held - LEX_RTOL * max(abs(held), scale), INF, idx.size, idx, c[idx])
+        _hold(h, c, sol.x)
         c = np.concatenate([nxt, pad])
         h.changeColsCost(n_cols, np.arange(n_cols, dtype=np.int32), -c)
         sol = _run(h, "general LP (tie-break)")
-    return sol.x[:2 * lp.n_profiles], sol.status
+    zero = np.flatnonzero(lp.zero)
+    if zero.size:
+        _hold(h, c, sol.x)
+        k = zero.size
+        h.addCols(k, np.zeros(k), np.zeros(k), np.full(k, INF), 0, np.zeros(k, dtype=np.int32),
+                  np.zeros(0, dtype=np.int32), np.zeros(0))
+        u = n_cols + np.arange(k)
+        idx = np.stack([u, u, n + zero, n + zero], axis=1)[:, [0, 2, 1, 3]].ravel()   # (u, m), (u, m)
+        val = np.tile([1.0, -1.0, 1.0, 1.0], k)
+        h.addRows(2 * k, np.zeros(2 * k), np.full(2 * k, INF), 4 * k, np.arange(0, 4 * k, 2, dtype=np.int32),
+                  idx.astype(np.int32), val)
+        cost = np.concatenate([np.zeros(n_cols), np.ones(k)])
+        h.changeColsCost(cost.size, np.arange(cost.size, dtype=np.int32), cost)
+        sol = _run(h, "general LP (tie-break: smallest transfers at zero-probability profiles)")
+    return sol.x[:2 * n], sol.status, lp_value
 
 
 def _run(h, what: str):
@@ -502,51 +686,130 @@ def _run(h, what: str):
 
 
 def _interim(instance: Instance, x: np.ndarray, m: np.ndarray) -> list[dict]:
+    """Per agent: grid, E[x | θ_i], E[m | θ_i] (as "expected_transfer" and its older key
+    "transfer"), the agent's part σ_i·E[m | θ_i] ("expected_payout") and the interim utility."""
     pmf, sign = instance.joint_pmf(), _sign(instance)
     out = []
     for i, (name, grid, share) in enumerate(zip(instance.names, instance.grids, instance.shares)):
         X = conditional_interim(x, pmf, i)
         M = conditional_interim(m, pmf, i)
         out.append({"agent": name, "grid": grid.tolist(), "trade_probability": X.tolist(),
-                    "transfer": M.tolist(), "utility": (share * sign * (M - grid * X)).tolist()})
+                    "expected_transfer": M.tolist(), "transfer": M.tolist(),
+                    "expected_payout": (share * M).tolist(),
+                    "utility": (share * sign * (M - grid * X)).tolist()})
     return out
 
 
-def _checks(lp: GeneralLP, x: np.ndarray, m: np.ndarray, value: float) -> dict:
-    """Audit (x, m) with :func:`verify`; raise :class:`CheckError` on any failure."""
+def _value_magnitude(lp: GeneralLP, x: np.ndarray, m: np.ndarray) -> float:
+    """The size of the terms the objective is summed from, which its cross-checks are relative to.
+
+    E|d·x| + E|m| (plus λ·(E|θ̄·x| + E|m|) with a Pareto weight, θ̄ the share-weighted mean type),
+    and, since x is a probability known to PROB_TOL (the solver's accuracy on it is absolute),
+    the term d·x is never taken as smaller than |d|·PROB_TOL: so the magnitude adds
+    (PROB_TOL / CHECK_RTOL)·(|d| + λ·E|θ̄|). Without that floor an optimum of exactly 0 (no trade,
+    no transfer) would be held to a tolerance of 0 against the solver's 1e-19 noise.
+    """
+    inst, pmf = lp.instance, lp.pmf
+    xf, mf = np.abs(x.ravel()), np.abs(m.ravel())
+    d = abs(inst.designer_value)
+    size = float(pmf @ (d * xf + mf))
+    floor = d
+    lam = inst.mechanism.pareto or 0.0
+    if lam:
+        mean_type = np.abs(_weighted_types(inst, list(range(inst.n))).ravel())
+        size += lam * float(pmf @ (mean_type * xf + mf))
+        floor += lam * float(pmf @ mean_type)
+    return max(size + PROB_TOL / CHECK_RTOL * floor, TINY)
+
+
+def _checks(lp: GeneralLP, x: np.ndarray, m: np.ndarray, value: float, lp_value: float) -> dict:
+    """Audit (x, m) with :func:`verify`; raise :class:`CheckError` on any failure.
+
+    Every check is relative to the magnitudes of its own comparison (:mod:`lpmech.tolerances`):
+    IC and IR violations to the payoffs they compare (``ic_relative``, ``ir_relative``), the
+    gap between HiGHS's optimal value and the audited objective of the mechanism returned
+    (``analytic_gap``) and the excess over the profit bound to E|d·x| + E|m|
+    (``value_magnitude``); x outside [0, 1] against ALLOCATION_TOL.
+    """
     inst = lp.instance
     mech = inst.mechanism
     audit = verify(inst, x, m, ic=mech.ic, participation=mech.participation, veto=lp.vetoes)
     surplus = float(sum(np.dot(p, a["interim_utility"]) for p, a in zip(inst.probs, audit.per_agent)))
     lam = mech.pareto or 0.0
     fb, bound = first_best(inst), profit_bound(inst, lp.vetoes)
-    scale = _scale(inst)
-    tol = CHECK_RTOL * max(scale, float(np.max(np.abs(m), initial=0.0)))
-    gap = abs(value - (audit.profit + lam * surplus)) / max(abs(value), scale)
+    size = _value_magnitude(lp, x, m)
+    audited = audit.profit + lam * surplus
+    gap = max(abs(lp_value - audited), abs(value - audited)) / size
+    excess = max(0.0, audit.profit - bound)
     checks = {"max_ic_violation": audit.max_ic_violation, "max_ir_violation": audit.max_ir_violation,
+              "ic_relative": audit.ic_relative, "ir_relative": audit.ir_relative,
               "max_bound_violation": audit.max_bound_violation, "analytic_gap": gap,
-              "profit_bound_excess": max(0.0, audit.profit - bound), "first_best": fb, "profit_bound": bound,
-              "profit": audit.profit, "surplus": surplus, "tolerance": tol}
-    failed = [k for k in ("max_ic_violation", "max_ir_violation", "max_bound_violation", "profit_bound_excess")
-              if checks[k] > tol]
-    if gap > CHECK_RTOL:
-        failed.append("analytic_gap")
+              "profit_bound_excess": excess, "first_best": fb, "profit_bound": bound,
+              "profit": audit.profit, "surplus": surplus, "value_magnitude": size,
+              "tolerance": CHECK_RTOL, "allocation_tolerance": ALLOCATION_TOL}
+    limits = {"ic_relative": CHECK_RTOL, "ir_relative": CHECK_RTOL, "analytic_gap": CHECK_RTOL,
+              "max_bound_violation": ALLOCATION_TOL,
+              "profit_bound_excess": CHECK_RTOL * (size + abs(bound))}
+    failed = [k for k, lim in limits.items() if not checks[k] <= lim]
     if failed:
-        raise CheckError(failed, checks)
+        raise CheckError(failed, checks, limits)
     return checks
+
+
+def _fmt(value: float, size: float, rtol: float = CHECK_RTOL, digits: int = 6) -> str:
+    """``value`` with at most ``digits`` significant digits and none finer than rtol·size, the
+    precision its check supports; a value within rtol·size of 0 prints as 0."""
+    value = float(value)
+    if not np.isfinite(value):
+        return str(value)
+    lim = rtol * max(float(size), TINY)
+    if abs(value) <= lim:
+        return "0"
+    sig = int(np.floor(np.log10(abs(value))) - np.floor(np.log10(lim)))
+    return f"{value:.{max(1, min(digits, sig))}g}"
+
+
+def _prob(p: float) -> str:
+    """A probability to 4 decimals; within ALLOCATION_TOL of 0 it prints as 0."""
+    return "0" if abs(p) <= ALLOCATION_TOL else f"{p:.4f}"
 
 
 @dataclass
 class GeneralResult:
     """An audited optimum of the general LP, in the instance's units and grid order.
 
-    ``transfer`` follows the JSON convention (designer to group on the buy side, group to
-    designer on the sell side); ``interim`` holds, per agent, the grid, E[x | θ_i], E[m | θ_i]
-    and the interim utility (share included). ``checks`` holds the audit's worst violations,
-    ``analytic_gap`` (the LP objective against the audited profit + λ·surplus, relative),
-    ``first_best``, ``profit_bound`` (the first best for the veto set), ``profit_bound_excess``,
-    ``profit``, ``surplus`` (the agents' total expected surplus) and the ``tolerance`` applied.
-    ``solve_seconds`` is the wall time of assembly and HiGHS (all stages), without the audit.
+    Attributes
+    ----------
+    status : str
+        ``"optimal"``: HiGHS found an optimum and every check passed (otherwise an error is
+        raised, never a result).
+    highs_status : str
+        HiGHS's own model status of the last solve (``"Optimal"``).
+    side : {"buy", "sell"}
+    value : float
+        The objective of the mechanism returned: expected profit, or profit + λ·surplus.
+    allocation : ndarray, shape K_1 x ... x K_N
+        x(θ), the trade probability on every profile (file's grid order).
+    transfer : ndarray, shape K_1 x ... x K_N
+        m(θ), the total transfer (designer to group on the buy side, group to designer on the
+        sell side), in the file's money units.
+    interim : list of dict
+        Per agent: ``grid`` (per-share types), ``trade_probability`` E[x | θ_i],
+        ``expected_transfer`` E[m | θ_i] (also under its older key ``transfer``),
+        ``expected_payout`` σ_i·E[m | θ_i] (the agent's part) and ``utility``, the interim
+        expected payoff σ_i·sign·(E[m | θ_i] − θ_i·E[x | θ_i]).
+    checks : dict
+        The audit's worst violations, absolute (``max_ic_violation``, ``max_ir_violation``,
+        payoff units) and relative to the payoffs compared (``ic_relative``,
+        ``ir_relative``); ``analytic_gap`` (HiGHS's value against the audited objective,
+        relative to ``value_magnitude`` = E|d·x| + E|m|), ``first_best``, ``profit_bound``
+        (the first best for the veto set), ``profit_bound_excess``, ``profit``, ``surplus``
+        (the agents' total expected surplus), ``tolerance`` (the relative tolerance applied)
+        and ``allocation_tolerance``.
+    solve_seconds : float
+        Wall time of assembly and HiGHS (all stages), without the audit.
+    mechanism : Mechanism
+    vetoes : tuple of str
     """
 
     status: str
@@ -561,6 +824,7 @@ class GeneralResult:
     vetoes: tuple[str, ...]
     formulation: str = "general"
     instance: Instance | None = field(default=None, repr=False)
+    highs_status: str = "Optimal"
 
     @property
     def profit(self) -> float:
@@ -577,30 +841,51 @@ class GeneralResult:
 
     def to_dict(self) -> dict:
         """JSON-ready dict (lists and floats)."""
-        return {"status": self.status, "side": self.side, "formulation": self.formulation,
-                "mechanism": self.mechanism_dict(), "value": float(self.value),
+        interim = self.interim
+        return {"status": self.status, "highs_status": self.highs_status, "side": self.side,
+                "formulation": self.formulation, "mechanism": self.mechanism_dict(), "value": float(self.value),
                 "allocation": self.allocation.tolist(), "transfer": self.transfer.tolist(),
-                "interim": self.interim, "checks": {k: float(v) for k, v in self.checks.items()},
+                "interim": interim, "checks": {k: float(v) for k, v in self.checks.items()},
                 "solve_seconds": float(self.solve_seconds)}
 
     def summary(self) -> str:
-        """Readable text: options, value against the first best, checks, interim table."""
+        """Readable text: options, value against the first best, checks, and the interim table
+        with every column defined. Numbers carry the precision their checks support."""
         m, c = self.mechanism, self.checks
-        ic = "Bayesian IC" if m.ic == "bayesian" else "dominant-strategy IC"
+        ic = "Bayesian IC" if m.ic == "bayesian" else "dominant-strategy IC (every profile of the others)"
+        ir = "interim IR" if m.participation == "interim" else "ex-post IR (every profile)"
         objective = "profit" if m.pareto is None else f"profit + {m.pareto:g} x surplus"
+        size = c.get("value_magnitude", abs(self.value))
         fb = c["first_best"]
-        share = f" ({self.value / fb:.1%} of first best {fb:.6g})" if fb > 0 else ""
-        lines = [f"general LP, {self.side} side: {ic}, {m.participation} participation, "
-                 f"veto {', '.join(self.vetoes)}; maximize {objective}",
-                 f"status {self.status}, value {self.value:.10g}{share}, profit {c['profit']:.10g}, "
-                 f"agents' surplus {c['surplus']:.10g}, {self.solve_seconds:.3f} s",
-                 f"checks: IC {c['max_ic_violation']:.2e}, IR {c['max_ir_violation']:.2e}, "
-                 f"gap {c['analytic_gap']:.2e} (tolerance {c['tolerance']:.1e})"]
-        for a in self.interim:
-            lines.append(f"  {a['agent']}: {'type':>10} {'P(trade)':>10} {'E[m]':>12} {'utility':>12}")
-            for row in zip(*(np.asarray(a[k]) + 0.0 for k in ("grid", "trade_probability", "transfer", "utility"))):
-                lines.append(f"  {'':{len(a['agent'])}}  {row[0]:>10.4g} {row[1]:>10.4f} {row[2]:>12.6g} "
-                             f"{row[3]:>12.6g}")
+        share = f" ({self.value / fb:.1%} of first best {_fmt(fb, fb)})" if fb > 0 else ""
+        buy = self.side == "buy"
+        flow = "designer to group" if buy else "group to designer"
+        lines = [f"general LP, {self.side} side: {ic}, {ir}, veto {', '.join(self.vetoes)}; maximize {objective}",
+                 (f"status {self.status}, value {_fmt(self.value, size, digits=10)}{share}, "
+                  f"profit {_fmt(c['profit'], size, digits=10)}, "
+                  f"agents' surplus {_fmt(c['surplus'], size, digits=10)}, {self.solve_seconds:.3f} s"),
+                 (f"checks, each relative to the magnitude of what it compares (tolerance {c['tolerance']:.0e}): "
+                  f"IC {c.get('ic_relative', 0.0):.1e}, IR {c.get('ir_relative', 0.0):.1e}, "
+                  f"value {c['analytic_gap']:.1e}"),
+                 "interim table, per agent and type θ (per share):",
+                 "  P(trade) = E[x | θ], the probability of trade given the agent's type;",
+                 f"  E[m | θ] = expected total transfer given the agent's type, {flow};",
+                 "  utility = the agent's expected payoff given its type, share σ included: "
+                 + ("σ·(E[m | θ] − θ·P(trade))" if buy else "σ·(θ·P(trade) − E[m | θ])") + "."]
+        for i, a in enumerate(self.interim):
+            lines.append(f"  {a['agent']}: {'θ':>10} {'P(trade)':>10} {'E[m | θ]':>12} {'utility':>12}")
+            n_types = len(a["grid"])
+            # each number's check is relative to the terms it is summed from: E[|m| | θ] and |θ|
+            if self.instance is not None:
+                size_m = conditional_interim(np.abs(self.transfer), self.instance.joint_pmf(), i)
+                size_u = self.instance.shares[i] * (size_m + np.abs(np.asarray(a["grid"])))
+            else:
+                size_m, size_u = np.abs(a["expected_transfer"]), np.abs(a["utility"])
+            for k in range(n_types):
+                lines.append(f"  {'':{len(a['agent'])}}  {_fmt(a['grid'][k], abs(a['grid'][k]), 1e-12):>10} "
+                             f"{_prob(a['trade_probability'][k]):>10} "
+                             f"{_fmt(a['expected_transfer'][k], size_m[k]):>12} "
+                             f"{_fmt(a['utility'][k], size_u[k]):>12}")
         return "\n".join(lines)
 
 
@@ -613,7 +898,7 @@ def solve_general(instance: Instance, *, mechanism: Mechanism | Mapping | None =
         Independent or correlated (joint pmf) types, either side.
     mechanism : Mechanism or dict, optional
         Overrides ``instance.mechanism`` (IC notion, participation, veto set, Pareto weight λ
-        in [0, 1]).
+        in [0, 1]); a dict may hold the keys ``ic``, ``participation``, ``veto``, ``pareto``.
 
     Returns
     -------
@@ -622,34 +907,47 @@ def solve_general(instance: Instance, *, mechanism: Mechanism | Mapping | None =
     Raises
     ------
     InstanceError
-        For an empty veto set or λ > 1 (both make the LP unbounded).
-    lpmech.highs.SolverError
-        If HiGHS does not report an optimum.
+        For bad input (not an Instance, an unknown mechanism option, a veto that is a string
+        or names an unknown agent), an empty veto set or λ > 1 (both make the LP unbounded).
+    SolverError
+        If HiGHS does not report an optimum (its status is in the error).
     CheckError
-        If the audit finds a violation above ``CHECK_RTOL`` times the instance's scale.
+        If the audit finds an IC or IR violation above ``CHECK_RTOL`` times the magnitude of
+        the payoffs compared, or HiGHS's value and the audited objective differ by more than
+        ``CHECK_RTOL`` times E|d·x| + E|m|; if a type lies more than ``MAX_SPREAD`` money units
+        from zero (the unit is :func:`lpmech.solver.unit_scale`), or more than
+        ``CROSSCHECK_SPREAD`` and HiGHS's simplex and interior point disagree.
 
     Examples
     --------
     >>> from lpmech.instance import Agent, Instance
     >>> inst = Instance("buy", [Agent(n, [0.25, 0.75], [0.5, 0.5]) for n in "ab"], buyer_value=1.0)
     >>> res = solve_general(inst)
-    >>> round(res.value, 6), res.checks["max_ic_violation"] < 1e-9
-    (0.3125, True)
+    >>> round(res.value, 6), res.status, res.checks["ic_relative"] < 1e-9
+    (0.3125, 'optimal', True)
     >>> round(solve_general(inst, mechanism={"ic": "dominant", "participation": "ex-post"}).value, 6)
     0.25
     """
     start = time.perf_counter()
-    instance.check_size()
+    _check_instance(instance)
+    instance.check_size()                     # before anything the size of the grid is allocated
     lp = assemble(instance, mechanism=mechanism)
     inst = lp.instance
-    z, status = _optimize(lp, _scale(inst))
+    spread = _spread(lp)
+    if spread > MAX_SPREAD:
+        raise CheckError(["spread"], {"spread": spread, "unit": lp.unit}, {"spread": MAX_SPREAD},
+                         message=(f"the general LP cannot be solved reliably in floating point: a type or value "
+                                  f"is {spread:.3g} times the instance's money unit {lp.unit:.3g} (limit "
+                                  f"{MAX_SPREAD:.0e}); HiGHS's tolerances would make the answer unverifiable"))
+    z, highs_status, lp_value = _optimize(lp)
     seconds = time.perf_counter() - start
     n = lp.n_profiles
     x = np.clip(z[:n], 0.0, 1.0)
-    m = z[n:].copy()
-    value = float(np.concatenate(lp.objective) @ np.concatenate([x, m]))
+    value = float(np.concatenate(lp.objective) @ np.concatenate([x, z[n:]])) * lp.unit
+    lp_value *= lp.unit
+    m = z[n:] * lp.unit                           # back to the instance's units (exact: a power of two)
     x_nd, m_nd = x.reshape(inst.shape), m.reshape(inst.shape)
-    checks = _checks(lp, x_nd, m_nd, value)
-    return GeneralResult(status=status, side=inst.side, value=value, allocation=x_nd, transfer=m_nd,
+    checks = _checks(lp, x_nd, m_nd, value, lp_value)
+    return GeneralResult(status="optimal", side=inst.side, value=value, allocation=x_nd, transfer=m_nd,
                          interim=_interim(inst, x_nd, m_nd), checks=checks, solve_seconds=seconds,
-                         mechanism=inst.mechanism, vetoes=lp.vetoes, instance=inst)
+                         mechanism=inst.mechanism, vetoes=lp.vetoes, instance=inst, highs_status=highs_status)

@@ -4,7 +4,9 @@
 objective, same units) written with cvxpy: variables ``x`` (trade probability) and ``m`` (total
 transfer, designer to group on the buy side, group to designer on the sell side) as flattened
 profile vectors in the file's grid order, the constraints in named groups (``"bounds"``,
-``"ic"``, ``"participation"``), and the objective. Add constraints and re-solve, e.g. an ex
+``"ic"``, ``"participation"``), and the objective. The constraints are the model's definitions
+(docs/model.md, section 2) on the whole profile grid: DSIC for every θ_−i and ex-post IR at every
+profile, zero-probability profiles included; m is free (no sign or bound anywhere). Add constraints and re-solve, e.g. an ex
 post budget cap or a minimum probability of trade::
 
     gm = model(instance)
@@ -30,8 +32,10 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
+from .audit import check_profile_array
+from .errors import InstanceError, SolverError
 from .general import GeneralLP, assemble
-from .highs import SolverError
+from .highs import in_own_thread
 from .instance import Instance, Mechanism
 
 __all__ = ["model", "GeneralModel"]
@@ -50,13 +54,16 @@ class GeneralModel:
         The instance, with the mechanism being modelled.
     lp : GeneralLP
         The assembled LP the model is built from.
-    x, m : cvxpy.Variable
+    x, m : cvxpy.Variable or cvxpy.Expression
         Trade probability and transfer on every profile, flattened in C order (use
-        :meth:`reshape`).
+        :meth:`reshape`), in the instance's units. The solver's variable for the transfer is
+        ``m_in_units`` = m / ``unit`` (``m`` is that variable itself when ``unit`` is 1).
+    unit : float
+        The money unit of the LP's rows (a power of two; see :class:`lpmech.general.GeneralLP`).
     pmf : ndarray
         Flattened joint pmf (so ``pmf @ m`` is E[m]; see :meth:`expect`).
     constraints : dict of str to list of cvxpy.Constraint
-        ``"bounds"`` (0 <= x <= 1, and the sign of m at zero-probability profiles),
+        ``"bounds"`` (0 <= x <= 1; m is free),
         ``"ic"`` (one constraint per agent, in agent order) and ``"participation"`` (one per
         agent holding a veto).
     objective : cvxpy.Maximize
@@ -68,12 +75,19 @@ class GeneralModel:
     """
 
     def __init__(self, instance: Instance, *, mechanism: Mechanism | Mapping | None = None):
+        if not isinstance(instance, Instance):
+            raise InstanceError(f"must be an lpmech.Instance, got {type(instance).__name__}", field="instance")
+        instance.check_size()                     # before anything the size of the grid is allocated
         self.lp: GeneralLP = assemble(instance, mechanism=mechanism)
         self.instance = self.lp.instance
         n = self.lp.n_profiles
         self.pmf = self.lp.pmf
         self.x = cp.Variable(n, name="x")
-        self.m = cp.Variable(n, name="m")
+        self.unit = self.lp.unit
+        # The LP's rows are in units of `unit` (a power of two, see lpmech.general._unit): the
+        # solver sees m / unit, the user m, so the same instance in cents or billions solves alike.
+        self.m_in_units = cp.Variable(n, name="m" if self.unit == 1.0 else "m_in_units")
+        self.m = self.m_in_units if self.unit == 1.0 else self.unit * self.m_in_units
         self.profit = self._linear(self.lp.profit)
         self.surplus = self._linear(self.lp.surplus)
         self.objective = cp.Maximize(self._linear(self.lp.objective))
@@ -83,14 +97,12 @@ class GeneralModel:
 
     # ------------------------------------------------------------------ building
     def _linear(self, coef: tuple[np.ndarray, np.ndarray]) -> cp.Expression:
-        return coef[0] @ self.x + coef[1] @ self.m
+        """An LP objective row (in units of ``unit``) as an expression in the instance's units."""
+        expr = coef[0] @ self.x + coef[1] @ self.m_in_units
+        return expr if self.unit == 1.0 else self.unit * expr
 
     def _bounds(self) -> list:
-        out = [self.x >= 0, self.x <= 1]
-        zero = np.flatnonzero(self.lp.zero)
-        if zero.size:   # at impossible profiles the group may be fined, never paid (lossless)
-            out.append(self.m[zero] <= 0 if self.instance.side == "buy" else self.m[zero] >= 0)
-        return out
+        return [self.x >= 0, self.x <= 1]
 
     def _rows(self, group: str) -> list:
         """One constraint ``G_x @ x + G_m @ m >= 0`` per agent, from the LP's own matrices."""
@@ -99,7 +111,7 @@ class GeneralModel:
         for block in self.lp.groups[group]:
             g = block.matrix @ self.lp.payoff_operator(block.agent) if block.acts_on == "interim" else block.matrix
             g = sp.csc_matrix(g)
-            out.append(g[:, :n] @ self.x + g[:, n:] @ self.m >= 0)
+            out.append(g[:, :n] @ self.x + g[:, n:] @ self.m_in_units >= 0)
         return out
 
     def all_constraints(self) -> list:
@@ -108,18 +120,96 @@ class GeneralModel:
 
     # ------------------------------------------------------------------ helpers
     def reshape(self, vec) -> np.ndarray:
-        """A flattened profile vector (or a variable's value) as a K_1 x ... x K_N array."""
+        """A flattened profile vector (or a variable's value) as a K_1 x ... x K_N array.
+
+        Parameters
+        ----------
+        vec : array_like of length K_1···K_N, or cvxpy.Expression
+            Flattened in C order (agent 1 slowest); an expression must have been solved.
+
+        Returns
+        -------
+        ndarray, shape K_1 x ... x K_N
+
+        Raises
+        ------
+        InstanceError
+            If ``vec`` is not a finite numeric vector of the profile count (``field="vec"``), or
+            is an expression without a value (not solved yet).
+        """
         if isinstance(vec, cp.Expression):
+            if vec.value is None:
+                raise InstanceError("has no value: solve the model first", field="vec")
             vec = vec.value
-        return np.asarray(vec, dtype=float).reshape(self.instance.shape)
+        shape = tuple(self.instance.shape)
+        try:
+            arr = np.asarray(vec)
+        except ValueError:                        # a ragged list: check_profile_array names it
+            arr = vec
+        if np.shape(arr) == shape:                # already a K_1 x ... x K_N array
+            arr = np.reshape(arr, -1)
+        return check_profile_array(arr, (self.lp.n_profiles,), "vec").reshape(shape)
+
+    def _profile_expression(self, expr, name: str = "expr"):
+        """``expr`` as a profile vector: a cvxpy expression of shape (K_1···K_N,), or a finite
+        numeric array of that length (validated)."""
+        n = self.lp.n_profiles
+        if isinstance(expr, cp.Expression):
+            if expr.shape != (n,):
+                raise InstanceError(f"must be a profile vector of shape ({n},), got shape {expr.shape}", field=name)
+            return expr
+        return check_profile_array(expr, (n,), name)
 
     def expect(self, expr: cp.Expression) -> cp.Expression:
-        """E[expr(θ)] for a profile vector expression (e.g. ``gm.expect(gm.x)``, the trade probability)."""
-        return self.pmf @ expr
+        """E[expr(θ)] for a profile vector (e.g. ``gm.expect(gm.x)``, the trade probability).
+
+        Parameters
+        ----------
+        expr : cvxpy.Expression or array_like, shape (K_1···K_N,)
+            A flattened profile vector (C order).
+
+        Returns
+        -------
+        cvxpy.Expression or float
+
+        Raises
+        ------
+        InstanceError
+            If ``expr`` is not a profile vector (wrong shape, NaN or infinity).
+        """
+        return self.pmf @ self._profile_expression(expr)
 
     def interim(self, expr: cp.Expression, agent: int | str) -> cp.Expression:
-        """E[expr(θ) | θ_i = t] for every grid point t of ``agent`` (a K_i vector expression)."""
-        i = agent if isinstance(agent, int) else self.instance.names.index(agent)
+        """E[expr(θ) | θ_i = t] for every grid point t of ``agent`` (a K_i vector expression).
+
+        Parameters
+        ----------
+        expr : cvxpy.Expression or array_like, shape (K_1···K_N,)
+            A flattened profile vector (C order).
+        agent : int or str
+            The agent's index or name.
+
+        Returns
+        -------
+        cvxpy.Expression or ndarray, shape (K_i,)
+
+        Raises
+        ------
+        InstanceError
+            If ``agent`` is not an agent of the instance or ``expr`` is not a profile vector.
+        """
+        names = self.instance.names
+        if isinstance(agent, str):
+            if agent not in names:
+                raise InstanceError(f"names {agent!r}, which is not an agent (agents: {', '.join(names)})",
+                                    field="agent")
+            i = names.index(agent)
+        elif isinstance(agent, (int, np.integer)) and not isinstance(agent, bool) and 0 <= agent < len(names):
+            i = int(agent)
+        else:
+            raise InstanceError(f"must be an agent's name or an index in 0..{len(names) - 1}, got {agent!r}",
+                                field="agent")
+        expr = self._profile_expression(expr)
         joint = self.pmf.reshape(self.instance.shape)
         k = self.instance.shape[i]
         view = np.moveaxis(np.arange(self.pmf.size).reshape(self.instance.shape), i, 0).reshape(k, -1)
@@ -148,7 +238,7 @@ class GeneralModel:
         extra = list(extra_constraints)
         problem = self.problem if not extra else cp.Problem(self.objective, self.all_constraints() + extra)
         solver_kwargs.setdefault("solver", _default_solver())
-        problem.solve(**solver_kwargs)
+        in_own_thread(problem.solve, **solver_kwargs)     # HiGHS's thread pool stays out of the caller's thread
         self.last_problem = problem
         if problem.status != cp.OPTIMAL:
             raise SolverError("cvxpy general model", str(problem.status))
@@ -167,6 +257,13 @@ def model(instance: Instance, *, mechanism: Mechanism | Mapping | None = None) -
     Returns
     -------
     GeneralModel
+
+    Raises
+    ------
+    InstanceError
+        For bad input (not an Instance, a grid above the default profile limit, an unknown
+        mechanism option, a veto that is a string or names an unknown agent), an empty veto
+        set or λ > 1.
 
     Examples
     --------
