@@ -5,16 +5,12 @@ optimal: how often, as K shrinks, and one such instance."""
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
-from concurrent.futures import ProcessPoolExecutor
-
 import numpy as np
 import scipy.stats
-from tqdm import tqdm
 
 import lpmech
 from lpmech.continuous import solve_continuous
+from lpmech.sweep import map_points
 
 from .common import Context, Entry, close, holds
 
@@ -60,9 +56,8 @@ def run(ctx: Context) -> list[Entry]:
     out = []
     count = 40 if ctx.quick else 200     # the full run is the reproduction; --quick samples fewer
     family = [random_continuous(rng, int(rng.integers(2, 5))) for _ in range(count)]
-    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=mp.get_context("spawn")) as pool:
-        solved = list(tqdm(pool.map(_values, family), total=count, desc="posted-suboptimal", leave=False,
-                           disable=not ctx.progress))
+    # the sweep machinery: one single-threaded dask worker process per core (lpmech.sweep)
+    solved = map_points(_values, family, progress=ctx.progress, desc="posted-suboptimal")
     margins = [(v / p - 1.0, inst, v, p) for inst, (v, p) in zip(family, solved) if p > 0]
     smallest, worst, value, posted = min(margins, key=lambda m: m[0])
     laws = "; ".join(f"{a.distribution['name']}{a.distribution['params']}" for a in worst.agents)
