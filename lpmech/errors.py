@@ -10,6 +10,7 @@ OutputError       an output path that cannot or must not be written          2
 SolverError       HiGHS (or cvxpy) did not report an optimum; its status     1
 CheckError        a cross-check of an answer failed; the measured gaps       1
 CertificateError  a certificate (primal value = dual bound) did not hold     1
+MissingDependency an optional dependency (e.g. lpmech[sweep]) is missing     1
 ================  =========================================================  ==========
 
 All derive from :class:`LpmechError`, so ``except lpmech.LpmechError`` catches every one
@@ -23,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["LpmechError", "InstanceError", "OutputError", "SolverError", "CheckError", "CertificateError",
-           "EXIT_STATUS", "exit_status"]
+           "MissingDependencyError", "EXIT_STATUS", "exit_status"]
 
 
 class LpmechError(Exception):
@@ -119,6 +120,15 @@ class CertificateError(CheckError):
         self.g_value = g_value
         super().__init__(["certificate"], {"value": value, "g_value": g_value},
                          message=f"{message}: primal value V(x) = {value:.17g}, dual bound g(omega) = {g_value:.17g}")
+
+
+class MissingDependencyError(LpmechError, ImportError):
+    """An optional dependency is not installed; the message names the extra that installs it."""
+
+    def __init__(self, what: str, extra: str):
+        self.extra = extra
+        super().__init__(f"{what} needs the optional dependencies of lpmech[{extra}]: "
+                         f"pip install 'lpmech[{extra}]'")
 
 
 #: Exit status of the command line for each error type (the first match in this order wins).

@@ -69,7 +69,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .errors import CheckError, InstanceError, LpmechError, SolverError
+from .errors import CheckError, InstanceError, LpmechError, MissingDependencyError, SolverError
 
 __all__ = ["load_sweep", "SweepSpec", "Vary", "Point", "run_sweep", "SweepOutcome", "row_of", "map_points",
            "random_instance", "solve_point", "dask_client", "sweep_figure", "add_parser", "command", "STATUSES",
@@ -747,6 +747,15 @@ def _local_workers(workers: int | None) -> int:
 
 
 @contextmanager
+def _distributed():
+    """The dask.distributed module, or :class:`MissingDependencyError` naming the extra that installs it."""
+    try:
+        import distributed
+    except ImportError:
+        raise MissingDependencyError("running points on dask.distributed", "sweep") from None
+    return distributed
+
+
 def dask_client(scheduler: str | None = None, workers: int | None = None):
     """A dask.distributed client, closed (with its local cluster) on exit.
 
@@ -771,7 +780,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None):
         ``workers`` < 1, ``workers`` with ``scheduler``, or a scheduler that cannot be reached
         (field ``--scheduler``).
     """
-    from distributed import Client, LocalCluster
+    Client, LocalCluster = _distributed().Client, _distributed().LocalCluster
 
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise InstanceError(f"must be a whole number >= 1, got {workers!r}", field="--workers")
@@ -846,7 +855,7 @@ def map_points(fn: Callable[[Any], Any], items: Iterable[Any], *, scheduler: str
     Exception
         The first exception a task raised (the other tasks are cancelled).
     """
-    from distributed import as_completed
+    as_completed = _distributed().as_completed
 
     items = list(items)
     if not items:
@@ -1028,7 +1037,7 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike, *
     one or two varied paths or a random sweep, ``sweep.png`` are written together through
     :func:`lpmech.files.write_outputs` (all or none).
     """
-    from distributed import as_completed
+    as_completed = _distributed().as_completed
 
     from .files import check_output_path, write_outputs
     from .provenance import provenance
