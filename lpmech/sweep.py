@@ -746,7 +746,6 @@ def _local_workers(workers: int | None) -> int:
         return max(os.cpu_count() or 1, 1)
 
 
-@contextmanager
 def _distributed():
     """The dask.distributed module, or :class:`MissingDependencyError` naming the extra that installs it."""
     try:
@@ -756,6 +755,7 @@ def _distributed():
     return distributed
 
 
+@contextmanager
 def dask_client(scheduler: str | None = None, workers: int | None = None):
     """A dask.distributed client, closed (with its local cluster) on exit.
 
