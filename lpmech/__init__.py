@@ -15,15 +15,17 @@ the closed form x_ω of Haghpanah, Kuvalekar and Lipnowski ("Selling to a Group"
 0.1925
 """
 
+__version__ = "0.1.0"     # the one definition (pyproject.toml reads it)
+
 from .audit import Audit, verify
 from .errors import CertificateError, CheckError, InstanceError, LpmechError, OutputError, SolverError
 from .instance import Agent, Instance, Mechanism
 from .loader import from_dict, load
 from .posted import best_posted_price
-from .result import SolveResult
-from .solver import solve
+from .result import Result, SolveResult
+from .solver import METHODS, solve
 
-__all__ = ["Agent", "Instance", "InstanceError", "Mechanism", "load", "from_dict", "solve", "SolveResult",
-           "verify", "Audit", "best_posted_price",
+
+__all__ = ["Agent", "Instance", "InstanceError", "Mechanism", "load", "from_dict", "solve", "METHODS", "Result",
+           "SolveResult", "verify", "Audit", "best_posted_price",
            "LpmechError", "CheckError", "SolverError", "CertificateError", "OutputError"]
-__version__ = "0.1.0"

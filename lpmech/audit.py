@@ -197,7 +197,7 @@ def _ratio(gap: np.ndarray, size: np.ndarray) -> np.ndarray:
 
 
 def verify(instance: Instance, x, m, *, ic: str = "bayesian", participation: str = "interim",
-           veto: Sequence[str] | None = None) -> Audit:
+           veto: Sequence[str] | None = None, exact: bool = False):
     """Audit a mechanism by brute force.
 
     Parameters
@@ -217,12 +217,15 @@ def verify(instance: Instance, x, m, *, ic: str = "bayesian", participation: str
         for the agents named in ``veto``.
     veto : list of str, optional
         The agents holding a participation constraint (default: all).
+    exact : bool
+        Audit in exact rational arithmetic (:func:`lpmech.exact.verify_exact`): x and m as
+        Fractions, integers, decimal strings or floats (taken at their exact binary value).
 
     Returns
     -------
-    Audit
+    Audit or lpmech.exact.ExactAudit
         Worst IC and IR violations (0 when none), absolute and relative, their location, and
-        the designer's expected profit.
+        the designer's expected profit; with ``exact=True`` the exact violations and profit.
 
     Raises
     ------
@@ -244,6 +247,10 @@ def verify(instance: Instance, x, m, *, ic: str = "bayesian", participation: str
     (0.0, 0.0, 0.125, True)
     """
     _check_options(instance, ic, participation)
+    if exact:
+        from .exact import verify_exact
+
+        return verify_exact(instance, x, m, ic=ic, participation=participation, veto=veto)
     shape = instance.shape
     x = check_profile_array(x, shape, "x")
     m = check_profile_array(m, shape, "m")

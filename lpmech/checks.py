@@ -26,15 +26,49 @@ A gap beyond tolerance raises :class:`CheckError`; it is never a warning.
 from __future__ import annotations
 
 __all__ = ["CheckError", "Incentives", "incentive_ratios", "profit_magnitude", "gains", "g_with_magnitude",
-           "failures"]
+           "failures", "CHECKS", "readme_list", "report", "enforce", "maximin_checks", "general_checks", "algorithms_agree",
+           "spread_within_limit"]
 
 from dataclasses import dataclass
 
 import numpy as np
 
+from .audit import verify
 from .errors import CheckError
 from .profiles import along, weighted_sum
-from .tolerances import TINY
+from .tolerances import (ALLOCATION_TOL, CHECK_RTOL, MONOTONICITY_TOL, TINY, WEIGHT_TOL, gap_limit,
+                         min_magnitude, on_tie)
+
+#: Every cross-check lpmech runs, by the name it has in ``result.checks["report"]``, with what it
+#: compares. The README's list of checks is tested against this registry (tests/test_result.py).
+CHECKS: dict[str, str] = {
+    # maximin path (independent types, the default mechanism: methods lp and structured)
+    "ic_violation_relative": "brute-force Bayesian IC audit of (x, m), relative to the payoffs compared",
+    "ir_violation_relative": "brute-force interim IR audit of (x, m), relative to the payoffs compared",
+    "analytic_gap_ratio": "solver value = V(x) = V(x_ω) = g(ω) = g(ω canonical) = audited profit",
+    "offtie_mismatch": "x = x_ω off the tie set (solver's ω)",
+    "offtie_mismatch_canonical": "x = x_ω off the tie set (canonical ω)",
+    "support_gap_ratio": "every agent with ω_i > 0 has the minimal E[x(b − φ_i)]",
+    "omega_sum_error": "Σ ω = 1",
+    "omega_below_zero": "ω >= 0",
+    "omega_outside_range": "solver's and canonical ω inside the reported ranges",
+    "monotonicity_violation": "interim trade probabilities X_i monotone",
+    "allocation_bounds_violation": "x in [0, 1]",
+    "posted_ic_violation_relative": "posted-price mechanism: IC audit",
+    "posted_ir_violation_relative": "posted-price mechanism: IR audit",
+    "posted_excess_ratio": "posted-price value <= optimal value",
+    "optimal_face": "some ω has x as a best response (the optimal face is not empty)",
+    # general LP (correlated types or mechanism options)
+    "ic_relative": "general LP: IC audit (Bayesian or dominant) of (x, m), relative to the payoffs compared",
+    "ir_relative": "general LP: IR audit (interim or ex-post) of (x, m) for the vetoes",
+    "max_bound_violation": "general LP: x in [0, 1]",
+    "analytic_gap": "general LP: HiGHS's value = audited objective of (x, m)",
+    "profit_bound_excess": "general LP: profit <= the first best of the veto set",
+    "algorithms_disagree": "general LP, ill-conditioned instance: simplex and interior point agree",
+    "spread": "general LP: types within MAX_SPREAD money units",
+    # exact certificate (certify="exact")
+    "exact_certificate": "exact arithmetic: V(x) = g(ω) (maximin) or primal = dual (general LP)",
+}
 
 
 @dataclass
@@ -201,3 +235,320 @@ def failures(measured: dict, limits: dict) -> list[str]:
     list of str
     """
     return [k for k, lim in limits.items() if not measured[k] <= lim]
+
+
+def readme_list() -> str:
+    """The README's list of checks, generated from :data:`CHECKS` (tests/test_result.py compares).
+
+    Returns
+    -------
+    str
+        One Markdown bullet per check: ``- `name`: what it compares``.
+    """
+    return "\n".join(f"- `{name}`: {what}" for name, what in CHECKS.items())
+
+
+def report(measured: dict, limits: dict) -> dict:
+    """One entry per check: its measured gap, its limit and whether it passed.
+
+    Parameters
+    ----------
+    measured : dict
+        Every measured quantity by name.
+    limits : dict
+        The bound of each checked name.
+
+    Returns
+    -------
+    dict
+        ``{name: {"gap": float, "limit": float, "passed": bool}}``.
+    """
+    return {k: {"gap": float(measured[k]), "limit": float(lim), "passed": bool(measured[k] <= lim)}
+            for k, lim in limits.items()}
+
+
+def enforce(measured: dict, limits: dict, extra_failed: list[str] = ()) -> dict:
+    """Add ``limits``, ``report`` and ``passed`` to ``measured``; raise :class:`CheckError` if any check fails.
+
+    Parameters
+    ----------
+    measured : dict
+        Every measured quantity by name (modified in place).
+    limits : dict
+        The bound of each checked name.
+    extra_failed : list of str
+        Checks that failed without a number (e.g. an empty optimal face).
+
+    Returns
+    -------
+    dict
+        ``measured``, completed.
+
+    Raises
+    ------
+    CheckError
+        Some measured value exceeds its limit (NaN fails).
+    """
+    failed = failures(measured, limits) + list(extra_failed)
+    measured["limits"] = dict(limits)
+    rep = report(measured, limits)
+    for k in extra_failed:
+        rep[k] = {"gap": float("inf"), "limit": 0.0, "passed": False}
+    measured["report"] = rep
+    measured["passed"] = not failed
+    if failed:
+        raise CheckError(failed, measured, limits)
+    return measured
+
+
+def maximin_checks(*, instance, problem, unit, core, phi, phi_bar, pmf, tr, allocation, transfer, posted,
+                   omega_range, omega_can, face_error, tie_rtol) -> dict:
+    """Every cross-check of a maximin solution (methods ``lp`` and ``structured``); see the module docstring.
+
+    Parameters
+    ----------
+    instance : Instance
+    problem : EngineProblem
+        Normalized engine problem (buy side, units of ``unit``).
+    unit : float
+        The engine's money unit (:func:`lpmech.solver.unit_scale`).
+    core : lpmech.solver._Core
+        The core solver's x, value, ω, x_ω and tie allowance (engine form).
+    phi, phi_bar : list of ndarray
+        Raw and ironed virtual costs per agent (engine form).
+    pmf : ndarray, shape K_1 x ... x K_N
+        Profile pmf (engine order).
+    tr : lpmech.transfers.Transfers
+        Transfers of ``core.x`` (engine form).
+    allocation, transfer : ndarray, shape K_1 x ... x K_N
+        x and m in the file's order and units.
+    posted : PostedPrice
+    omega_range : ndarray, shape (N, 2)
+    omega_can : ndarray, shape (N,)
+    face_error : str
+        Non-empty when no ω has x as a best response.
+    tie_rtol : float
+        The relative tie tolerance the solver used.
+
+    Returns
+    -------
+    dict
+        Measured values, ``values``, ``value_limits``, ``limits``, ``report`` and ``passed``.
+
+    Raises
+    ------
+    CheckError
+        Any check beyond its limit.
+    """
+    sol = core
+    x = sol.x
+    omega_lp = sol.omega
+    abs_bar = [np.abs(f) for f in phi_bar]
+    gains_lp, size_lp = gains(problem, pmf, x, phi)
+    audit = verify(instance, allocation, transfer)
+    # m = Σ_i M_i(θ_i) − (N − 1)T: the magnitude of its terms, for the IC/IR comparisons
+    incentives = incentive_ratios(instance, allocation, transfer, instance.to_user(tr.m_size() * unit))
+    posted_audit = verify(instance, posted.allocation, posted.transfer)
+    posted_incentives = incentive_ratios(instance, posted.allocation, posted.transfer)
+
+    reference = np.clip(omega_lp, 0.0, None)
+    index = weighted_sum(reference, phi_bar)
+    total_abs = weighted_sum(np.ones(problem.n), abs_bar) if sol.tie_uncertainty else 0.0
+    tie = on_tie(index, problem.b, weighted_sum(reference, abs_bar), tie_rtol, sol.tie_uncertainty, total_abs)
+    gains_omega, size_omega = gains(problem, pmf, sol.x_omega, phi)
+    index_can = weighted_sum(omega_can, phi_bar)
+    # the canonical ω solves a QP over the face, whose rows allow the tie tolerance: look for its
+    # ties in a band 10 times wider
+    tie_can = on_tie(index_can, problem.b, weighted_sum(omega_can, abs_bar), 10 * tie_rtol,
+                     10 * sol.tie_uncertainty, total_abs)
+    x_can = (index_can <= problem.b).astype(float)
+
+    # Value: each computation against the solver's, held to CHECK_RTOL times the two values plus
+    # ROUNDING_RTOL times the magnitudes of the terms of both (tolerances.gap_limit; engine units).
+    size_x = min_magnitude(gains_lp, size_lp)
+    g_lp, size_g = g_with_magnitude(reference, phi_bar, pmf, problem.b)
+    g_can, size_g_can = g_with_magnitude(omega_can, phi_bar, pmf, problem.b)
+    computed = {
+        "V(x)": (float(gains_lp.min()), size_x),
+        "audit": (audit.profit / unit, profit_magnitude(instance, allocation, transfer) / unit),
+        "g(omega)": (g_lp, size_g),
+        "g(omega_canonical)": (g_can, size_g_can),
+        "V(x_omega)": (float(gains_omega.min()), min_magnitude(gains_omega, size_omega)),
+    }
+    values = {"solver": sol.value * unit}
+    values.update({k: v * unit for k, (v, _) in computed.items()})
+    gaps = {k: abs(v - sol.value) for k, (v, _) in computed.items()}
+    value_limits = {k: gap_limit([v, sol.value], [size, size_x]) for k, (v, size) in computed.items()}
+    support = omega_lp > WEIGHT_TOL
+    support_gap = float(np.max(gains_lp[support]) - gains_lp.min()) if support.any() else 0.0
+    # each supported agent's gain against the minimum
+    low = float(gains_lp.min())
+    support_ratio = max((float(gains_lp[i] - low) / max(gap_limit([gains_lp[i], low], [size_lp[i], size_x]), 1e-300)
+                         for i in np.flatnonzero(support)), default=0.0)
+    value_user = sol.value * unit
+    posted_excess = max(posted.value - value_user, 0.0)
+    posted_limit = gap_limit([posted.value, value_user],
+                             [profit_magnitude(instance, posted.allocation, posted.transfer), size_x * unit])
+    mono = max((float(np.max(np.diff(X), initial=0.0)) for X in tr.X), default=0.0)
+    in_range = 0.0 if face_error else max(
+        float(np.max(np.maximum(omega_range[:, 0] - w, w - omega_range[:, 1]))) for w in (omega_lp, omega_can))
+    checks = {
+        "max_ic_violation": audit.max_ic_violation,
+        "max_ir_violation": audit.max_ir_violation,
+        "ic_violation_relative": incentives.ic,
+        "ir_violation_relative": incentives.ir,
+        "analytic_gap": max(gaps.values()) * unit,
+        "analytic_gap_ratio": max(gaps[k] / max(value_limits[k], 1e-300) for k in gaps),
+        "values": values,
+        "value_limits": {k: v * unit for k, v in value_limits.items()},
+        "offtie_mismatch": float(np.max(np.abs(x - (index <= problem.b)) * ~tie, initial=0.0)),
+        "offtie_mismatch_canonical": float(np.max(np.abs(x - x_can) * ~tie_can, initial=0.0)),
+        "support_gap": support_gap * unit,
+        "support_gap_ratio": support_ratio,
+        "omega_sum_error": float(abs(omega_lp.sum() - 1.0)),
+        "omega_below_zero": float(max(-omega_lp.min(), 0.0)),
+        "omega_min": float(omega_lp.min()),
+        "omega_outside_range": max(in_range, 0.0),
+        "monotonicity_violation": max(mono, 0.0),
+        "allocation_bounds_violation": audit.max_bound_violation,
+        "posted_ic_violation": posted_audit.max_ic_violation,
+        "posted_ir_violation": posted_audit.max_ir_violation,
+        "posted_ic_violation_relative": posted_incentives.ic,
+        "posted_ir_violation_relative": posted_incentives.ir,
+        "posted_excess": posted_excess,
+        "posted_excess_ratio": posted_excess / max(posted_limit, 1e-300),
+        "tie_probability": float(np.sum(pmf * tie)),
+        "tie_tolerance": tie_rtol,
+        "tolerance": CHECK_RTOL,
+    }
+    limits = {
+        "ic_violation_relative": CHECK_RTOL, "ir_violation_relative": CHECK_RTOL,
+        "analytic_gap_ratio": 1.0,
+        "offtie_mismatch": ALLOCATION_TOL, "offtie_mismatch_canonical": ALLOCATION_TOL,
+        "support_gap_ratio": 1.0, "omega_sum_error": WEIGHT_TOL, "omega_below_zero": WEIGHT_TOL,
+        "omega_outside_range": WEIGHT_TOL, "monotonicity_violation": MONOTONICITY_TOL,
+        "allocation_bounds_violation": ALLOCATION_TOL,
+        "posted_ic_violation_relative": CHECK_RTOL, "posted_ir_violation_relative": CHECK_RTOL,
+        "posted_excess_ratio": 1.0,
+    }
+    extra = []
+    if face_error:
+        checks["optimal_face"] = f"empty: {face_error}"
+        extra.append("optimal_face")
+    return enforce(checks, limits, extra)
+
+
+def general_checks(lp, x: np.ndarray, m: np.ndarray, value: float, lp_value: float) -> dict:
+    """Audit a general-LP solution (x, m) with :func:`lpmech.verify`; raise :class:`CheckError` on any failure.
+
+    Every check is relative to the magnitudes of its own comparison (:mod:`lpmech.tolerances`):
+    IC and IR violations to the payoffs they compare (``ic_relative``, ``ir_relative``), the
+    gap between HiGHS's optimal value and the audited objective of the mechanism returned
+    (``analytic_gap``) and the excess over the profit bound to E|d·x| + E|m|
+    (``value_magnitude``); x outside [0, 1] against ALLOCATION_TOL.
+
+    Parameters
+    ----------
+    lp : lpmech.general.GeneralLP
+    x, m : ndarray, shape K_1 x ... x K_N
+        Allocation and transfer in the file's order and units.
+    value : float
+        The objective of (x, m) as returned.
+    lp_value : float
+        HiGHS's optimal value (instance's units).
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    CheckError
+    """
+    from .general import _value_magnitude, first_best, profit_bound
+
+    inst = lp.instance
+    mech = inst.mechanism
+    audit = verify(inst, x, m, ic=mech.ic, participation=mech.participation, veto=lp.vetoes)
+    surplus = float(sum(np.dot(p, a["interim_utility"]) for p, a in zip(inst.probs, audit.per_agent)))
+    lam = mech.pareto or 0.0
+    fb, bound = first_best(inst), profit_bound(inst, lp.vetoes)
+    size = _value_magnitude(lp, x, m)
+    audited = audit.profit + lam * surplus
+    gap = max(abs(lp_value - audited), abs(value - audited)) / size
+    excess = max(0.0, audit.profit - bound)
+    checks = {"max_ic_violation": audit.max_ic_violation, "max_ir_violation": audit.max_ir_violation,
+              "ic_relative": audit.ic_relative, "ir_relative": audit.ir_relative,
+              "max_bound_violation": audit.max_bound_violation, "analytic_gap": gap,
+              "profit_bound_excess": excess, "first_best": fb, "profit_bound": bound,
+              "profit": audit.profit, "surplus": surplus, "value_magnitude": size,
+              "tolerance": CHECK_RTOL, "allocation_tolerance": ALLOCATION_TOL}
+    limits = {"ic_relative": CHECK_RTOL, "ir_relative": CHECK_RTOL, "analytic_gap": CHECK_RTOL,
+              "max_bound_violation": ALLOCATION_TOL,
+              "profit_bound_excess": CHECK_RTOL * (size + abs(bound))}
+    return enforce(checks, limits)
+
+
+def algorithms_agree(neg_c: np.ndarray, first, second, *, unit: float, spread: float) -> None:
+    """The general LP solved by two HiGHS algorithms: their optimal values must agree.
+
+    Parameters
+    ----------
+    neg_c : ndarray, shape (n_columns,)
+        The minimized objective (−c).
+    first, second : lpmech.highs solutions
+        With ``x`` (columns) and ``objective``.
+    unit : float
+        The LP's money unit (values are reported in the instance's units).
+    spread : float
+        How many money units the instance's largest type or value is.
+
+    Raises
+    ------
+    CheckError
+        ``algorithms_disagree``: the gap exceeds CHECK_RTOL × (Σ|c_j|(|x_j| + |x'_j|) + the
+        floor (PROB_TOL / CHECK_RTOL) Σ|c_j| for x known to PROB_TOL).
+    """
+    from .tolerances import PROB_TOL
+
+    terms = np.abs(neg_c) @ (np.abs(first.x) + np.abs(second.x))
+    floor = PROB_TOL / CHECK_RTOL * float(np.abs(neg_c).sum())        # x is known to PROB_TOL
+    gap = abs(second.objective - first.objective)
+    lim = CHECK_RTOL * max(float(terms) + floor, TINY)
+    if not gap <= lim:
+        u = unit
+        measured = {"algorithms_disagree": gap * u, "value_first": -first.objective * u,
+                    "value_second": -second.objective * u, "spread": spread}
+        limits = {"algorithms_disagree": lim * u}
+        measured["report"] = report(measured, limits)
+        raise CheckError(["algorithms_disagree"], measured, limits,
+                         message=(f"cross-check failed: HiGHS's simplex and interior point give different optimal "
+                                  f"values ({-first.objective * u:.10g} and {-second.objective * u:.10g}) on an "
+                                  f"instance whose types span {spread:.3g} money units: the LP is too "
+                                  "ill-conditioned to be solved reliably in floating point"))
+
+
+def spread_within_limit(spread: float, unit: float) -> None:
+    """The general LP refuses an instance whose types span more than MAX_SPREAD money units.
+
+    Parameters
+    ----------
+    spread : float
+        Largest |type| or |designer value| over the money unit ``unit``.
+    unit : float
+
+    Raises
+    ------
+    CheckError
+        ``spread`` above :data:`lpmech.tolerances.MAX_SPREAD`.
+    """
+    from .tolerances import MAX_SPREAD
+
+    if spread > MAX_SPREAD:
+        measured = {"spread": spread, "unit": unit}
+        limits = {"spread": MAX_SPREAD}
+        measured["report"] = report(measured, limits)
+        raise CheckError(["spread"], measured, limits,
+                         message=(f"the general LP cannot be solved reliably in floating point: a type or value "
+                                  f"is {spread:.3g} times the instance's money unit {unit:.3g} (limit "
+                                  f"{MAX_SPREAD:.0e}); HiGHS's tolerances would make the answer unverifiable"))

@@ -1,9 +1,9 @@
 """The ``lpmech`` command line.
 
 ``lpmech solve FILE [--json PATH|-] [--plot FILE.png|.pdf|.svg] [--csv DIR] [--max-profiles N]``
-``lpmech solve FILE [--method auto|lp|structured|continuous] [--continuous]``
+``lpmech solve FILE [--method auto|lp|structured|general|continuous] [--continuous] [--certify float|exact]``
 ``lpmech solve FILE [--ic dominant] [--participation ex-post] [--veto NAME ...] [--pareto λ]``
-``lpmech compare FILE [--json PATH|-]``
+``lpmech compare FILE [--json PATH|-] [--certify float|exact]``
 ``lpmech frontier FILE --out DIR [--lambdas λ ...]``
 ``lpmech validate [--quick] [--out DIR] [--claim ID ...]``
 ``lpmech sweep SWEEP.toml --out DIR [--scheduler ADDRESS] [--workers N]``
@@ -42,12 +42,8 @@ from .instance import DEFAULT_MAX_PROFILES
 
 __all__ = ["main", "build_parser", "GENERAL_LP_MAX_PROFILES"]
 
-#: The general LP's cap on profiles: ``compare``, ``frontier``, and ``solve`` on an instance the
-#: maximin LP does not cover (correlated types, dominant-strategy IC, ex-post participation, a
-#: partial veto or a Pareto weight) refuse larger grids unless ``--max-profiles`` says otherwise.
-#: The general LP has a transfer column per profile and IC rows per pair of types; it grows far
-#: faster than the maximin LP, whose cap is :data:`lpmech.instance.DEFAULT_MAX_PROFILES`.
-GENERAL_LP_MAX_PROFILES = 20_000   # TODO(general.py): move beside the general LP and read it there
+#: The general LP's cap on profiles (defined beside the general LP, applied by :func:`lpmech.solve`).
+GENERAL_LP_MAX_PROFILES = 20_000   # equal to lpmech.general.GENERAL_LP_MAX_PROFILES (tests/test_cli.py checks)
 
 
 class UsageError(Exception):
@@ -286,11 +282,6 @@ def _unit_keys(payload: dict, instance) -> dict:
 
 
 # --------------------------------------------------------------------------- commands
-def _uses_general_lp(instance) -> bool:
-    """The instance goes to the general LP in :func:`lpmech.solve` (its own routing rule)."""
-    return not instance.independent or not instance.mechanism.is_default
-
-
 def _cmd_solve(args, run: _Run) -> int:
     from .loader import load
     from .solver import solve
@@ -305,11 +296,13 @@ def _cmd_solve(args, run: _Run) -> int:
                                         ("--csv", os.path.join(args.csv, "allocation.csv"))])
     instance = _with_options(load(args.file), args)
     if args.method == "continuous" or getattr(instance, "is_continuous", False):
-        return _solve_continuous(instance, args, run)
-    cap = args.max_profiles
-    if cap is None:
-        cap = GENERAL_LP_MAX_PROFILES if _uses_general_lp(instance) else DEFAULT_MAX_PROFILES
-    result = solve(instance, max_profiles=cap, method=args.method)
+        if args.plot:
+            raise InstanceError("--plot draws grid allocations; it does not go with the continuous method",
+                                field="--plot")
+        if getattr(args, "csv", None):
+            raise InstanceError("--csv writes grid tables; it does not go with the continuous method", field="--csv")
+    cap = "default" if args.max_profiles is None else args.max_profiles
+    result = solve(instance, max_profiles=cap, method=args.method, certify=args.certify)
     payload = _with_provenance(_unit_keys(result.to_dict(), instance), args)
     files = []
     if args.plot:
@@ -355,21 +348,6 @@ def _with_provenance(payload: dict, args) -> dict:
     return payload
 
 
-def _solve_continuous(instance, args, run: _Run) -> int:
-    from .continuous import solve_continuous
-
-    if args.plot:
-        raise InstanceError("--plot draws grid allocations; it does not go with the continuous method",
-                            field="--plot")
-    if getattr(args, "csv", None):
-        raise InstanceError("--csv writes grid tables; it does not go with the continuous method", field="--csv")
-    result = solve_continuous(instance)
-    payload = _with_provenance(_unit_keys(result.to_dict(), instance), args)
-    payload.setdefault("formulation", "continuous")
-    run.commit(args, payload, _with_units(result.summary(), instance))
-    return 0
-
-
 def _with_options(instance, args):
     """Apply the command line's mechanism options, which override the file's [mechanism]."""
     return instance.with_mechanism(ic=args.ic, participation=args.participation,
@@ -383,7 +361,7 @@ def _cmd_compare(args, run: _Run) -> int:
     check_outputs([args.file], [("--json", args.json)])
     instance = load(args.file)
     instance.check_size(args.max_profiles)
-    table = compare(instance)
+    table = compare(instance, certify=args.certify)
     run.commit(args, _with_provenance(_unit_keys(table.to_dict(), instance), args),
                _with_units(table.summary(), instance))
     return 0
@@ -495,9 +473,14 @@ def build_parser() -> argparse.ArgumentParser:
     _max_profiles(p, None, f"refuse grids with more than N profiles (default {DEFAULT_MAX_PROFILES:,}; "
                            f"{GENERAL_LP_MAX_PROFILES:,} when the instance needs the general LP: correlated "
                            f"types or mechanism options other than the default)")
-    p.add_argument("--method", choices=["auto", "lp", "structured", "continuous"], default="auto",
-                   help="the maximin LP, the structured solver, auto (by size; default), or continuous "
-                        "(agents given by distributions, solved in the continuum; grid points are ignored)")
+    p.add_argument("--method", choices=["auto", "lp", "structured", "general", "continuous"], default="auto",
+                   help="the maximin LP, the structured solver, the general LP, continuous (agents given by "
+                        "distributions, solved in the continuum; grid points are ignored), or auto (default: "
+                        "the formulation the instance needs, then by size); a method that cannot serve the "
+                        "instance is an error")
+    p.add_argument("--certify", choices=["float", "exact"], default="float",
+                   help="exact: prove the optimum in rational arithmetic (exit 1 if the proof fails; an error "
+                        "above the exact path's size limit); float (default): floating-point checks only")
     p.add_argument("--continuous", dest="method", action="store_const", const="continuous",
                    help="the same as --method continuous")
     _add_mechanism_options(p)
@@ -508,6 +491,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "which then carries the JSON only)")
     _max_profiles(c, GENERAL_LP_MAX_PROFILES, f"refuse grids with more than N profiles (default "
                                               f"{GENERAL_LP_MAX_PROFILES:,}: the general LP's cap)")
+    c.add_argument("--certify", choices=["float", "exact"], default="float",
+                   help="exact: prove every row the exact path can handle (the report says which rows are proven)")
     c.set_defaults(func=_cmd_compare)
     f = sub.add_parser("frontier", help="the profit/surplus Pareto frontier, swept over λ")
     f.add_argument("file", help="instance file (TOML)")

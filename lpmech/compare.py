@@ -90,13 +90,31 @@ class CompareTable:
                f"{head[0]:<{w[0]}}  {head[1]:>{w[1]}}  {head[2]:>{w[2]}}",
                f"{'-' * w[0]}  {'-' * w[1]}  {'-' * w[2]}"]
         out += [f"{a:<{w[0]}}  {b:>{w[1]}}  {c:>{w[2]}}" for a, b, c in lines]
+        certs = [(r["label"], r["certificate"]) for r in self.rows if r.get("certificate") is not None]
+        for label, c in certs:
+            if c.get("proven"):
+                out.append(f"{label}: proven optimal in exact arithmetic, value {c['value']} = {c['value_float']:.17g}")
+            else:
+                out.append(f"{label}: not certified ({c.get('reason', '')})")
         out += ["value: the designer's expected profit; BIC/DSIC: Bayesian / dominant-strategy IC (DSIC against",
                 "every profile of the others); interim IR: every type; ex post IR: every profile, zero-probability",
                 "profiles included; first best: the expected gains from trade."]
         return "\n".join(out)
 
 
-def compare(instance: Instance) -> CompareTable:
+def _certify_row(instance: Instance, mech) -> dict:
+    """The exact certificate of one variant as JSON (or why it has none): proven, or CheckError."""
+    from .errors import InstanceError as _InstanceError
+    from .exact import prove
+
+    variant = replace(instance, mechanism=mech, agents=instance.agents)
+    try:
+        return prove(variant).to_dict()
+    except _InstanceError as err:          # above the exact path's size limit: say so, row uncertified
+        return {"method": "exact", "proven": False, "reason": str(err.message if hasattr(err, "message") else err)}
+
+
+def compare(instance: Instance, *, certify: str = "float") -> CompareTable:
     """Profit under BIC/DSIC x interim/ex post IR, the best posted price and the first best.
 
     The instance's veto set is kept; the objective is profit. Every LP solution is audited
@@ -106,6 +124,11 @@ def compare(instance: Instance) -> CompareTable:
     ----------
     instance : Instance
         Independent or correlated types, either side.
+
+    certify : {"float", "exact"}
+        ``"exact"``: prove every row the exact path can handle (:func:`lpmech.exact.prove`); a
+        row's ``certificate`` says whether it is proven, and why not (a grid above the exact
+        path's size limit). A row whose exact bounds do not meet raises CheckError.
 
     Returns
     -------
@@ -127,6 +150,8 @@ def compare(instance: Instance) -> CompareTable:
     >>> [round(r["value"], 4) for r in table.rows], table.posted["value"], table.first_best
     ([0.3125, 0.3125, 0.3125, 0.25], 0.25, 0.5)
     """
+    if certify not in ("float", "exact"):
+        raise InstanceError(f"certify must be 'float' or 'exact', got {certify!r}", field="certify")
     fb = first_best(instance)
     rows, vetoes = [], ()
     for ic, participation in VARIANTS:
@@ -137,6 +162,8 @@ def compare(instance: Instance) -> CompareTable:
                      "participation": participation, "value": res.value,
                      "share_of_first_best": _share(res.value, fb),
                      "value_tolerance": CHECK_RTOL * res.checks["value_magnitude"]})
+        if certify == "exact":
+            rows[-1]["certificate"] = _certify_row(instance, mech)
     pp = best_posted_price(instance)
     posted = {**pp.to_dict(), "share_of_first_best": _share(pp.value, fb)}
     if pp.price is not None:     # the posted profit (d - p)·P(trade) is summed from |d| and |p| per trade

@@ -85,29 +85,21 @@ from typing import Mapping
 import numpy as np
 import scipy.sparse as sp
 
-from .audit import check_veto, verify
+from .audit import check_veto
 from .errors import CheckError, InstanceError, SolverError
 from .highs import INF, make_highs, run
 from .instance import EngineProblem, Instance, Mechanism
 from .profiles import along, conditional_interim, outer_pmf
-from .tolerances import ALLOCATION_TOL, CHECK_RTOL, PROB_TOL, TINY
+from .tolerances import (ALLOCATION_TOL, CHECK_RTOL, CROSSCHECK_SPREAD, LEX_RTOL, MAX_SPREAD,  # noqa: F401
+                         PROB_TOL, TINY)
 
 __all__ = ["solve_general", "assemble", "GeneralLP", "RowBlock", "GeneralResult", "CheckError", "first_best",
-           "profit_bound", "CHECK_RTOL"]
+           "profit_bound", "CHECK_RTOL", "GENERAL_LP_MAX_PROFILES", "LEX_RTOL", "CROSSCHECK_SPREAD", "MAX_SPREAD"]
 
-#: Relative slack on an optimal value held fixed while a tie is broken, times the magnitude
-#: Σ|c_j z_j| of the objective's terms (HiGHS's own feasibility tolerance, 1e-9, adds to it).
-#: TODO(tolerances): belongs in lpmech/tolerances.py.
-LEX_RTOL = 1e-12
-#: Above this spread (largest |type| or |designer value| over the LP's money unit) the optimum is
-#: confirmed by a second HiGHS algorithm (:func:`_cross_check`); the maximin path uses the same
-#: figure (lpmech.solver.AUTO_LP_MAX_SPREAD) to leave the LP for the structured solver.
-CROSSCHECK_SPREAD = 1e6
-#: Above this spread the general LP is refused (CheckError, exit 1): HiGHS's absolute tolerances
-#: (1e-9 on x) times a type this many units away allow errors no audit can separate from the
-#: answer. Measured: random 2-agent instances with one far-out type are right up to a spread of
-#: about 2e10 (or stopped by the cross-check), and wrong, undetected, from 2e11 on.
-MAX_SPREAD = 1e9
+#: The general LP's cap on profiles (:func:`lpmech.solve` with ``method="general"``, ``compare``,
+#: ``frontier``): it has a transfer column per profile and IC rows per pair of types, and grows far
+#: faster than the maximin LP, whose cap is :data:`lpmech.instance.DEFAULT_MAX_PROFILES`.
+GENERAL_LP_MAX_PROFILES = 20_000
 
 
 def _sign(instance: Instance) -> float:
@@ -615,20 +607,9 @@ def _cross_check(lp: GeneralLP, model: tuple, sol) -> None:
     h.setOptionValue("solver", other)
     second = run(h, f"general LP ({other}, cross-check of an instance whose types span "
                     f"{_spread(lp):.3g} money units)")
-    terms = np.abs(neg_c) @ (np.abs(sol.x) + np.abs(second.x))
-    floor = PROB_TOL / CHECK_RTOL * float(np.abs(neg_c).sum())        # x is known to PROB_TOL
-    gap = abs(second.objective - sol.objective)
-    lim = CHECK_RTOL * max(float(terms) + floor, TINY)
-    if not gap <= lim:
-        u = lp.unit
-        raise CheckError(["algorithms_disagree"],
-                         {"algorithms_disagree": gap * u, "value_first": -sol.objective * u,
-                          "value_second": -second.objective * u, "spread": _spread(lp)},
-                         {"algorithms_disagree": lim * u},
-                         message=(f"cross-check failed: HiGHS's simplex and interior point give different optimal "
-                                  f"values ({-sol.objective * u:.10g} and {-second.objective * u:.10g}) on an "
-                                  f"instance whose types span {_spread(lp):.3g} money units: the LP is too "
-                                  "ill-conditioned to be solved reliably in floating point"))
+    from .checks import algorithms_agree
+
+    algorithms_agree(neg_c, sol, second, unit=lp.unit, spread=_spread(lp))
 
 
 def _optimize(lp: GeneralLP) -> tuple[np.ndarray, str, float]:
@@ -723,37 +704,10 @@ def _value_magnitude(lp: GeneralLP, x: np.ndarray, m: np.ndarray) -> float:
 
 
 def _checks(lp: GeneralLP, x: np.ndarray, m: np.ndarray, value: float, lp_value: float) -> dict:
-    """Audit (x, m) with :func:`verify`; raise :class:`CheckError` on any failure.
+    """The general LP's audit (:func:`lpmech.checks.general_checks`)."""
+    from .checks import general_checks
 
-    Every check is relative to the magnitudes of its own comparison (:mod:`lpmech.tolerances`):
-    IC and IR violations to the payoffs they compare (``ic_relative``, ``ir_relative``), the
-    gap between HiGHS's optimal value and the audited objective of the mechanism returned
-    (``analytic_gap``) and the excess over the profit bound to E|d·x| + E|m|
-    (``value_magnitude``); x outside [0, 1] against ALLOCATION_TOL.
-    """
-    inst = lp.instance
-    mech = inst.mechanism
-    audit = verify(inst, x, m, ic=mech.ic, participation=mech.participation, veto=lp.vetoes)
-    surplus = float(sum(np.dot(p, a["interim_utility"]) for p, a in zip(inst.probs, audit.per_agent)))
-    lam = mech.pareto or 0.0
-    fb, bound = first_best(inst), profit_bound(inst, lp.vetoes)
-    size = _value_magnitude(lp, x, m)
-    audited = audit.profit + lam * surplus
-    gap = max(abs(lp_value - audited), abs(value - audited)) / size
-    excess = max(0.0, audit.profit - bound)
-    checks = {"max_ic_violation": audit.max_ic_violation, "max_ir_violation": audit.max_ir_violation,
-              "ic_relative": audit.ic_relative, "ir_relative": audit.ir_relative,
-              "max_bound_violation": audit.max_bound_violation, "analytic_gap": gap,
-              "profit_bound_excess": excess, "first_best": fb, "profit_bound": bound,
-              "profit": audit.profit, "surplus": surplus, "value_magnitude": size,
-              "tolerance": CHECK_RTOL, "allocation_tolerance": ALLOCATION_TOL}
-    limits = {"ic_relative": CHECK_RTOL, "ir_relative": CHECK_RTOL, "analytic_gap": CHECK_RTOL,
-              "max_bound_violation": ALLOCATION_TOL,
-              "profit_bound_excess": CHECK_RTOL * (size + abs(bound))}
-    failed = [k for k, lim in limits.items() if not checks[k] <= lim]
-    if failed:
-        raise CheckError(failed, checks, limits)
-    return checks
+    return general_checks(lp, x, m, value, lp_value)
 
 
 def _fmt(value: float, size: float, rtol: float = CHECK_RTOL, digits: int = 6) -> str:
@@ -845,7 +799,7 @@ class GeneralResult:
         return {"status": self.status, "highs_status": self.highs_status, "side": self.side,
                 "formulation": self.formulation, "mechanism": self.mechanism_dict(), "value": float(self.value),
                 "allocation": self.allocation.tolist(), "transfer": self.transfer.tolist(),
-                "interim": interim, "checks": {k: float(v) for k, v in self.checks.items()},
+                "interim": interim, "checks": __import__("lpmech.result", fromlist=["_jsonable"])._jsonable(self.checks),
                 "solve_seconds": float(self.solve_seconds)}
 
     def summary(self) -> str:
@@ -933,12 +887,9 @@ def solve_general(instance: Instance, *, mechanism: Mechanism | Mapping | None =
     instance.check_size()                     # before anything the size of the grid is allocated
     lp = assemble(instance, mechanism=mechanism)
     inst = lp.instance
-    spread = _spread(lp)
-    if spread > MAX_SPREAD:
-        raise CheckError(["spread"], {"spread": spread, "unit": lp.unit}, {"spread": MAX_SPREAD},
-                         message=(f"the general LP cannot be solved reliably in floating point: a type or value "
-                                  f"is {spread:.3g} times the instance's money unit {lp.unit:.3g} (limit "
-                                  f"{MAX_SPREAD:.0e}); HiGHS's tolerances would make the answer unverifiable"))
+    from .checks import spread_within_limit
+
+    spread_within_limit(_spread(lp), lp.unit)
     z, highs_status, lp_value = _optimize(lp)
     seconds = time.perf_counter() - start
     n = lp.n_profiles

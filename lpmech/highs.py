@@ -1,7 +1,8 @@
 """A thin layer over highspy: pass a sparse LP, run it, and report HiGHS's own status.
 
-Every LP in lpmech goes through :func:`make_highs` / :func:`run`, so options, tolerances
-and failure reporting are the same everywhere. A model status other than *Optimal* raises
+Every LP in lpmech goes through :func:`make_highs` / :func:`run`, so options, tolerances,
+the one retry (``run(h, what, retry=...)``, e.g. :func:`cold_simplex`) and failure reporting
+are the same everywhere; :func:`row_scaled` is the one row scaling. A model status other than *Optimal* raises
 :class:`SolverError` carrying HiGHS's status string; it is never turned into an answer.
 
 lpmech leaves no process-wide trace of HiGHS:
@@ -22,6 +23,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import highspy
@@ -30,8 +32,18 @@ import scipy.sparse as sp
 
 from .errors import SolverError
 
-__all__ = ["SolverError", "LPSolution", "new_highs", "make_highs", "run", "in_own_thread", "row_scaled",
-           "dropped_entries", "INF"]
+__all__ = [
+    "INF",
+    "LPSolution",
+    "SolverError",
+    "cold_simplex",
+    "dropped_entries",
+    "in_own_thread",
+    "make_highs",
+    "new_highs",
+    "row_scaled",
+    "run",
+]
 
 INF = highspy.kHighsInf
 
@@ -230,9 +242,7 @@ def row_scaled(A: sp.spmatrix) -> tuple[sp.csr_matrix, np.ndarray]:
     return sp.csr_matrix(sp.diags(factor) @ A), factor
 
 
-def run(h: highspy.Highs, what: str) -> LPSolution:
-    """Run HiGHS (in a thread of its own: see :func:`in_own_thread`); raise :class:`SolverError`
-    unless the model status is Optimal."""
+def _run_once(h: highspy.Highs, what: str) -> LPSolution:
     in_own_thread(h.run)
     model_status = h.getModelStatus()
     status = h.modelStatusToString(model_status)
@@ -244,3 +254,53 @@ def run(h: highspy.Highs, what: str) -> LPSolution:
                       objective=float(info.objective_function_value), status=status,
                       seconds=float(h.getRunTime()),
                       iterations=int(info.simplex_iteration_count + max(info.ipm_iteration_count, 0)))
+
+
+def run(h: highspy.Highs, what: str, *,
+        retry: Callable[[], tuple[highspy.Highs, str]] | None = None) -> LPSolution:
+    """Run HiGHS (in a thread of its own: see :func:`in_own_thread`), retrying once if asked.
+
+    The one place lpmech calls ``Highs.run``.
+
+    Parameters
+    ----------
+    h : highspy.Highs
+        The model (from :func:`make_highs`).
+    what : str
+        What the LP is, for the error message.
+    retry : callable, optional
+        Called once, with no arguments, when HiGHS does not report Optimal; returns the model
+        to run instead and its description: the same model with other options
+        (:func:`cold_simplex`), or one built afresh. Its failure is the one raised.
+
+    Returns
+    -------
+    LPSolution
+        Primal point, row duals, objective, HiGHS's status string, seconds, iterations.
+
+    Raises
+    ------
+    SolverError
+        HiGHS's model status was not Optimal (after the retry, if any); the status is in the
+        message.
+    """
+    try:
+        return _run_once(h, what)
+    except SolverError:
+        if retry is None:
+            raise
+        h2, what2 = retry()
+        return _run_once(h2, what2)
+
+
+def cold_simplex(h: highspy.Highs, what: str) -> Callable[[], tuple[highspy.Highs, str]]:
+    """A ``retry`` for :func:`run`: the same model solved again from scratch by simplex.
+
+    A warm start after rows are added can stall numerically (HiGHS reports "Unknown"); a cold
+    simplex solve of the same LP usually succeeds. Leaves ``h`` set to simplex.
+    """
+    def again():
+        h.clearSolver()
+        h.setOptionValue("solver", "simplex")
+        return h, what
+    return again

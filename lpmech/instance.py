@@ -45,20 +45,35 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from .errors import InstanceError
-from .profiles import outer_pmf
+from .profiles import marginal, outer_pmf
 from .tolerances import PROB_TOL
 
-__all__ = ["Agent", "Instance", "InstanceError", "EngineProblem", "Mechanism", "PROB_TOL", "DEFAULT_MAX_PROFILES",
-           "MAX_MAGNITUDE", "MIN_PROBABILITY", "MIN_PROFILE_PROBABILITY", "MAX_POINTS", "BadNumber", "exact_float",
-           "exact_number", "float_number"]
+__all__ = [
+    "DEFAULT_MAX_PROFILES",
+    "MAX_MAGNITUDE",
+    "MAX_POINTS",
+    "MIN_PROBABILITY",
+    "MIN_PROFILE_PROBABILITY",
+    "PROB_TOL",
+    "Agent",
+    "BadNumber",
+    "EngineProblem",
+    "Instance",
+    "InstanceError",
+    "Mechanism",
+    "exact_float",
+    "exact_number",
+    "float_number",
+]
 
 #: Default cap on the number of type profiles of the grid LP (configurable per call).
 DEFAULT_MAX_PROFILES = 20_000_000
@@ -88,7 +103,7 @@ class BadNumber:
     It is kept in place of the number, so validation can name the field it stands in.
     """
 
-    __slots__ = ("text", "reason")
+    __slots__ = ("reason", "text")
 
     def __init__(self, text: str, reason: str):
         self.text = text
@@ -462,7 +477,7 @@ class Agent:
 
     @classmethod
     def from_distribution(cls, name: str, distribution: str, params: Mapping[str, Any] | None = None,
-                          points: int | None = 50, share: float | None = None) -> "Agent":
+                          points: int | None = 50, share: float | None = None) -> Agent:
         """An agent with a scipy.stats continuous law: discretized on ``points`` cells, or continuous.
 
         Parameters
@@ -621,6 +636,58 @@ class EngineProblem:
     def joint_pmf(self) -> np.ndarray:
         """The pmf over profiles, shape K_1 x ... x K_N (outer product when independent)."""
         return self.joint if self.joint is not None else outer_pmf(self.probs)
+
+    def marginals(self) -> tuple[np.ndarray, ...]:
+        """Each agent's pmf, shape (K_i,): ``probs``, or the joint pmf's marginals."""
+        if self.probs is not None:
+            return tuple(self.probs)
+        return tuple(marginal(self.joint, i) for i in range(self.n))
+
+    def unit(self) -> float:
+        """The instance's unit (:func:`unit_scale`)."""
+        return unit_scale(self)
+
+
+def unit_scale(problem: EngineProblem) -> float:
+    """The instance's unit: the power of two in (s0, 2 s0], s0 = max(|b|, min_i median |θ_i|).
+
+    The one definition of an instance's scale in lpmech. Homogeneous of degree 1 in the
+    instance's numbers and blind to far-out types (a median, not a maximum, and the agent whose
+    types are nearest zero: the profiles that trade have every type near or below b, so an
+    agent who mostly sits at 1e11 does not set the unit), so dividing by it puts every instance
+    in the same units: the same instance in cents or in billions is, after the division, the
+    same problem, and HiGHS's absolute tolerances mean the same thing for it. A power of two
+    makes the division exact. The same in engine and user form (it depends on |θ| and |b|).
+
+    Parameters
+    ----------
+    problem : EngineProblem
+        Grids (money per share), pmfs or a joint pmf, and b.
+
+    Returns
+    -------
+    float
+        A power of two, > 0 (1.0 when every number is 0 or not finite).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = EngineProblem((np.array([0.1, 0.5, 1e9]),), (np.array([0.05, 0.65, 0.3]),), None, 0.48, False)
+    >>> unit_scale(p)        # max(b, median type) = 0.5: the far-out 1e9 does not count
+    1.0
+    """
+    def median(t, p):
+        order = np.argsort(np.abs(t))
+        cdf = np.cumsum(np.asarray(p, dtype=float)[order])
+        return float(np.abs(t)[order][min(int(np.searchsorted(cdf, 0.5 * cdf[-1])), t.size - 1)])
+
+    probs = problem.marginals()
+    s0 = max(abs(float(problem.b)), min(median(t, p) for t, p in zip(problem.grids, probs)))
+    if not s0 > 0:
+        s0 = max(float(np.abs(t) @ p) for t, p in zip(problem.grids, probs))
+    if not (s0 > 0 and math.isfinite(s0)):
+        return 1.0
+    return math.ldexp(1.0, math.frexp(s0)[1])
 
 
 # ----------------------------------------------------------------------------- instances
@@ -912,7 +979,7 @@ class Instance:
                                     "(every own type needs positive mass)", field="joint.probs", agent=a.name)
         return arr, exact
 
-    def with_mechanism(self, **changes) -> "Instance":
+    def with_mechanism(self, **changes) -> Instance:
         """A copy with some :class:`Mechanism` options changed (``None`` values are ignored)."""
         from dataclasses import replace
 
@@ -1039,10 +1106,36 @@ class Instance:
                                 f"{max_profiles:,} (raise it with --max-profiles / max_profiles=)",
                                 field="agents", source=self.source)
 
+    @property
+    def flipped(self) -> bool:
+        """Whether the engine form mirrors this instance (the sell side: money negated, grids reversed)."""
+        return self.side == "sell"
+
+    @property
+    def money_sign(self) -> float:
+        """+1.0 on the buy side, -1.0 on the sell side: engine money = ``money_sign`` × user money."""
+        return -1.0 if self.flipped else 1.0
+
+    def engine_money(self, value):
+        """A per-share amount of money (type, price, virtual cost, value) in engine form.
+
+        Negated on the sell side (:attr:`flipped`), unchanged on the buy side; its own inverse,
+        so :meth:`user_money` is the same map. With :meth:`engine` and :meth:`to_user` this is
+        the whole side mapping of lpmech. Scalars give floats, arrays arrays.
+        """
+        if isinstance(value, (int, float, np.floating, np.integer)):
+            return -float(value) + 0.0 if self.flipped else float(value)
+        value = np.asarray(value, dtype=float)
+        return -value + 0.0 if self.flipped else value
+
+    def user_money(self, value):
+        """An engine per-share amount of money in the user's form (the inverse of :meth:`engine_money`)."""
+        return self.engine_money(value)
+
     def engine(self) -> EngineProblem:
         """The buy-side form: sell side negates types and the designer's value, reversing grids."""
         self._require_grid()
-        if self.side == "buy":
+        if not self.flipped:
             grids = self._grids
             probs = None if self.joint is not None else tuple(a.probs for a in self.agents)
             joint = self.joint
@@ -1059,7 +1152,7 @@ class Instance:
         ``axes="agent"``: a 1-d array over one agent's grid.
         """
         arr = np.asarray(arr)
-        if self.side == "sell":
+        if self.flipped:
             arr = arr[(slice(None, None, -1),) * (arr.ndim if axes == "profile" else 1)]
             if negate:
                 arr = -arr

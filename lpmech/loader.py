@@ -38,12 +38,13 @@ from __future__ import annotations
 import math
 import os
 import tomllib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .discretize import check_points, discretize, law_params
 from .instance import Agent, Instance, InstanceError, Mechanism, _kind, exact_float
 
-__all__ = ["load", "from_dict", "TOP_KEYS", "AGENT_KEYS"]
+__all__ = ["AGENT_KEYS", "TOP_KEYS", "from_dict", "load", "read_toml"]
 
 TOP_KEYS = {"name", "description", "side", "buyer_value", "seller_cost", "types", "agents", "joint", "mechanism"}
 AGENT_KEYS = {"name", "share", "grid", "probs", "distribution", "params", "points"}
@@ -232,6 +233,36 @@ def load(path: str | os.PathLike, *, max_profiles: int | None = None) -> Instanc
     >>> inst.exact_designer_value
     Fraction(1, 1)
     """
+    source, data = read_toml(path)
+    return from_dict(data, source=source, max_profiles=max_profiles)
+
+
+def read_toml(path, *, what: str = "an instance file", parse_float=exact_float) -> tuple[str, dict]:
+    """Read and parse a TOML file, every failure one :class:`InstanceError` naming the file.
+
+    The one place lpmech reads a TOML file (instance files here; sweep files call it too).
+
+    Parameters
+    ----------
+    path : str or path-like
+    what : str
+        What the file should be, for the message about a directory ("an instance file").
+    parse_float : callable
+        TOML floats are parsed with it (default :func:`exact_float`: exact binary values).
+
+    Returns
+    -------
+    source : str
+        The path as a string (for error messages).
+    data : dict
+        The parsed document.
+
+    Raises
+    ------
+    InstanceError
+        Not a path, no such file, a directory, no permission, another OS error, not UTF-8, not
+        TOML, numbers beyond Python's conversion limits, nesting too deep.
+    """
     try:
         source = os.fspath(path)
     except TypeError:
@@ -242,7 +273,7 @@ def load(path: str | os.PathLike, *, max_profiles: int | None = None) -> Instanc
     except FileNotFoundError:
         raise InstanceError("no such file", source=source) from None
     except IsADirectoryError:
-        raise InstanceError("is a directory, not an instance file", source=source) from None
+        raise InstanceError(f"is a directory, not {what}", source=source) from None
     except PermissionError:
         raise InstanceError("cannot be read (permission denied)", source=source) from None
     except (OSError, ValueError) as exc:
@@ -252,11 +283,11 @@ def load(path: str | os.PathLike, *, max_profiles: int | None = None) -> Instanc
     except UnicodeDecodeError as exc:
         raise InstanceError(f"invalid TOML: not UTF-8 text (byte {exc.start + 1})", source=source) from None
     try:
-        data = tomllib.loads(text, parse_float=exact_float)
+        data = tomllib.loads(text, parse_float=parse_float)
     except tomllib.TOMLDecodeError as exc:
         raise InstanceError(f"invalid TOML: {exc}", source=source) from None
     except ValueError as exc:     # e.g. an integer longer than Python's int/str conversion limit
         raise InstanceError(f"invalid TOML: {str(exc).split(';')[0]}", source=source) from None
     except RecursionError:
         raise InstanceError("invalid TOML: arrays or tables nested too deeply", source=source) from None
-    return from_dict(data, source=source, max_profiles=max_profiles)
+    return source, data

@@ -36,12 +36,22 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from .highs import FEAS_TOL, INF, LPSolution, SolverError, dropped_entries, make_highs, row_scaled, run
+from .highs import (
+    FEAS_TOL,
+    INF,
+    LPSolution,
+    SolverError,
+    dropped_entries,
+    make_highs,
+    row_scaled,
+    run,
+)
 from .instance import EngineProblem
 from .profiles import along, interim_operator, weighted_sum
+from .structured.ties import pinned_part, tie_lp, unpooled
 from .virtual import iron, ironing_intervals, virtual_costs
 
-__all__ = ["MaximinLP", "MaximinSolution", "STRATEGIES", "SIFT_MIN_COLUMNS"]
+__all__ = ["SIFT_MIN_COLUMNS", "STRATEGIES", "MaximinLP", "MaximinSolution"]
 
 #: How the LP is handed to HiGHS: all columns at once, or sifting over a working set.
 STRATEGIES = ("auto", "direct", "sifting")
@@ -284,20 +294,44 @@ class MaximinLP:
         """The same LP with x pinned where ``fixed`` (N-d) is not NaN: a small LP over the free columns.
 
         The pinned columns move to the right-hand side, so the model that HiGHS sees has only
-        the free profiles (e.g. the tie set of x_ω) and z. This is not the full LP's optimum
-        unless the pins are optimal, so no certificate is attached.
+        the free profiles (e.g. the tie set of x_ω) and z. It is built and solved by the one
+        tie-completion LP, :func:`lpmech.structured.ties.tie_lp`, without pooling; the pins
+        must be interim monotone (x_ω is), since monotonicity rows without a free column are
+        left out. This is not the full LP's optimum unless the pins are optimal, so no
+        certificate is attached (``dual_infeasibility`` is NaN).
+
+        Parameters
+        ----------
+        fixed : ndarray, shape (K_1, ..., K_N)
+            x in [0, 1] where pinned, NaN where free.
+        what : str
+            The LP's name in a :class:`SolverError`.
+
+        Returns
+        -------
+        MaximinSolution
+            ``x`` the pins completed; ``value`` the restricted LP's z; ``omega`` its duals.
+
+        Raises
+        ------
+        SolverError
+            HiGHS did not solve the restricted LP.
         """
-        f = np.asarray(fixed, dtype=float).ravel()
-        free = np.isnan(f)
         t0 = time.perf_counter()
-        h, cols, _ = self._model(free, f)
-        sol: LPSolution = run(h, what)
-        x = np.where(free, 0.0, f)
-        x[cols[:-1]] = sol.x[:-1]
-        out = self._solution(sol, x, seconds=time.perf_counter() - t0)
-        out.working_columns = int(free.sum()) + 1
-        out.dual_infeasibility = float("nan")
-        return out
+        part = pinned_part(self.problem, fixed)
+        x = part.x.copy()
+        sol = None
+        if part.ties.size:
+            reps, intervals = unpooled(self.problem)
+            sol = tie_lp(self.problem, self._phi, part, reps, intervals, what=what)
+            x[part.ties] = sol.x
+        gains = [float(m @ (self.problem.b - f)) for m, f in zip(pinned_part(self.problem, x).mass, self._phi)]
+        return MaximinSolution(x=np.clip(x, 0.0, 1.0).reshape(self.shape),
+                               value=sol.value if sol else min(gains),
+                               omega=sol.omega if sol else np.full(self.problem.n, np.nan),
+                               status=sol.status if sol else "Optimal", seconds=time.perf_counter() - t0,
+                               iterations=sol.iterations if sol else 0,
+                               working_columns=int(part.ties.size) + 1, dual_infeasibility=float("nan"))
 
     def _relative_violations(self, x: np.ndarray, row_dual: np.ndarray, pinned: np.ndarray | None = None) -> np.ndarray:
         """Per profile column: how far its reduced cost d_j = -(Aᵀy)_j is from dual feasible given

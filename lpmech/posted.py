@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .instance import Instance
+from .instance import EngineProblem, Instance
 
 __all__ = ["PostedPrice", "best_posted_price"]
 
@@ -37,22 +37,14 @@ class PostedPrice:
         return {"price": self.price, "value": self.value, "trade_probability": self.trade_probability}
 
 
-def _acceptance(instance: Instance, prices: np.ndarray) -> np.ndarray:
-    """P(every agent accepts) at each candidate price."""
-    joint = instance.joint_pmf()
-    n = instance.n
-    if instance.side == "buy":
-        cum = joint
-        for ax in range(n):
-            cum = np.cumsum(cum, axis=ax)
-        # index of the largest grid point <= p (or -1: nobody of that agent accepts)
-        idx = [np.searchsorted(g, prices, side="right") - 1 for g in instance.grids]
-    else:
-        cum = joint
-        for ax in range(n):
-            cum = np.flip(np.cumsum(np.flip(cum, axis=ax), axis=ax), axis=ax)
-        idx = [np.searchsorted(g, prices, side="left") for g in instance.grids]
-        idx = [np.where(k >= g.size, -1, k) for k, g in zip(idx, instance.grids)]
+def _acceptance(problem: EngineProblem, prices: np.ndarray) -> np.ndarray:
+    """P(every agent accepts) at each candidate engine price: P(θ_i <= p for all i), read off
+    the N-d cumulative array of the engine's joint pmf."""
+    cum = problem.joint_pmf()
+    for ax in range(problem.n):
+        cum = np.cumsum(cum, axis=ax)
+    # index of the largest grid point <= p (or -1: nobody of that agent accepts)
+    idx = [np.searchsorted(g, prices, side="right") - 1 for g in problem.grids]
     valid = np.all([k >= 0 for k in idx], axis=0)
     safe = tuple(np.where(k >= 0, k, 0) for k in idx)
     return np.where(valid, cum[safe], 0.0)
@@ -60,6 +52,22 @@ def _acceptance(instance: Instance, prices: np.ndarray) -> np.ndarray:
 
 def best_posted_price(instance: Instance) -> PostedPrice:
     """The profit-maximizing collective posted price (per-share units).
+
+    Solved in the engine's buy-side form (:meth:`lpmech.Instance.engine`) and mapped back with
+    :meth:`lpmech.Instance.user_money` and :meth:`lpmech.Instance.to_user`; among equally
+    profitable prices the lowest (in the instance's own terms) is returned.
+
+    Parameters
+    ----------
+    instance : Instance
+        Any instance with type grids (independent or a joint pmf).
+
+    Returns
+    -------
+    PostedPrice
+        ``price`` (money per share, None when no price earns a positive profit), ``value``
+        (expected profit, money per share), ``trade_probability``, ``allocation`` and
+        ``transfer`` (arrays of the profile grid's shape, file order).
 
     Examples
     --------
@@ -70,18 +78,21 @@ def best_posted_price(instance: Instance) -> PostedPrice:
     >>> pp.price, pp.value
     (0.75, 0.25)
     """
-    prices = np.unique(np.concatenate(instance.grids))
-    accept = _acceptance(instance, prices)
-    margin = instance.buyer_value - prices if instance.side == "buy" else prices - instance.seller_cost
-    values = margin * accept
-    k = int(np.argmax(values))
+    problem = instance.engine()
+    prices = np.unique(np.concatenate(problem.grids))
+    accept = _acceptance(problem, prices)
+    values = (problem.b - prices) * accept
+    best = float(np.max(values))
     shape = instance.shape
-    if values[k] <= 0:
+    if best <= 0:
         zero = np.zeros(shape)
         return PostedPrice(None, 0.0, 0.0, zero, zero.copy())
-    p = float(prices[k])
-    accepts = [g <= p if instance.side == "buy" else g >= p for g in instance.grids]
-    x = np.ones(shape)
-    for i, a in enumerate(accepts):
-        x = x * a.reshape([-1 if j == i else 1 for j in range(instance.n)])
+    ties = np.flatnonzero(values == best)
+    k = int(ties[np.argmin(instance.user_money(prices[ties]))])
+    p_engine = float(prices[k])
+    x = np.ones(problem.shape)
+    for i, g in enumerate(problem.grids):
+        x = x * (g <= p_engine).reshape([-1 if j == i else 1 for j in range(problem.n)])
+    x = instance.to_user(x)
+    p = instance.user_money(p_engine)
     return PostedPrice(p, float(values[k]), float(accept[k]), x, p * x)

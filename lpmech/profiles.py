@@ -2,16 +2,38 @@
 
 Arrays over profiles have shape (K_1, ..., K_N), agent 1 on the first axis; flattened
 vectors use C order (agent 1 slowest). Nothing here loops over profiles in Python.
+
+* :func:`outer_pmf`, :func:`along`, :func:`weighted_sum`: whole-grid arrays;
+* :func:`interim`, :func:`conditional_interim`, :func:`interim_operator`: interim
+  expectations E[· | θ_i] (independent types, a joint pmf, and the sparse linear map used in
+  LP rows);
+* :func:`agent_view`, :func:`marginal`, :func:`beliefs`: one agent's view of a profile array,
+  its marginal pmf and its conditional beliefs P(θ_-i | θ_i) (the one definition);
+* :class:`Grid` / :class:`Block`: the chunked walker that visits a grid too large to hold
+  (10^7 profiles and more) in blocks of at most ``chunk`` profiles.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["outer_pmf", "along", "weighted_sum", "interim", "conditional_interim", "interim_operator"]
+__all__ = [
+    "Block",
+    "Grid",
+    "agent_view",
+    "along",
+    "beliefs",
+    "conditional_interim",
+    "interim",
+    "interim_operator",
+    "marginal",
+    "outer_pmf",
+    "product",
+    "weighted_sum",
+]
 
 
 def outer_pmf(probs: Sequence[np.ndarray]) -> np.ndarray:
@@ -47,11 +69,50 @@ def interim(arr: np.ndarray, probs: Sequence[np.ndarray], i: int) -> np.ndarray:
     return out
 
 
+def agent_view(arr: np.ndarray, i: int) -> np.ndarray:
+    """A profile array seen from agent i: shape (K_i, R), row t = the other agents' profiles θ_-i
+    (C order of the remaining axes) when θ_i = t."""
+    arr = np.asarray(arr)
+    return np.moveaxis(arr, i, 0).reshape(arr.shape[i], -1)
+
+
+def marginal(joint: np.ndarray, i: int) -> np.ndarray:
+    """Agent i's marginal pmf, shape (K_i,), of a joint pmf over profiles."""
+    joint = np.asarray(joint)
+    return joint.sum(axis=tuple(j for j in range(joint.ndim) if j != i))
+
+
+def beliefs(joint: np.ndarray, i: int) -> np.ndarray:
+    """Agent i's conditional beliefs P(θ_-i = r | θ_i = t), shape (K_i, R), rows summing to 1.
+
+    The one definition of conditional beliefs in lpmech (Bayesian IC with correlated types;
+    independent types give identical rows). Works on float and on object (Fraction) arrays.
+
+    Parameters
+    ----------
+    joint : ndarray, shape (K_1, ..., K_N)
+        The joint pmf; every type of agent i has positive marginal probability.
+    i : int
+        The agent (axis).
+
+    Returns
+    -------
+    ndarray, shape (K_i, Π_{j≠i} K_j)
+        Rows indexed by θ_i, columns by θ_-i in :func:`agent_view` order.
+
+    Examples
+    --------
+    >>> beliefs(np.array([[0.1, 0.3], [0.2, 0.4]]), 0).round(4).tolist()
+    [[0.25, 0.75], [0.3333, 0.6667]]
+    """
+    view = agent_view(joint, i)
+    return view / view.sum(axis=1, keepdims=True)
+
+
 def conditional_interim(arr: np.ndarray, joint: np.ndarray, i: int) -> np.ndarray:
-    """E[arr(θ) | θ_i] under a joint pmf (beliefs are conditionals)."""
+    """E[arr(θ) | θ_i] under a joint pmf (beliefs are the conditionals, :func:`beliefs`), shape (K_i,)."""
     axes = tuple(j for j in range(joint.ndim) if j != i)
-    marg = joint.sum(axis=axes)
-    return (np.asarray(arr) * joint).sum(axis=axes) / marg
+    return (np.asarray(arr) * joint).sum(axis=axes) / marginal(joint, i)
 
 
 def interim_operator(probs: Sequence[np.ndarray], i: int, left: sp.spmatrix | None = None) -> sp.csr_matrix:
@@ -70,4 +131,122 @@ def interim_operator(probs: Sequence[np.ndarray], i: int, left: sp.spmatrix | No
     out = factors[0]
     for f in factors[1:]:
         out = sp.kron(out, f, format="csr")
+    return out
+
+
+class Grid:
+    """The product grid of some agents' types, walked in blocks of at most ``chunk`` profiles.
+
+    A block fixes a run of consecutive indices over the first ``d`` axes (flattened, C order)
+    and spans the remaining axes whole, so block arrays have shape (rows, K_d, ..., K_{m-1}).
+    ``d`` is the fewest leading axes that make one row fit in ``chunk``. Used where K^N profiles
+    do not fit in memory at once (the structured solver's passes, 10^7 profiles and more).
+
+    Parameters
+    ----------
+    probs : sequence of ndarray, shapes (K_i,)
+        The agents' pmfs (independent types); the grid is their product, C order.
+    chunk : int
+        Largest number of profiles in one block (at least one row of the trailing axes).
+
+    Examples
+    --------
+    >>> g = Grid([np.array([0.5, 0.5]), np.array([0.25, 0.75])], chunk=2)
+    >>> [(b.start, b.stop, b.pmf().ravel().tolist()) for b in g.blocks()]
+    [(0, 2, [0.125, 0.375]), (2, 4, [0.125, 0.375])]
+    """
+
+    def __init__(self, probs: Sequence[np.ndarray], chunk: int):
+        self.probs = [np.asarray(p, dtype=float) for p in probs]
+        self.shape = tuple(p.size for p in self.probs)
+        self.m = len(self.shape)
+        chunk = max(int(chunk), 1)
+        d = 0
+        while d < self.m and product(self.shape[d:]) > chunk:
+            d += 1
+        self.d = d
+        self.tail = product(self.shape[d:])
+        self.lead_total = product(self.shape[:d])
+        self.rows_per_block = max(1, chunk // self.tail)
+        tail_pmf = np.ones(())
+        for p in self.probs[d:]:
+            tail_pmf = np.multiply.outer(tail_pmf, p)
+        self.tail_pmf = tail_pmf[None, ...]
+
+    @property
+    def size(self) -> int:
+        return self.lead_total * self.tail
+
+    def blocks(self) -> Iterator[Block]:
+        """The blocks in C order of the flattened grid."""
+        for r0 in range(0, self.lead_total, self.rows_per_block):
+            yield Block(self, r0, min(r0 + self.rows_per_block, self.lead_total))
+
+
+class Block:
+    """One block of a :class:`Grid`: rows ``r0:r1`` of the leading axes, the trailing axes whole."""
+
+    def __init__(self, grid: Grid, r0: int, r1: int):
+        self.grid = grid
+        self.rows = r1 - r0
+        self.start = r0 * grid.tail
+        self.stop = r1 * grid.tail
+        self.lead = np.unravel_index(np.arange(r0, r1), grid.shape[:grid.d]) if grid.d else ()
+        self.shape = (self.rows,) + grid.shape[grid.d:]
+
+    def _lead_column(self, values: np.ndarray) -> np.ndarray:
+        return values.reshape((self.rows,) + (1,) * (self.grid.m - self.grid.d))
+
+    def along(self, vec: np.ndarray, axis: int) -> np.ndarray:
+        """Per-axis vector ``vec`` broadcastable over the block."""
+        g = self.grid
+        if axis < g.d:
+            return self._lead_column(vec[self.lead[axis]])
+        shape = [1] * (1 + g.m - g.d)
+        shape[1 + axis - g.d] = -1
+        return vec.reshape(shape)
+
+    def pmf(self) -> np.ndarray:
+        """P(θ) on the block."""
+        lead = np.ones(self.rows)
+        for a in range(self.grid.d):
+            lead = lead * self.grid.probs[a][self.lead[a]]
+        return self._lead_column(lead) * self.grid.tail_pmf
+
+    def combine(self, weights: Sequence[float], vecs: Sequence[np.ndarray]) -> np.ndarray:
+        """Σ_a w_a v_a(θ_a) on the block (full block shape)."""
+        g = self.grid
+        lead = np.zeros(self.rows)
+        for a in range(g.d):
+            lead = lead + weights[a] * vecs[a][self.lead[a]]
+        out = self._lead_column(lead)
+        for a in range(g.d, g.m):
+            out = out + weights[a] * self.along(vecs[a], a)
+        return np.broadcast_to(out, self.shape)
+
+    def marginals(self, vals: np.ndarray) -> list[np.ndarray]:
+        """For each axis a, the sums of ``vals`` over the block grouped by θ_a."""
+        g = self.grid
+        vals = np.broadcast_to(vals, self.shape)
+        out = []
+        row_total = vals.reshape(self.rows, -1).sum(axis=1) if g.d else None
+        for a in range(g.m):
+            if a < g.d:
+                if row_total.dtype == np.float64:
+                    out.append(np.bincount(self.lead[a], weights=row_total, minlength=g.shape[a]))
+                else:   # bincount would round extended precision to float64
+                    acc = np.zeros(g.shape[a], dtype=row_total.dtype)
+                    np.add.at(acc, self.lead[a], row_total)
+                    out.append(acc)
+            else:
+                axes = tuple(j for j in range(1 + g.m - g.d) if j != 1 + a - g.d)
+                out.append(vals.sum(axis=axes))
+        return out
+
+
+def product(values) -> int:
+    """Π of ``values`` as a Python int (no overflow), 1 for none."""
+    out = 1
+    for v in values:
+        out *= int(v)
     return out

@@ -9,12 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import math
+from fractions import Fraction
+
 import numpy as np
 
 from .instance import Instance
 from .posted import PostedPrice
 
-__all__ = ["SolveResult", "fmt", "units_line"]
+__all__ = ["Result", "SolveResult", "STATUSES", "INTERIM_KEYS", "JSON_KEYS", "interim_row", "fmt", "units_line"]
 
 
 def fmt(v: float | None, digits: int = 6) -> str:
@@ -43,68 +46,188 @@ def units_line(instance: Instance) -> str:
             f"{'b' if instance.side == 'buy' else 'c'}, prices and transfers are totals for the whole good")
 
 
+def _finite(obj: Any) -> Any:
+    """NaN and ±inf become None (JSON has neither)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     if isinstance(obj, (np.floating, np.integer)):
         return obj.item()
+    if isinstance(obj, Fraction):
+        return f"{obj.numerator}/{obj.denominator}" if obj.denominator != 1 else str(obj.numerator)
     if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
+        return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_jsonable(v) for v in obj]
     return obj
 
 
-@dataclass
-class SolveResult:
-    """The optimal mechanism of an instance, with its weights, diagnostics and checks.
+#: Every value ``Result.status`` takes: ``"optimal"`` (solved, every check passed) or
+#: ``"inaccurate"`` (the continuum only: its estimated error is above the requested tolerance;
+#: the message is in ``info["status_message"]``). A failed solve or check raises instead.
+STATUSES = ("optimal", "inaccurate")
+
+#: The keys of every interim row, for every formulation (None where a formulation does not define one).
+INTERIM_KEYS = ("agent", "share", "grid", "trade_probability", "expected_transfer", "expected_payout", "utility",
+                "virtual", "virtual_ironed", "ironing_intervals")
+
+#: The top-level keys of :meth:`Result.to_dict` (``lpmech solve --json``), the same for every formulation;
+#: the command line adds ``provenance``. lpmech/schemas/result.schema.json is the contract.
+JSON_KEYS = ("status", "side", "instance", "agents", "shares", "type_units", "types_in_file", "formulation",
+             "method", "mechanism", "value", "omega", "omega_canonical", "omega_range", "posted_price", "ratio",
+             "trade_probability", "binding_agent", "allocation", "transfer", "interim", "checks", "certificate",
+             "highs_status", "lp_size", "iterations", "value_error", "solve_seconds", "total_seconds", "info")
+
+
+def interim_row(**values) -> dict:
+    """One interim row with exactly :data:`INTERIM_KEYS` (missing ones None)."""
+    unknown = set(values) - set(INTERIM_KEYS)
+    if unknown:
+        raise KeyError(f"not interim keys: {sorted(unknown)}")
+    return {k: values.get(k) for k in INTERIM_KEYS}
+
+
+@dataclass(repr=False)
+class Result:
+    """The optimal mechanism of an instance, for every formulation (maximin LP, structured,
+    general LP, continuum), with its weights, diagnostics, checks and certificate.
+
+    Like :class:`scipy.optimize.OptimizeResult` it carries status and diagnostics beside the
+    answer; like POT's ``OTResult`` it returns the dual (the weights ω) beside the primal plan x.
+    Fields a formulation does not define are None.
 
     Attributes
     ----------
+    instance : Instance
+    status : str
+        One of :data:`STATUSES`.
     value : float
-        The designer's optimal expected profit.
-    omega : ndarray
-        The LP's weights (duals of the maximin rows): one minimizer of g.
-    omega_canonical : ndarray
-        The least-norm minimizer of g (symmetric instances get symmetric weights).
-    omega_range : ndarray, shape (N, 2)
-        For each agent, [min, max] of ω_i over all minimizers of g.
-    allocation : ndarray, shape K_1 x ... x K_N
-        Trade probability on every profile, in the file's grid order.
-    transfer : ndarray, same shape
+        The designer's optimal expected objective (profit; profit + λ·surplus with a Pareto
+        weight), in the instance's money units.
+    allocation : ndarray, shape K_1 x ... x K_N, or None
+        Trade probability on every profile, in the file's grid order (None in the continuum).
+    transfer : ndarray, same shape, or None
         Total transfer: designer to group (buy side), group to designer (sell side). Agent i
         receives (buy) or pays (sell) ``share_i * transfer``.
     interim : list of dict
-        Per agent: grid, trade probability, expected transfer and payout, utility, virtual
-        costs/values raw and ironed, ironing intervals.
-    posted : PostedPrice
-        The best collective posted price; ``ratio`` = value / posted.value (None if 0).
+        Per agent, the keys :data:`INTERIM_KEYS` (None where undefined).
+    omega : ndarray, shape (N,), or None
+        Optimal weights (one minimizer of g); None for the general LP, where the theory gives none.
+    omega_canonical : ndarray, shape (N,), or None
+        The least-norm minimizer of g (maximin path only).
+    omega_range : ndarray, shape (N, 2), or None
+        For each agent, [min, max] of ω_i over all minimizers of g (maximin path only).
+    posted : PostedPrice or None
+        The best collective posted price (None for the general LP); ``ratio`` = value / posted value.
+    ratio : float or None
     checks : dict
-        Every cross-check's measured gap (see :mod:`lpmech.checks`); ``passed`` is True.
+        Every cross-check's measured value (:mod:`lpmech.checks`), ``limits``, ``report``
+        ({name: {gap, limit, passed}}) and ``passed``.
+    solve_seconds, total_seconds : float
+        Wall time of the core solver, and of the whole solve with its checks.
+    formulation : {"maximin", "general", "continuous"}
+    method : {"lp", "structured", "general", "continuous"}
+    info : dict
+        Method-specific details: ``highs_status``, ``iterations``, ``lp_size`` (maximin LP size or
+        structured solver's figures, ``method_reason``, ``unit``), ``mechanism`` and ``vetoes``
+        (general LP), ``value_error`` (continuum), ``binding_agent``.
+    certificate : lpmech.exact.Certificate or None
+        ``method="exact"`` with ``certify="exact"`` (proven), else the float one (never ``proven``).
     """
 
     instance: Instance
     status: str
-    highs_status: str
     value: float
-    omega: np.ndarray
-    omega_canonical: np.ndarray
-    omega_range: np.ndarray
-    allocation: np.ndarray
-    transfer: np.ndarray
+    allocation: np.ndarray | None
+    transfer: np.ndarray | None
     interim: list[dict]
-    posted: PostedPrice
+    omega: np.ndarray | None
+    omega_canonical: np.ndarray | None
+    omega_range: np.ndarray | None
+    posted: PostedPrice | None
     ratio: float | None
     checks: dict
     solve_seconds: float
     total_seconds: float
-    iterations: int
-    lp_size: dict
-    binding_agent: str
     formulation: str
     method: str
-    phi_bar: list[np.ndarray] = field(repr=False, default_factory=list)
+    info: dict = field(default_factory=dict)
+    certificate: Any = None
+    phi_bar: list[np.ndarray] | None = field(repr=False, default=None)
+    #: the formulation's own solution object (GeneralResult, ContinuousResult), None for the maximin path
+    native: Any = field(repr=False, default=None)
 
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"status {self.status!r} is not one of {STATUSES}")
+
+    # ---------------------------------------------------------------- old names
+    @property
+    def highs_status(self) -> str | None:
+        return self.info.get("highs_status")
+
+    @property
+    def lp_size(self) -> dict:
+        return self.info.get("lp_size", {})
+
+    @property
+    def iterations(self) -> int | None:
+        return self.info.get("iterations")
+
+    @property
+    def binding_agent(self) -> str | None:
+        return self.info.get("binding_agent")
+
+    @property
+    def mechanism(self):
+        return self.info.get("mechanism", self.instance.mechanism)
+
+    @property
+    def vetoes(self) -> tuple[str, ...]:
+        return tuple(self.info.get("vetoes", self.instance.names))
+
+    @property
+    def value_error(self) -> float | None:
+        return self.info.get("value_error")
+
+    @property
+    def side(self) -> str:
+        return self.instance.side
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.instance.names)
+
+    @property
+    def profit(self) -> float:
+        return float(self.checks.get("profit", self.value))
+
+    @property
+    def surplus(self) -> float | None:
+        return self.checks.get("surplus")
+
+    @property
+    def posted_price(self) -> float | None:
+        return None if self.posted is None else self.posted.price
+
+    @property
+    def posted_value(self) -> float | None:
+        return None if self.posted is None else self.posted.value
+
+    @property
+    def seconds(self) -> float:
+        return self.total_seconds
+
+    # ---------------------------------------------------------------- views
     def __repr__(self) -> str:
         from .views import repr_line
 
@@ -133,14 +256,22 @@ class SolveResult:
         return self.status == "optimal" and bool(self.checks.get("passed"))
 
     @property
-    def trade_probability(self) -> float:
+    def trade_probability(self) -> float | None:
+        if "trade_probability" in self.info:
+            return self.info["trade_probability"]
+        if self.allocation is None:
+            return None
         return float(np.sum(self.instance.joint_pmf() * self.allocation))
 
     def to_dict(self) -> dict:
-        """JSON-ready dictionary (the keys of ``lpmech solve --json``)."""
+        """JSON-ready dictionary: the keys :data:`JSON_KEYS` for every formulation (None where
+        undefined), validated by lpmech/schemas/result.schema.json."""
         inst = self.instance
-        checks = {k: v for k, v in self.checks.items()}
-        return _jsonable({
+        mech = self.mechanism
+        posted = self.posted
+        info = {k: v for k, v in self.info.items() if k not in ("mechanism", "vetoes")}
+        cert = self.certificate.to_dict() if self.certificate is not None else None
+        out = {
             "status": self.status,
             "side": inst.side,
             "instance": inst.name or inst.source,
@@ -150,25 +281,31 @@ class SolveResult:
             "types_in_file": inst.types,
             "formulation": self.formulation,
             "method": self.method,
+            "mechanism": {"ic": mech.ic, "participation": mech.participation, "veto": list(self.vetoes),
+                          "objective": "profit" if mech.pareto is None else "pareto", "pareto": mech.pareto},
             "value": self.value,
             "omega": self.omega,
             "omega_canonical": self.omega_canonical,
             "omega_range": self.omega_range,
-            "posted_price": {"price": self.posted.price, "value": self.posted.value,
-                             "trade_probability": self.posted.trade_probability},
+            "posted_price": None if posted is None else {"price": posted.price, "value": posted.value,
+                                                         "trade_probability": posted.trade_probability},
             "ratio": self.ratio,
             "trade_probability": self.trade_probability,
             "binding_agent": self.binding_agent,
             "allocation": self.allocation,
             "transfer": self.transfer,
             "interim": self.interim,
-            "checks": checks,
+            "checks": self.checks,
+            "certificate": cert,
             "highs_status": self.highs_status,
-            "lp_size": self.lp_size,
+            "lp_size": self.info.get("lp_size"),
             "iterations": self.iterations,
+            "value_error": self.value_error,
             "solve_seconds": self.solve_seconds,
             "total_seconds": self.total_seconds,
-        })
+            "info": info,
+        }
+        return _finite(_jsonable(out))
 
     def _method_line(self) -> str:
         size = self.lp_size
@@ -191,7 +328,29 @@ class SolveResult:
         return units_line(self.instance)
 
     def summary(self) -> str:
-        """A readable summary: value, weights with ranges, posted price and ratio, checks."""
+        """A readable summary: value, weights with ranges, posted price and ratio, checks, certificate."""
+        if self.formulation == "maximin":
+            text = self._maximin_summary()
+        else:
+            text = self.native.summary()
+        return text + "\n" + "\n".join(self.certificate_lines())
+
+    def certificate_lines(self) -> list[str]:
+        """The report's lines about the certificate (empty when there is none)."""
+        cert = self.certificate
+        if cert is None:
+            return []
+        if cert.method == "exact" and cert.proven:
+            v = cert.value
+            frac = f"{v.numerator}/{v.denominator}" if v.denominator != 1 else str(v.numerator)
+            return ["", f"  certificate: proven optimal in exact arithmetic ({cert.formulation}): value {frac} "
+                        f"= {float(v):.17g}; lower = upper bound, exact gap 0 ({cert.seconds:.3f} s)"]
+        if cert.method == "exact":
+            return ["", f"  certificate: exact, NOT proven: {cert.reason}"]
+        return ["", f"  certificate: floating point only ({cert.reason or 'no exact proof'}); "
+                    "'--certify exact' (certify=\"exact\") proves the value in rational arithmetic"]
+
+    def _maximin_summary(self) -> str:
         inst = self.instance
         c = self.checks
         dv = f"b = {fmt(inst.buyer_value)}" if inst.side == "buy" else f"c = {fmt(inst.seller_cost)}"
@@ -243,3 +402,70 @@ class SolveResult:
             f"(IC {c['posted_ic_violation']:.1e}, IR {c['posted_ir_violation']:.1e})",
         ]
         return "\n".join(lines)
+
+
+#: The old name of :class:`Result` (one result type for every formulation).
+SolveResult = Result
+
+
+def from_general(general, instance: Instance, *, total_seconds: float) -> Result:
+    """The :class:`Result` of a general-LP solution (:class:`lpmech.general.GeneralResult`).
+
+    Parameters
+    ----------
+    general : lpmech.general.GeneralResult
+    instance : Instance
+    total_seconds : float
+
+    Returns
+    -------
+    Result
+        No ω (the theory defines none for the general LP), no posted price.
+    """
+    inst = general.instance or instance
+    interim = [interim_row(agent=row["agent"], share=float(inst.shares[i]), grid=row["grid"],
+                           trade_probability=row["trade_probability"], expected_transfer=row["expected_transfer"],
+                           expected_payout=row["expected_payout"], utility=row["utility"])
+               for i, row in enumerate(general.interim)]
+    info = {"highs_status": general.highs_status, "mechanism": general.mechanism, "vetoes": tuple(general.vetoes),
+            "mechanism_options": general.mechanism_dict()}
+    return Result(instance=inst, status=general.status.lower(), value=float(general.value),
+                  allocation=general.allocation, transfer=general.transfer, interim=interim, omega=None,
+                  omega_canonical=None, omega_range=None, posted=None, ratio=None, checks=general.checks,
+                  solve_seconds=general.solve_seconds, total_seconds=total_seconds, formulation="general",
+                  method="general", info=info, native=general)
+
+
+def from_continuous(cont, instance: Instance) -> Result:
+    """The :class:`Result` of a solution in the continuum (:class:`lpmech.continuous.ContinuousResult`).
+
+    This is the one place the continuum's fields are mapped to the common ones.
+
+    Parameters
+    ----------
+    cont : lpmech.continuous.ContinuousResult
+    instance : Instance
+
+    Returns
+    -------
+    Result
+        ``allocation``, ``transfer``, ``omega_canonical``, ``omega_range`` None; interim rows
+        carry the agent and share only; ``info["value_error"]`` is the estimated error.
+    """
+    fin = lambda v: float(v) if v is not None and math.isfinite(v) else None   # noqa: E731
+    status = "optimal" if cont.status == "optimal" else "inaccurate"
+    price, pvalue = fin(cont.posted_price), fin(cont.posted_value)
+    posted = PostedPrice(price=price, value=pvalue if pvalue is not None else 0.0, trade_probability=None,
+                         allocation=None, transfer=None)
+    checks = {"value_error": float(cont.value_error), "value_error_relative":
+              float(cont.value_error / cont.value) if cont.value > 0 else 0.0}
+    checks.update({"limits": {}, "report": {}, "passed": status == "optimal"})
+    info = {"value_error": float(cont.value_error), "trade_probability": fin(cont.trade_probability)}
+    if status != "optimal":
+        info["status_message"] = cont.status
+    interim = [interim_row(agent=name, share=float(instance.shares[i])) for i, name in enumerate(instance.names)]
+    return Result(instance=instance, status=status, value=float(cont.value), allocation=None, transfer=None,
+                  interim=interim, omega=np.asarray(cont.omega, dtype=float), omega_canonical=None, omega_range=None,
+                  posted=posted, ratio=fin(cont.ratio), checks=checks, solve_seconds=float(cont.seconds),
+                  total_seconds=float(cont.seconds), formulation="continuous", method="continuous", info=info,
+                  native=cont)

@@ -90,8 +90,6 @@ RESULT_COLUMNS = ("value", "posted_price", "posted_value", "ratio", "trade_proba
 #: Columns the compare table adds per point when ``compare = true``.
 COMPARE_COLUMNS = ("value_bic_interim", "value_bic_expost", "value_dsic_interim", "value_dsic_expost",
                    "first_best")
-#: The general LP's default cap on profiles when a point needs it (the command line's default).
-_GENERAL_LP_MAX_PROFILES = 20_000    # TODO(general.py): read lpmech.general's constant once it has one
 #: Largest linspace a [[vary]] table may ask for (a typo like num = 1e9 is refused, not allocated).
 MAX_POINTS = 1_000_000
 #: Tasks in flight per worker: points are submitted as results arrive, never all at once.
@@ -646,7 +644,7 @@ def row_of(result: Any) -> dict:
         form = "continuous" if type(result).__name__ == "ContinuousResult" else type(result).__name__
     row["formulation"] = str(form)
     cert = getattr(result, "certificate", None)
-    if cert is not None:
+    if cert is not None and getattr(cert, "method", "exact") == "exact":     # the float one is never a proof
         row["certified"] = bool(getattr(cert, "proven", False))
     return row
 
@@ -666,13 +664,11 @@ def _one_line(text: Any) -> str:
     return " ".join(str(text).split())
 
 
-def _max_profiles(instance, options: Mapping) -> int:
+def _max_profiles(instance, options: Mapping) -> int | str:
+    """The sweep's cap, or "default": :func:`lpmech.solve` applies the formulation's own cap."""
     if options.get("max_profiles") is not None:
         return int(options["max_profiles"])
-    from .instance import DEFAULT_MAX_PROFILES
-
-    general = not instance.independent or not instance.mechanism.is_default
-    return _GENERAL_LP_MAX_PROFILES if general else DEFAULT_MAX_PROFILES
+    return "default"
 
 
 def solve_point(task: Mapping) -> dict:
@@ -705,17 +701,12 @@ def solve_point(task: Mapping) -> dict:
             mech["veto"] = tuple(mech["veto"])
         if mech:
             instance = instance.with_mechanism(**mech)
-        if options.get("method") == "continuous":
-            from .continuous import solve_continuous
+        from .solver import solve
 
-            result = solve_continuous(instance)
-        else:
-            from .solver import solve
-
-            kwargs = {"max_profiles": _max_profiles(instance, options), "method": options.get("method", "auto")}
-            if options.get("certify"):
-                kwargs["certify"] = options["certify"]
-            result = solve(instance, **kwargs)
+        kwargs = {"max_profiles": _max_profiles(instance, options), "method": options.get("method", "auto")}
+        if options.get("certify"):
+            kwargs["certify"] = options["certify"]
+        result = solve(instance, **kwargs)
         row.update(row_of(result))
         if options.get("compare"):
             row.update(_compare_row(instance))

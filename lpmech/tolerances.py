@@ -19,7 +19,7 @@ import numpy as np
 
 __all__ = ["CHECK_RTOL", "PROB_TOL", "TIE_RTOL", "ALLOCATION_TOL", "WEIGHT_TOL", "CERTIFICATE_RTOL",
            "MONOTONICITY_TOL", "TRADE_TOL", "IRONING_RTOL", "TINY", "magnitude", "limit", "tie_band", "on_tie",
-           "min_magnitude", "ROUNDING_RTOL", "gap_limit"]
+           "min_magnitude", "ROUNDING_RTOL", "gap_limit", "LEX_RTOL", "CROSSCHECK_SPREAD", "MAX_SPREAD"]
 
 #: Relative tolerance of every cross-check between two computations of one quantity (values,
 #: profits, IC and IR violations), times the magnitude of the terms the quantity is summed from.
@@ -54,6 +54,18 @@ IRONING_RTOL = 1e-12
 #: and the allowance stays below the compared values themselves while the terms are less than
 #: 10^14 times those values.
 ROUNDING_RTOL = 1e-14
+#: General LP: relative slack on an optimal value held fixed while a tie is broken, times the
+#: magnitude Σ|c_j z_j| of the objective's terms (HiGHS's own feasibility tolerance, 1e-9, adds to it).
+LEX_RTOL = 1e-12
+#: General LP: above this spread (largest |type| or |designer value| over the LP's money unit) the
+#: optimum is confirmed by a second HiGHS algorithm; the maximin path uses the same figure
+#: (lpmech.solver.AUTO_LP_MAX_SPREAD) to leave the LP for the structured solver.
+CROSSCHECK_SPREAD = 1e6
+#: General LP: above this spread the LP is refused (CheckError, exit 1): HiGHS's absolute
+#: tolerances (1e-9 on x) times a type this many units away allow errors no audit can separate
+#: from the answer. Measured: random 2-agent instances with one far-out type are right up to a
+#: spread of about 2e10 (or stopped by the cross-check), and wrong, undetected, from 2e11 on.
+MAX_SPREAD = 1e9
 #: Smallest magnitude a relative tolerance is taken of (guards a comparison of exact zeros).
 TINY = 1e-300
 

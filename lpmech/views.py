@@ -1,9 +1,9 @@
 """Views of one result: an xarray Dataset, a pandas DataFrame, HTML and one-line reprs, CSV files.
 
 One solved mechanism, many views (issue 12, item 4). Every function reads the result by
-attribute and works for the maximin LP's :class:`lpmech.result.SolveResult` and the general LP's
-:class:`lpmech.general.GeneralResult` (which has no weights ω, posted price or virtual costs: those
-entries are NaN or absent), so the result classes can delegate to them:
+attribute and works for :class:`lpmech.Result` of every formulation (the general LP has no
+weights ω, posted price or virtual costs: those entries are NaN or absent; the continuum has no
+grid: its frame and dataset are per agent), so the result class delegates to them:
 
 * :func:`to_xarray` — ``allocation`` and ``transfer`` over one dimension per agent (named by the
   agent, coordinates the grid points in the file's units), the profile pmf, and each agent's
@@ -103,7 +103,7 @@ def to_xarray(result):
 
     Parameters
     ----------
-    result : SolveResult or GeneralResult
+    result : Result (every formulation; the continuum has no grid: see below)
         With ``instance`` set.
 
     Returns
@@ -127,6 +127,8 @@ def to_xarray(result):
     """
     import xarray as xr
 
+    if getattr(result, "formulation", None) == "continuous":
+        return _continuum_dataset(result)
     inst = _instance(result)
     names = list(inst.names)
     dims = tuple(names)
@@ -176,7 +178,7 @@ def interim_frame(result):
 
     Parameters
     ----------
-    result : SolveResult or GeneralResult
+    result : Result (every formulation; the continuum has no grid: see below)
 
     Returns
     -------
@@ -195,6 +197,8 @@ def interim_frame(result):
     """
     import pandas as pd
 
+    if getattr(result, "formulation", None) == "continuous":
+        return pd.DataFrame(_continuum_columns(result))
     inst = _instance(result)
     frames = []
     probs = inst.probs
@@ -211,6 +215,36 @@ def interim_frame(result):
             cols[key] = _interim_array(row, key, size)
         frames.append(pd.DataFrame(cols))
     return pd.concat(frames, ignore_index=True)
+
+
+def _continuum_columns(result) -> dict[str, Any]:
+    """A continuum result's per-agent columns: no grid, so one row per agent (type columns NaN)."""
+    inst = result.instance
+    n = inst.n
+    cols: dict[str, Any] = {"agent": list(inst.names), "share": np.asarray(inst.shares, dtype=float),
+                            "type": np.full(n, np.nan), "type_in_file": np.full(n, np.nan),
+                            "probability": np.full(n, np.nan)}
+    for key in INTERIM_COLUMNS:
+        cols[key] = np.full(n, np.nan)
+    cols["omega"] = np.asarray(result.omega, dtype=float)
+    return cols
+
+
+def _continuum_dataset(result):
+    """A continuum result as an :class:`xarray.Dataset` over ``agent`` (weights and shares; no grid)."""
+    import xarray as xr
+
+    inst = result.instance
+    price, pvalue, ratio = _posted(result)
+    tp = getattr(result, "trade_probability", None)
+    attrs = {"value": float(result.value), "formulation": "continuous", "side": inst.side,
+             "trade_probability": math.nan if tp is None else float(tp),
+             "posted_price": price, "posted_value": pvalue, "ratio": ratio,
+             "instance": str(inst.name or inst.source or ""),
+             "money_units": "designer's value, prices and transfers are totals for the whole good"}
+    return xr.Dataset({"omega": (("agent",), np.asarray(result.omega, dtype=float), {"long_name": "optimal weights ω"}),
+                       "share": (("agent",), np.asarray(inst.shares, dtype=float), {"long_name": "share σ_i"})},
+                      coords={"agent": ("agent", list(inst.names))}, attrs=attrs)
 
 
 def _num(v: Any, digits: int = 6) -> str:
@@ -230,7 +264,7 @@ def repr_line(result) -> str:
 
     Parameters
     ----------
-    result : SolveResult, GeneralResult or ContinuousResult
+    result : Result (or a formulation's own GeneralResult, ContinuousResult)
 
     Returns
     -------
@@ -242,7 +276,7 @@ def repr_line(result) -> str:
     >>> inst = lpmech.Instance("buy", [lpmech.Agent(n, [0.25, 0.75], [0.5, 0.5]) for n in "ab"],
     ...                        buyer_value=1.0)
     >>> repr_line(lpmech.solve(inst))  # doctest: +ELLIPSIS
-    '<SolveResult maximin: buy side, 2 agents, grid 2 x 2; value 0.3125; ω (a ..., b ...); posted price 0.75 (value 0.25, ratio 1.25); optimal>'
+    '<Result maximin: buy side, 2 agents, grid 2 x 2; value 0.3125; ω (a ..., b ...); posted price 0.75 (value 0.25, ratio 1.25); optimal>'
     """
     inst = getattr(result, "instance", None)
     kind = type(result).__name__
@@ -251,7 +285,8 @@ def repr_line(result) -> str:
     parts = []
     if inst is not None:
         label = inst.name or (os.path.basename(inst.source) if inst.source else None)
-        grid = " x ".join(str(k) for k in inst.shape) if all(g is not None for g in inst.grids) else "continuous"
+        grid = ("continuous" if getattr(inst, "is_continuous", False) or getattr(result, "formulation", "") == "continuous"
+                else " x ".join(str(k) for k in inst.shape))
         parts.append((f"{label}: " if label else "") + f"{inst.side} side, {inst.n} agent{'s' * (inst.n != 1)}, "
                      f"grid {grid}")
     elif names:
@@ -278,7 +313,7 @@ def repr_html(result) -> str:
 
     Parameters
     ----------
-    result : SolveResult or GeneralResult (a ContinuousResult shows its key numbers only)
+    result : Result (a continuum result shows its key numbers only)
 
     Returns
     -------
@@ -315,7 +350,7 @@ def repr_html(result) -> str:
         head.append("ironing")
         body = []
         for i, name in enumerate(inst.names):
-            g = inst.grids[i]
+            g = None if inst.agents[i].grid is None else inst.grids[i]     # per-share types
             cells = [e(name), _num(inst.shares[i], 4)]
             cells += ["–", "continuous"] if g is None else [str(len(g)), f"[{_num(g[0], 4)}, {_num(g[-1], 4)}]"]
             if omega is not None:
@@ -337,7 +372,7 @@ def csv_outputs(result, directory: str | os.PathLike) -> list[tuple[str, Any]]:
 
     Parameters
     ----------
-    result : SolveResult or GeneralResult
+    result : Result (every formulation; the continuum has no grid: see below)
     directory : str or path-like
         Where the files go (not created here).
 
@@ -366,7 +401,7 @@ def write_csv(result, directory: str | os.PathLike) -> dict[str, str]:
 
     Parameters
     ----------
-    result : SolveResult or GeneralResult
+    result : Result (every formulation; the continuum has no grid: see below)
     directory : str or path-like
         Created if missing (its parent must exist).
 

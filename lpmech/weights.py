@@ -21,7 +21,8 @@ among many. This module describes the face independently of the maximin LP:
   (A least-norm point of the *level set* g <= g* + tol would drift off the face by tol over
   the slope of g, which on grids can be tiny; the face description has no such drift.)
 
-:class:`GFunction` evaluates g on a reduced profile set: a profile with max_i φ̄_i <= b contributes b - ω·φ̄ for every
+:class:`GFunction` holds g on a reduced profile set (the LP of :func:`weight_ranges`; it evaluates g
+by :func:`g_value`, which is :class:`lpmech.structured.oracle.GOracle`): a profile with max_i φ̄_i <= b contributes b - ω·φ̄ for every
 ω in the simplex (a linear term), one with min_i φ̄_i >= b contributes nothing; only the rest
 need a variable, and profiles with equal φ̄ vectors are merged.
 """
@@ -29,16 +30,17 @@ need a variable, and profiles with equal φ̄ vectors are merged.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
 
 from .highs import INF, SolverError, make_highs, run
-from .profiles import along, outer_pmf, weighted_sum
+from .profiles import along, outer_pmf
+from .structured.oracle import GOracle
 from .tolerances import TIE_RTOL, TRADE_TOL
 
-__all__ = ["g_value", "GFunction", "Face", "optimal_face", "face_ranges", "weight_ranges", "canonical_weights"]
+__all__ = ["Face", "GFunction", "canonical_weights", "face_ranges", "g_value", "optimal_face", "weight_ranges"]
 
 
 def _extremes(phi_bar) -> tuple[np.ndarray, np.ndarray]:
@@ -53,27 +55,53 @@ def _extremes(phi_bar) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-def g_value(omega, phi_bar, probs, b, *, pmf: np.ndarray | None = None) -> float:
-    """g(ω) = E[(b - ω·φ̄(θ))_+] by one vectorized pass over the profile grid.
+def g_value(omega, phi_bar, probs, b, *, pmf: np.ndarray | None = None, chunk: int = 2_000_000) -> float:
+    """g(ω) = E[(b - ω·φ̄(θ))_+] for independent types on a grid.
 
-    ``pmf``: the profile pmf (the outer product of ``probs``), when the caller already has it.
+    The one evaluation of g (:class:`lpmech.structured.oracle.GOracle`, which also gives the
+    subgradient); a one-pass reference lives in the tests, not here.
+
+    Parameters
+    ----------
+    omega : array_like, shape (N,)
+        Weights (in the simplex for g's usual meaning; any finite vector is evaluated).
+    phi_bar : list of ndarray, shapes (K_i,)
+        Ironed virtual costs on each agent's grid, engine (buy-side, per-share) units.
+    probs : list of ndarray, shapes (K_i,)
+        Each agent's pmf.
+    b : float
+        The buyer's value in engine units.
+    pmf : ndarray, optional
+        Accepted for compatibility and ignored (the oracle never forms the K^N pmf).
+    chunk : int
+        Largest number of profiles in one temporary array.
+
+    Returns
+    -------
+    float
+        g(ω), in the units of b.
     """
-    pmf = outer_pmf(probs) if pmf is None else pmf
-    return float(np.sum(pmf * np.maximum(b - weighted_sum(omega, phi_bar), 0.0)))
+    return GOracle(phi_bar, probs, b, chunk)(np.asarray(omega, dtype=float)).g
 
 
 @dataclass
 class GFunction:
-    """g(ω) = const - lin·ω + Σ_a P_a (b - Φ_a·ω)_+ on the reduced profile set."""
+    """g(ω) = const - lin·ω + Σ_a P_a (b - Φ_a·ω)_+ on the reduced profile set.
+
+    The data of the LP in :func:`weight_ranges`; calling it evaluates g by :func:`g_value`
+    (one definition of g).
+    """
 
     b: float
     const: float          # b · P(always trade)
     lin: np.ndarray       # Σ over always-trade profiles of P φ̄
     Phi: np.ndarray       # (A, N) distinct φ̄ vectors of ambiguous profiles
     P: np.ndarray         # (A,) their probabilities
+    phi_bar: list = field(default_factory=list, repr=False)
+    probs: list = field(default_factory=list, repr=False)
 
     @classmethod
-    def build(cls, phi_bar, probs, b) -> "GFunction":
+    def build(cls, phi_bar, probs, b) -> GFunction:
         n = len(phi_bar)
         pmf = outer_pmf(probs)
         lo, hi = _extremes(phi_bar)
@@ -87,12 +115,12 @@ class GFunction:
         if Phi.shape[0]:
             Phi, inverse = np.unique(Phi, axis=0, return_inverse=True)
             P = np.bincount(inverse.ravel(), weights=P, minlength=Phi.shape[0])
-        return cls(b=float(b), const=const, lin=lin, Phi=Phi, P=P)
+        return cls(b=float(b), const=const, lin=lin, Phi=Phi, P=P,
+                   phi_bar=[np.asarray(v, dtype=float) for v in phi_bar],
+                   probs=[np.asarray(q, dtype=float) for q in probs])
 
     def __call__(self, omega) -> float:
-        omega = np.asarray(omega, dtype=float)
-        amb = float(self.P @ np.maximum(self.b - self.Phi @ omega, 0.0)) if self.P.size else 0.0
-        return self.const - float(self.lin @ omega) + amb
+        return g_value(omega, self.phi_bar, self.probs, self.b)
 
 
 @dataclass

@@ -73,3 +73,31 @@ def gcm_slopes(phi: np.ndarray, probs: np.ndarray) -> np.ndarray:
     for j in range(k):
         out[j] = max(min((H[hi] - H[lo]) / (F[hi] - F[lo]) for hi in range(j + 1, k + 1)) for lo in range(0, j + 1))
     return out
+
+
+_VALIDATOR = None
+
+
+def result_json(source):
+    """Parse an lpmech result document (``lpmech solve --json``) and validate it against the
+    package's JSON Schema (lpmech/schemas/result.schema.json); return the parsed dict.
+
+    ``source``: the JSON text, or a path (pathlib.Path) to a file holding it. Use this wherever
+    a test parses lpmech's result JSON, so every such document is checked against the contract.
+    """
+    import json
+    import pathlib
+
+    import jsonschema
+
+    global _VALIDATOR
+    if _VALIDATOR is None:
+        from lpmech.schemas import result_schema
+
+        schema = result_schema()
+        jsonschema.Draft202012Validator.check_schema(schema)
+        _VALIDATOR = jsonschema.Draft202012Validator(schema)
+    text = source.read_text() if isinstance(source, pathlib.Path) else source
+    data = json.loads(text)
+    _VALIDATOR.validate(data)
+    return data

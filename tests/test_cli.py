@@ -11,6 +11,8 @@ import pytest
 import lpmech
 from lpmech.cli import main
 
+from helpers import result_json
+
 GRIDS = pathlib.Path(__file__).resolve().parent.parent / "grids"
 
 GOOD = """
@@ -54,7 +56,7 @@ def test_solve_grid_files(name, tmp_path, capsys):
     code, out, err = run_cli(["solve", GRIDS / name, "--json", out_json, "--plot", tmp_path / "f.png"], capsys)
     assert code == 0, err
     assert "optimal expected profit" in out and "checks (all passed" in out
-    data = json.loads(out_json.read_text())
+    data = result_json(out_json)
     for key in ("status", "side", "value", "omega", "omega_canonical", "omega_range", "posted_price", "ratio",
                 "allocation", "transfer", "interim", "checks", "solve_seconds"):
         assert key in data
@@ -73,13 +75,13 @@ def test_solve_grid_files(name, tmp_path, capsys):
 def test_json_to_stdout(capsys):
     code, out, err = run_cli(["solve", GRIDS / "single_agent.toml", "--json", "-"], capsys)
     assert code == 0
-    assert json.loads(out)["ratio"] == pytest.approx(1.0)
+    assert result_json(out)["ratio"] == pytest.approx(1.0)
 
 
 def test_sell_side_json_in_file_order(tmp_path, capsys):
     code, out, _ = run_cli(["solve", GRIDS / "committee_software.toml", "--json", tmp_path / "r.json"], capsys)
     assert code == 0
-    data = json.loads((tmp_path / "r.json").read_text())
+    data = result_json(tmp_path / "r.json")
     x = np.array(data["allocation"])
     # sell side: higher values trade more, so x is nondecreasing along each axis in file order
     for ax in range(x.ndim):
@@ -227,7 +229,7 @@ def test_continuous_software_example(tmp_path, capsys):
     code, out, err = run_cli(["solve", GRIDS / "software_example.toml", "--continuous", "--json",
                               tmp_path / "c.json"], capsys)
     assert code == 0, err
-    data = json.loads((tmp_path / "c.json").read_text())
+    data = result_json(tmp_path / "c.json")
     assert data["omega"][0] == pytest.approx((3 / 7) ** 0.5, abs=1e-7)
     assert {"value", "omega", "posted_price", "ratio", "status"} <= set(data)
 
@@ -255,7 +257,7 @@ def test_compare_and_frontier(tmp_path, capsys):
 def test_general_lp_through_solve(tmp_path, capsys):
     code, out, err = run_cli(["solve", GRIDS / "partial_veto.toml", "--json", tmp_path / "g.json"], capsys)
     assert code == 0, err
-    data = json.loads((tmp_path / "g.json").read_text())
+    data = result_json(tmp_path / "g.json")
     assert data["formulation"] == "general"
     assert data["checks"]["max_ic_violation"] < 1e-7
 
@@ -342,7 +344,7 @@ def test_total_types_are_labelled(tmp_path, capsys):
     path = write(tmp_path, TOTAL)
     code, out, err = run_cli(["solve", path, "--json", tmp_path / "r.json"], capsys)
     assert code == 0, err
-    data = json.loads((tmp_path / "r.json").read_text())
+    data = result_json(tmp_path / "r.json")
     assert data["type_units"] == "per-share" and data["types_in_file"] == "total"
     # the reported grid is the file's total value divided by the share
     assert data["interim"][0]["grid"] == pytest.approx([0.2, 0.4, 0.8])

@@ -51,12 +51,16 @@ def brute_g(instance, omega):
     """g(ω) = E[(b − ω·φ̄)_+] over every profile, in Fractions (buy side only), written from docs/model.md."""
     grids = [[Fraction(v) for v in g] for g in instance.grids]
     probs = [[Fraction(v) for v in p] for p in instance.probs]
+    return brute_g_of(grids, probs, Fraction(instance.buyer_value), omega)
+
+
+def brute_g_of(grids, probs, b, omega):
+    """g(ω) by brute force from buy-side grids, pmfs and b given as Fractions."""
     bars = []
     for t, p in zip(grids, probs):
         cdf = [sum(p[:k], Fraction(0)) for k in range(len(p))]
         phi = [t[0]] + [t[k] + (t[k] - t[k - 1]) * cdf[k] / p[k] for k in range(1, len(t))]
         bars.append(gcm_slopes(phi, p))
-    b = Fraction(instance.buyer_value)
     total = Fraction(0)
     for prof in itertools.product(*[range(len(g)) for g in grids]):
         mass = np.prod([probs[i][k] for i, k in enumerate(prof)])
@@ -209,6 +213,25 @@ def test_exact_value_matches_float_value(seed, n, side, total, iron):
     inst = _random(seed, n, 4 if n < 3 else 3, side, total, iron)
     res = lpmech.solve(inst)
     cert = prove(inst, res)
+    assert abs(float(cert.value) - res.value) <= limit(res.value, inst.designer_value, *inst.grids, rtol=CHECK_RTOL)
+    assert cert.checks["max_ic_violation"] == 0 and cert.checks["max_ir_violation"] == 0
+
+
+def test_float_omega_inside_a_sloped_piece_of_g_is_descended():
+    """Regression (hypothesis: seed=177, n=3, sell, total types, heavy ironing). The float ω is about
+    (0.832, 0.168, 0) and ties no profile: it sits inside a piece of g whose exact slope is about
+    1e-17 (the gains of agents 1 and 2 differ by 205/7530018576963469312), which the float LP cannot
+    see. The exact optimum is elsewhere on the simplex; the exact descent finds it and proves."""
+    inst = _random(177, 3, 3, "sell", True, True)
+    res = lpmech.solve(inst)
+    assert res.omega[2] == 0 and 0.8 < res.omega[0] < 0.9
+    cert = prove(inst, res)
+    assert cert.proven and cert.lower == cert.upper == cert.value
+    # independent: g at the exact ω by brute force in Fractions, from the exact data in buy-side form
+    e = exact_data(inst).engine()
+    grids = [[frac(v) for v in t] for t in e.grids]
+    probs = [[frac(v) for v in p] for p in e.probs]
+    assert brute_g_of(grids, probs, frac(e.b), cert.omega) == cert.value
     assert abs(float(cert.value) - res.value) <= limit(res.value, inst.designer_value, *inst.grids, rtol=CHECK_RTOL)
     assert cert.checks["max_ic_violation"] == 0 and cert.checks["max_ir_violation"] == 0
 

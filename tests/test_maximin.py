@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import random_instance
 
 import lpmech
 from lpmech.maximin import MaximinLP
 from lpmech.virtual import iron, ironing_intervals, virtual_costs
-
-from helpers import random_instance
 
 
 def _lp(inst):
@@ -89,3 +88,57 @@ def test_dropped_entries_follows_highs():
     A = sp.csc_matrix(np.array([[1.0, 1e-12, 0.9e-12, 1.1e-12, -1e-12, 2e-13]]))
     h = make_highs(np.zeros(6), A, np.array([-1.0]), np.array([1.0]), np.zeros(6), np.ones(6))
     assert dropped_entries(A) == A.nnz - len(h.getLp().a_matrix_.value_) == 4
+
+
+def _reference_pinned_lp(p, phi, fixed):
+    """INDEPENDENT REFERENCE: the maximin LP written densely for scipy's linprog, every pinned
+    column held by its bounds (lo = hi = pin) instead of moved to the right-hand side."""
+    from scipy.optimize import linprog
+
+    n, shape = p.n, p.shape
+    pmf = p.joint_pmf().ravel()
+    m = pmf.size
+    A, ub = [], []
+    for i, f in enumerate(phi):           # z - Σ P x (b - φ_i) <= 0
+        A.append(np.append(-pmf * np.broadcast_to(p.b - lpmech.profiles.along(f, i, n), shape).ravel(), 1.0))
+        ub.append(0.0)
+    for i, q in enumerate(p.probs):       # X_i(t_{k+1}) - X_i(t_k) <= 0
+        op = lpmech.profiles.interim_operator(p.probs, i).toarray()
+        for k in range(q.size - 1):
+            A.append(np.append(op[k + 1] - op[k], 0.0))
+            ub.append(0.0)
+    f = np.asarray(fixed, dtype=float).ravel()
+    bounds = [(0.0, 1.0) if np.isnan(v) else (v, v) for v in f] + [(None, None)]
+    c = np.zeros(m + 1)
+    c[-1] = -1.0
+    res = linprog(c, A_ub=np.array(A), b_ub=np.array(ub), bounds=bounds, method="highs-ds")
+    assert res.status == 0
+    return -res.fun
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_completion_on_pinned_profiles_matches_reference(seed):
+    # MaximinLP.solve_completion is the structured solver's tie LP (lpmech.structured.ties.tie_lp,
+    # unpooled); its value must be the pinned maximin LP's, written independently above.
+    rng = np.random.default_rng(100 + seed)
+    n, k = (2, 7) if seed % 2 else (3, 4)
+    inst = random_instance(rng, n, k, side="buy" if seed % 3 else "sell")
+    lp = _lp(inst)
+    p = lp.problem
+    phi = [virtual_costs(g, q) for g, q in zip(p.grids, p.probs)]
+    phi_bar = [iron(f, q) for f, q in zip(phi, p.probs)]
+    w = np.clip(lp.solve(strategy="direct").omega, 0, None)
+    index = lpmech.profiles.weighted_sum(w / w.sum(), phi_bar)
+    x_omega = (index <= p.b).astype(float)
+    # free a band of profiles around the boundary (more than the ties, so the LP has work)
+    band = np.abs(index - p.b) <= np.quantile(np.abs(index - p.b), 0.3)
+    fixed = np.where(band, np.nan, x_omega)
+    sol = lp.solve_completion(fixed)
+    ref = _reference_pinned_lp(p, phi, fixed)
+    assert sol.value == pytest.approx(ref, rel=1e-9, abs=1e-12)
+    assert np.all(sol.x[~band] == x_omega[~band])
+    pmf = p.joint_pmf()
+    rows = [float(np.sum(pmf * sol.x * (p.b - lpmech.profiles.along(f, i, n)))) for i, f in enumerate(phi)]
+    assert min(rows) == pytest.approx(ref, rel=1e-7, abs=1e-10)
+    for i in range(n):
+        assert np.all(np.diff(lpmech.profiles.interim(sol.x, p.probs, i)) <= 1e-9)

@@ -12,20 +12,28 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from helpers import random_instance
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import lpmech
-import lpmech.structured as structured
+from lpmech import structured
 from lpmech.instance import EngineProblem
 from lpmech.maximin import MaximinLP
 from lpmech.profiles import interim, outer_pmf, weighted_sum
 from lpmech.structured import CertificateError, solve_structured
 from lpmech.virtual import iron, ironing_intervals, virtual_costs
-from lpmech.weights import g_value
-from helpers import random_instance
 
 
 # --------------------------------------------------------------------------- helpers
+def g_value(omega, phi_bar, probs, b):
+    """INDEPENDENT REFERENCE for g(ω) = E[(b - ω·φ̄)_+]: one dense pass over every profile.
+
+    Deliberately not lpmech's g (:class:`lpmech.structured.oracle.GOracle`, sorted halves and
+    prefix sums), so that the two can disagree."""
+    return float(np.sum(outer_pmf(probs) * np.maximum(b - weighted_sum(omega, phi_bar), 0.0)))
+
+
 def engine_parts(instance):
     e = instance.engine()
     phi = [virtual_costs(t, p) for t, p in zip(e.grids, e.probs)]
@@ -223,11 +231,15 @@ def test_oracle_matches_direct_g_and_cut_is_below_g(seed):
     rng = np.random.default_rng(seed)
     inst = make_instance(rng, 3, [5, 6, 4], spiky=True)
     e, phi, phi_bar = engine_parts(inst)
-    oracle = structured._GOracle(phi_bar, e.probs, e.b, chunk=7)
+    oracle = structured.GOracle(phi_bar, e.probs, e.b, chunk=7)
     for _ in range(5):
         w = rng.dirichlet(np.ones(3))
-        cut = oracle(w)
+        cut = oracle(w, magnitude=True)
         assert cut.g == pytest.approx(g_value(w, phi_bar, e.probs, e.b), rel=1e-12, abs=1e-15)
+        # the magnitude the certificate's tolerance uses, against the dense reference
+        index = weighted_sum(w, phi_bar)
+        size = np.abs(e.b) + weighted_sum(w, [np.abs(f) for f in phi_bar])
+        assert cut.magnitude == pytest.approx(float(np.sum(outer_pmf(e.probs) * size * (index < e.b))), rel=1e-12)
         assert cut.intercept + cut.slope @ w == pytest.approx(cut.g, rel=1e-10, abs=1e-14)
         for _ in range(5):   # a cut is a minorant of g everywhere on the simplex
             v = rng.dirichlet(np.ones(3))
@@ -240,8 +252,8 @@ def test_uncertified_answer_is_refused(monkeypatch):
     e, phi, phi_bar = engine_parts(inst)
     true = solve_structured(e, phi, phi_bar)
     assert 0.01 < true.omega[0] < 0.99
-    wrong = structured._Minimum(np.array([1.0, 0.0]), 0.0, 0.0, 0, "test")
-    monkeypatch.setattr(structured, "_minimize_g", lambda *a, **k: wrong)
+    wrong = structured.Minimum(np.array([1.0, 0.0]), 0.0, 0.0, 0, "test")
+    monkeypatch.setattr(structured, "minimize_g", lambda *a, **k: wrong)
     with pytest.raises(CertificateError) as err:
         solve_structured(e, phi, phi_bar)
     assert err.value.g_value > err.value.value

@@ -64,7 +64,8 @@ def test_xarray_reproduces_the_arrays(which, request):
     for i, row in enumerate(res.interim):
         for key in views.INTERIM_COLUMNS:
             var = f"{key}_{names[i]}"
-            if key in row:
+            assert set(row) == set(lpmech.result.INTERIM_KEYS)      # one key set, None where undefined
+            if row[key] is not None:
                 assert ds[var].dims == (names[i],)
                 assert np.array_equal(ds[var].values, np.asarray(row[key], dtype=float))
             else:
@@ -98,7 +99,7 @@ def test_interim_frame_rows(which, request):
         assert np.array_equal(part["type"].to_numpy(), np.asarray(row["grid"], dtype=float))
         assert np.array_equal(part["probability"].to_numpy(), np.asarray(inst.agents[i].probs, dtype=float))
         for key in views.INTERIM_COLUMNS:
-            if key in row:
+            if row[key] is not None:
                 assert np.array_equal(part[key].to_numpy(), np.asarray(row[key], dtype=float))
             else:
                 assert part[key].isna().all()
@@ -110,7 +111,7 @@ def test_interim_frame_rows(which, request):
 
 def test_reprs(maximin, general):
     line = views.repr_line(maximin)
-    assert "\n" not in line and line.startswith("<SolveResult maximin") and f"{maximin.value:.6g}" in line
+    assert "\n" not in line and line.startswith("<Result maximin") and f"{maximin.value:.6g}" in line
     gline = views.repr_line(general)
     assert "\n" not in gline and "general" in gline and "ω" not in gline
     page = views.repr_html(maximin)
@@ -135,3 +136,19 @@ def test_write_csv(maximin, tmp_path):
     assert np.allclose(long[names[0]].to_numpy(), np.repeat(first, maximin.allocation.shape[1]), rtol=1e-15)
     with pytest.raises(lpmech.OutputError):
         views.write_csv(maximin, paths["interim"])      # a file, not a directory
+
+
+def test_continuum_views():
+    """A continuum result (no grid) has a one-line repr, a per-agent frame and dataset with its ω."""
+    inst = lpmech.Instance("buy", [lpmech.Agent.from_distribution(n, "uniform", {}, None) for n in "ab"],
+                           buyer_value=1.0)
+    res = lpmech.solve(inst)
+    assert res.formulation == "continuous" and res.allocation is None and res.transfer is None
+    line = repr(res)
+    assert "\n" not in line and line.startswith("<Result continuous") and "grid continuous" in line
+    frame = res.interim_frame()
+    assert list(frame["agent"]) == ["a", "b"] and np.array_equal(frame["omega"].to_numpy(), res.omega)
+    assert frame["trade_probability"].isna().all()
+    ds = res.to_xarray()
+    assert np.array_equal(ds["omega"].values, res.omega) and ds.attrs["value"] == res.value
+    assert "<table>" in res._repr_html_()

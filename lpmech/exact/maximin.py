@@ -45,7 +45,7 @@ from .data import (EXACT_MAX_PROFILES, ONE, ZERO, Certificate, ExactData, ExactE
 from .lp import ExactLP, certify_lp
 
 __all__ = ["virtual_costs_exact", "iron_exact", "MaximinExact", "exact_transfers", "certify_maximin",
-           "maximin_bounds", "exact_omega"]
+           "maximin_bounds", "exact_omega", "descend_omega", "simplex_point"]
 
 # These only steer the search for an exact pair; acceptance is exact (V(x) = g(ω)), never a tolerance.
 #: Relative tie tolerances tried, in order, when reading the active pieces of g off a float ω
@@ -57,6 +57,8 @@ OMEGA_DENOMINATOR = 10 ** 12                            # TODO(tolerances)
 HINT_DENOMINATOR = 1000                                 # TODO(tolerances)
 #: ω_i at or below max(tie tolerance, this) is read as off the support.
 SUPPORT_FLOOR = 1e-15                                   # TODO(tolerances)
+#: Cutting planes (pieces of g) the exact descent of :func:`descend_omega` may add.
+MAX_DESCENT_CUTS = 200
 
 
 def virtual_costs_exact(grid: np.ndarray, probs: np.ndarray) -> np.ndarray:
@@ -188,6 +190,26 @@ class MaximinExact:
         """E[x(b − φ_i)] for each agent (the maximin rows), exactly."""
         marg = self.marginals(x) if marginals is None else marginals
         return [sum(((self.b - f) * m for f, m in zip(phi, mg)), ZERO) for phi, mg in zip(self.phi, marg)]
+
+    def ironed_gains(self, x: np.ndarray) -> list:
+        """E[x(b − φ̄_i)] for each agent, exactly: g(ω) >= Σ_i ω_i E[x(b − φ̄_i)] for every ω in
+        the simplex and every x in [0, 1], with equality when x is a best response to ω."""
+        marg = self.marginals(x)
+        return [sum(((self.b - f) * m for f, m in zip(fb, mg)), ZERO) for fb, mg in zip(self.phi_bar, marg)]
+
+    def best_responses(self, omega: Sequence) -> list[np.ndarray]:
+        """The deterministic best responses 1[ω·φ̄ < b] and (if there are ties) 1[ω·φ̄ <= b].
+
+        Each is interim monotone and constant on every agent's ironing intervals (an agent with
+        ω_i > 0 enters through φ̄_i, one with ω_i = 0 not at all), so its gains with φ and φ̄ agree.
+        """
+        idx = self.index(omega)
+        less = idx < ZERO
+        out = [np.where(less, ONE, ZERO).astype(object)]
+        tie = idx == ZERO
+        if tie.any():
+            out.append(np.where(less | tie, ONE, ZERO).astype(object))
+        return out
 
     def interim(self, x: np.ndarray, marginals: list[np.ndarray] | None = None) -> list[np.ndarray]:
         """X_i(t) = E[x | θ_i = t] for each agent, exactly."""
@@ -389,6 +411,89 @@ def exact_omega(mx: MaximinExact, omega_float: Sequence[float], tie_rtol: float)
     return omega
 
 
+def simplex_point(omega_float: Sequence[float]) -> list | None:
+    """The float ω as an exact point of the simplex: clipped at 0, rounded to rationals with
+    denominators at most :data:`OMEGA_DENOMINATOR`, the largest entry absorbing the rest."""
+    w = np.clip(np.asarray(omega_float, dtype=float), 0.0, None)
+    if not w.sum() > 0:
+        return None
+    w = w / w.sum()
+    out = [q(Fraction(float(v)).limit_denominator(OMEGA_DENOMINATOR)) for v in w]
+    top = int(np.argmax(w))
+    out[top] = ONE - sum((v for i, v in enumerate(out) if i != top), ZERO)
+    return out if all(v >= 0 for v in out) else None
+
+
+def descend_omega(mx: MaximinExact, seeds: Sequence[Sequence], *, max_cuts: int = MAX_DESCENT_CUTS):
+    """Minimize g over the simplex exactly, by cutting planes from the seeds (Kelley's method).
+
+    Each deterministic best response x^k to some ω^k gives a piece of g: g(ω) >= Σ_i ω_i G̃_i(x^k)
+    with G̃_i(x) = E[x(b − φ̄_i)], equal at ω^k. The master LP min t, t >= every cut, ω in the
+    simplex, is solved exactly (HiGHS's basis, then :func:`lpmech.exact.lp.certify_lp`); its ω
+    is optimal as soon as g(ω) = t exactly, otherwise the best response at ω adds a cut. Finite:
+    g has finitely many pieces.
+
+    This is the way to an exact optimum when the float ω sits inside a piece of g whose exact
+    slope is not zero (the float LP cannot see a slope of 1e-17): the exact optimal face is then
+    a kink of g that no profile near the float ω ties at.
+
+    Returns
+    -------
+    (omega, mu, xs) or None
+        The exact optimal ω; the master's dual weights μ on the cuts (None if unavailable) and
+        the cuts' allocations xs: Σ_k μ_k x^k is then an optimal x (a convex combination of
+        monotone allocations constant on the ironing intervals, with min_i of its gains = t).
+        None when the cut budget ends or a master LP is not proven.
+    """
+    n = mx.n
+    xs: list[np.ndarray] = []
+    cuts: list[list] = []
+    seen: set = set()
+
+    def add(omega):
+        for x in mx.best_responses(omega):
+            gains = mx.ironed_gains(x)
+            key = tuple((int(v.p), int(v.q)) for v in gains)
+            if key not in seen:
+                seen.add(key)
+                xs.append(x)
+                cuts.append(gains)
+
+    for omega in seeds:
+        if omega is not None:
+            add(omega)
+    while cuts and len(cuts) <= max_cuts:
+        k = len(cuts)
+        rows, cols, vals = [], [], []
+        for r, gains in enumerate(cuts):
+            for i in range(n):
+                if gains[i] != 0:
+                    rows.append(r); cols.append(i); vals.append(gains[i])
+            rows.append(r); cols.append(n); vals.append(-ONE)
+        for i in range(n):
+            rows.append(k); cols.append(i); vals.append(ONE)
+        c = np.array([ZERO] * n + [-ONE], dtype=object)
+        lp = ExactLP(np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), np.array(vals, dtype=object),
+                     k + 1, n + 1, [None] * k + [ONE], [ZERO] * k + [ONE], [ZERO] * n + [None], [ONE] * n + [None], c)
+        lower, upper, v, y, _, _ = certify_lp(lp, "maximin master LP over the pieces of g")
+        if lower is None or upper is None or lower != upper:
+            return None
+        omega = [v[i] for i in range(n)]
+        t = -lower
+        if mx.g(omega) == t:
+            mu = None
+            if y is not None:
+                mu = [abs(y[r]) for r in range(k)]
+                total = sum(mu, ZERO)
+                mu = [m / total for m in mu] if total != 0 else None
+            return omega, mu, xs
+        before = len(cuts)
+        add(omega)
+        if len(cuts) == before:
+            return None
+    return None
+
+
 def exact_transfers(mx: MaximinExact, X: list[np.ndarray]) -> tuple[np.ndarray, dict]:
     """m(θ) from the envelope formula (docs/model.md, section 6), exactly, engine form.
 
@@ -546,6 +651,29 @@ def certify_maximin(instance, omega: Sequence[float], *, x=None, audit: bool = T
         uppers += [cert.upper] if cert.upper is not None else []
         if best is None or (cert.gap is not None and (best.gap is None or cert.gap < best.gap)):
             best = cert
+    # No ω read off the float ties proves: the float ω may sit inside a piece of g whose exact slope
+    # is not 0 (a slope the float LP cannot see). Minimize g exactly from there, by cutting planes.
+    seeds = [simplex_point(omega)] + [[q(Fraction(a, b)) for a, b in key] for key in tried]
+    found = descend_omega(mx, seeds)
+    if found is not None:
+        omega_x, mu, xs = found
+        key = tuple((int(v.p), int(v.q)) for v in omega_x)
+        candidates = []
+        if key not in tried:
+            xe, info = mx.allocation(omega_x, hint)
+            candidates.append((xe, {"tie_profiles": info["tie_profiles"], "tie_completion": info["completion"],
+                                    "omega": "descent"}))
+        if mu is not None:
+            xm = sum((m * x for m, x in zip(mu, xs) if m != 0), np.full(mx.engine.shape, ZERO, dtype=object))
+            candidates.append((xm, {"tie_completion": "cuts", "omega": "descent", "cuts": len(xs)}))
+        for xe, info in candidates:
+            cert = _pair_certificate(mx, omega_x, xe, audit=False, start=start, info=info)
+            if cert.proven:
+                return _pair_certificate(mx, omega_x, xe, audit=audit, start=start, info=info)
+            lowers += [cert.lower] if cert.lower is not None else []
+            uppers += [cert.upper] if cert.upper is not None else []
+            if best is None or (cert.gap is not None and (best.gap is None or cert.gap < best.gap)):
+                best = cert
     if best is None:
         return Certificate.from_bounds(None, None, seconds=time.perf_counter() - start, formulation="maximin",
                                        reason="no exact ω in the simplex matches the float ω's active pieces of g")
