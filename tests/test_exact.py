@@ -23,7 +23,7 @@ from lpmech.exact import (EXACT_MAX_PROFILES, GENERAL_EXACT_MAX_PROFILES, certif
                           check, exact_data, maximin_bounds, prove, verify_exact)
 from lpmech.exact.data import frac, q
 from lpmech.exact.lp import ExactLP, prove_from_basis
-from lpmech.exact.maximin import MaximinExact
+from lpmech.exact.maximin import MaximinExact, descend_omega, simplex_point
 from lpmech.general import solve_general
 from lpmech.tolerances import CHECK_RTOL, limit
 
@@ -115,6 +115,7 @@ def test_perturbed_omega_fails():
     assert not cert.proven
     assert cert.upper == brute_g(inst, (Fraction(7, 10), Fraction(3, 10))) > Fraction(15, 512)
     assert cert.gap == cert.upper - cert.lower > 0
+    assert "float ω is not optimal" in cert.reason               # the exact descent is not used
     with pytest.raises(CheckError) as err:
         check(cert)
     assert str(cert.gap) in str(err.value)
@@ -234,6 +235,21 @@ def test_float_omega_inside_a_sloped_piece_of_g_is_descended():
     assert brute_g_of(grids, probs, frac(e.b), cert.omega) == cert.value
     assert abs(float(cert.value) - res.value) <= limit(res.value, inst.designer_value, *inst.grids, rtol=CHECK_RTOL)
     assert cert.checks["max_ic_violation"] == 0 and cert.checks["max_ir_violation"] == 0
+
+
+def test_descent_reaches_the_exact_optimum_from_a_bad_omega():
+    """descend_omega from ω = (0.9, 0.1) (far off the optimal face [7/16, 9/16] of the uniform pair)
+    ends on the face with g(ω) = 15/512 (brute force), and the cuts' convex combination with the
+    master's dual weights is an exactly optimal x (checked by maximin_bounds, with the audit)."""
+    inst = uniform_pair()
+    mx = MaximinExact(exact_data(inst))
+    omega, mu, xs = descend_omega(mx, [simplex_point([0.9, 0.1])])
+    omega = [frac(w) for w in omega]
+    assert Fraction(7, 16) <= omega[0] <= Fraction(9, 16) and sum(omega) == 1
+    assert brute_g(inst, omega) == Fraction(15, 512)
+    x = sum((m * x for m, x in zip(mu, xs)), np.zeros(inst.shape, dtype=object))
+    cert = maximin_bounds(inst, omega, mx.engine.to_user(x))
+    assert cert.proven and cert.value == Fraction(15, 512)
 
 
 def test_heavy_ironing_is_exact():

@@ -13,12 +13,17 @@ From a float solution to an exact pair:
    active there (the tie set), and the agents with ω_i > 0 its support. The exact ω is the point
    nearest the float ω (a rational approximation of it, projected exactly) of the affine set
    where every tie equation ω·φ̄(θ) = b holds, Σω = 1 and ω_i = 0 off the support. Several tie
-   tolerances are tried; the first ω that proves is kept.
+   tolerances are tried; the first ω that proves is kept. When none proves (the float ω can sit
+   inside a piece of g whose exact slope is about 1e-17, which the float LP cannot see, or an
+   agent needs an exact weight the float reads as 0), g is minimized over the simplex exactly by
+   cutting planes from there (:func:`descend_omega`: pieces of g from deterministic best
+   responses, an exact master LP in (ω, t)); its ω is optimal when g(ω) equals the master's t.
 3. An exact x: 1 where ω·φ̄ < b, 0 where ω·φ̄ > b (exact signs); on the exact tie set, first the
    uniform mixture x = 1[ω·φ̄ < b] + λ·1[ω·φ̄ = b] with λ maximizing min_i E[x(b − φ_i)] (exactly,
    over the breakpoints), which is monotone and constant on ironing intervals; if that does not
    close the gap, the tie-completion LP (x free on the ties, pinned elsewhere) solved by HiGHS,
-   its basis solved exactly (:mod:`lpmech.exact.lp`).
+   its basis solved exactly (:mod:`lpmech.exact.lp`). After the descent, also the convex
+   combination of the cuts' best responses with the master's dual weights.
 4. Exact checks of x (interim monotone, in [0, 1]), V(x) and g(ω); transfers from the envelope
    formula (section 6) and the brute-force BIC/IR audit of (x, m) (:func:`lpmech.exact.audit.verify_exact`):
    every violation exactly 0, the audited profit exactly the value.
@@ -38,7 +43,7 @@ import flint
 import numpy as np
 
 from ..profiles import along
-from ..tolerances import TIE_RTOL
+from ..tolerances import CHECK_RTOL, TIE_RTOL, limit
 from .audit import verify_exact
 from .data import (EXACT_MAX_PROFILES, ONE, ZERO, Certificate, ExactData, ExactEngine, check_exact_size,
                    exact_data, frac, q, qarray)
@@ -59,6 +64,8 @@ HINT_DENOMINATOR = 1000                                 # TODO(tolerances)
 SUPPORT_FLOOR = 1e-15                                   # TODO(tolerances)
 #: Cutting planes (pieces of g) the exact descent of :func:`descend_omega` may add.
 MAX_DESCENT_CUTS = 200
+#: The first half-width of the box around the best ω in which :func:`descend_omega` cuts g.
+DESCENT_RADIUS = Fraction(1, 1024)
 
 
 def virtual_costs_exact(grid: np.ndarray, probs: np.ndarray) -> np.ndarray:
@@ -424,18 +431,35 @@ def simplex_point(omega_float: Sequence[float]) -> list | None:
     return out if all(v >= 0 for v in out) else None
 
 
-def descend_omega(mx: MaximinExact, seeds: Sequence[Sequence], *, max_cuts: int = MAX_DESCENT_CUTS):
-    """Minimize g over the simplex exactly, by cutting planes from the seeds (Kelley's method).
+def descend_omega(mx: MaximinExact, seeds: Sequence[Sequence], *, max_cuts: int = MAX_DESCENT_CUTS,
+                  radius=DESCENT_RADIUS, stop_below=None):
+    """Minimize g over the simplex exactly, by cutting planes from the seeds (Kelley's method in a box).
 
     Each deterministic best response x^k to some ω^k gives a piece of g: g(ω) >= Σ_i ω_i G̃_i(x^k)
     with G̃_i(x) = E[x(b − φ̄_i)], equal at ω^k. The master LP min t, t >= every cut, ω in the
-    simplex, is solved exactly (HiGHS's basis, then :func:`lpmech.exact.lp.certify_lp`); its ω
-    is optimal as soon as g(ω) = t exactly, otherwise the best response at ω adds a cut. Finite:
-    g has finitely many pieces.
+    simplex and in a box of half-width δ around the best ω so far, is solved exactly (HiGHS's
+    basis, then :func:`lpmech.exact.lp.certify_lp`). When g(ω) > t the best response at ω adds a
+    cut; when g(ω) = t, ω minimizes g on the box, and if no box side (other than 0 or 1) holds ω
+    it minimizes g on the whole simplex (g is convex) and is returned; otherwise the box is
+    re-centred at ω and widened (δ × 4, up to the whole simplex). Finite: g has finitely many pieces.
 
     This is the way to an exact optimum when the float ω sits inside a piece of g whose exact
     slope is not zero (the float LP cannot see a slope of 1e-17): the exact optimal face is then
     a kink of g that no profile near the float ω ties at.
+
+    Parameters
+    ----------
+    mx : MaximinExact
+    seeds : sequence of sequences of fmpq, each of length N
+        Exact points of the simplex (None entries are skipped); the box starts at the seed with
+        the least g.
+    max_cuts : int
+        Cuts (pieces of g) allowed before giving up.
+    radius : number
+        The box's first half-width δ (an exact rational).
+    stop_below : number, optional
+        Give up (return None) as soon as some ω has g(ω) below this: the caller only wants the
+        optimum when it is this close to its seed.
 
     Returns
     -------
@@ -443,9 +467,10 @@ def descend_omega(mx: MaximinExact, seeds: Sequence[Sequence], *, max_cuts: int 
         The exact optimal ω; the master's dual weights μ on the cuts (None if unavailable) and
         the cuts' allocations xs: Σ_k μ_k x^k is then an optimal x (a convex combination of
         monotone allocations constant on the ironing intervals, with min_i of its gains = t).
-        None when the cut budget ends or a master LP is not proven.
+        None when the cut budget ends, a master LP is not proven, or g went below ``stop_below``.
     """
     n = mx.n
+    floor = None if stop_below is None else q(stop_below)
     xs: list[np.ndarray] = []
     cuts: list[list] = []
     seen: set = set()
@@ -459,34 +484,48 @@ def descend_omega(mx: MaximinExact, seeds: Sequence[Sequence], *, max_cuts: int 
                 xs.append(x)
                 cuts.append(gains)
 
+    center, g_center = None, None
     for omega in seeds:
-        if omega is not None:
-            add(omega)
+        if omega is None:
+            continue
+        add(omega)
+        g = mx.g(omega)
+        if g_center is None or g < g_center:
+            center, g_center = list(omega), g
+    delta = q(radius)
     while cuts and len(cuts) <= max_cuts:
         k = len(cuts)
-        rows, cols, vals = [], [], []
-        for r, gains in enumerate(cuts):
-            for i in range(n):
-                if gains[i] != 0:
-                    rows.append(r); cols.append(i); vals.append(gains[i])
-            rows.append(r); cols.append(n); vals.append(-ONE)
-        for i in range(n):
-            rows.append(k); cols.append(i); vals.append(ONE)
+        lo = [max(ZERO, c - delta) for c in center]
+        hi = [min(ONE, c + delta) for c in center]
+        entries = []                                    # (row, column, value)
+        for r, gains in enumerate(cuts):                # Σ_i G̃_i^r ω_i − t <= 0
+            entries += [(r, i, gains[i]) for i in range(n) if gains[i] != 0] + [(r, n, -ONE)]
+        entries += [(k, i, ONE) for i in range(n)]      # Σ_i ω_i = 1
+        rows, cols, vals = zip(*entries)
         c = np.array([ZERO] * n + [-ONE], dtype=object)
         lp = ExactLP(np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), np.array(vals, dtype=object),
-                     k + 1, n + 1, [None] * k + [ONE], [ZERO] * k + [ONE], [ZERO] * n + [None], [ONE] * n + [None], c)
+                     k + 1, n + 1, [None] * k + [ONE], [ZERO] * k + [ONE], lo + [None], hi + [None], c)
         lower, upper, v, y, _, _ = certify_lp(lp, "maximin master LP over the pieces of g")
         if lower is None or upper is None or lower != upper:
             return None
         omega = [v[i] for i in range(n)]
         t = -lower
-        if mx.g(omega) == t:
-            mu = None
-            if y is not None:
-                mu = [abs(y[r]) for r in range(k)]
-                total = sum(mu, ZERO)
-                mu = [m / total for m in mu] if total != 0 else None
-            return omega, mu, xs
+        g = mx.g(omega)
+        if floor is not None and g < floor:
+            return None
+        if g == t:
+            boxed = any((w == a and a != 0) or (w == b and b != 1) for w, a, b in zip(omega, lo, hi))
+            if not boxed:
+                mu = None
+                if y is not None:
+                    mu = [abs(y[r]) for r in range(k)]
+                    total = sum(mu, ZERO)
+                    mu = [m / total for m in mu] if total != 0 else None
+                return omega, mu, xs
+            center, g_center, delta = omega, g, delta * 4
+            continue
+        if g < g_center:
+            center, g_center, delta = omega, g, delta * 2
         before = len(cuts)
         add(omega)
         if len(cuts) == before:
@@ -653,8 +692,27 @@ def certify_maximin(instance, omega: Sequence[float], *, x=None, audit: bool = T
             best = cert
     # No ω read off the float ties proves: the float ω may sit inside a piece of g whose exact slope
     # is not 0 (a slope the float LP cannot see). Minimize g exactly from there, by cutting planes.
-    seeds = [simplex_point(omega)] + [[q(Fraction(a, b)) for a, b in key] for key in tried]
-    found = descend_omega(mx, seeds)
+    # The descent repairs the float solution, it does not replace it: its optimum is used only when
+    # g at the float ω is within the float cross-check tolerance of it (else the float ω is wrong).
+    descent_reason = ""
+    start_omega = simplex_point(omega)
+    found = None
+    if start_omega is not None:
+        g_start = mx.g(start_omega)
+        terms = abs(float(mx.b)) + sum(float(w) * float(sum((p * abs(f) for p, f in zip(pr, fb)), ZERO))
+                                       for w, pr, fb in zip(start_omega, mx.engine.probs, mx.phi_bar))
+        slack = limit(float(g_start), terms, rtol=CHECK_RTOL)
+        seeds = [start_omega] + [[q(Fraction(a, b)) for a, b in key] for key in tried]
+        found = descend_omega(mx, seeds, stop_below=Fraction(float(g_start)) - Fraction(slack))
+        if found is None:
+            descent_reason = ("the float ω is not optimal (g is lower elsewhere by more than the float "
+                              "tolerance), or the exact descent ran out of cuts")
+        else:
+            g_min = mx.g(found[0])
+            if float(g_start - g_min) > slack:
+                descent_reason = (f"the float ω is not optimal: g(ω) exceeds the exact optimum "
+                                  f"{frac(g_min)} by {float(g_start - g_min):.3g}")
+                found = None
     if found is not None:
         omega_x, mu, xs = found
         key = tuple((int(v.p), int(v.q)) for v in omega_x)
@@ -676,9 +734,10 @@ def certify_maximin(instance, omega: Sequence[float], *, x=None, audit: bool = T
                 best = cert
     if best is None:
         return Certificate.from_bounds(None, None, seconds=time.perf_counter() - start, formulation="maximin",
-                                       reason="no exact ω in the simplex matches the float ω's active pieces of g")
+                                       reason=descent_reason or "no exact ω in the simplex matches the float ω's "
+                                                                "active pieces of g")
     # every lower bound and every upper bound found is valid: report the tightest pair
     lower, upper = max(lowers, default=None), min(uppers, default=None)
     return Certificate.from_bounds(lower, upper, seconds=time.perf_counter() - start, formulation="maximin",
-                                   reason=best.reason or "the exact bounds differ", omega=best.omega,
+                                   reason=descent_reason or best.reason or "the exact bounds differ", omega=best.omega,
                                    checks=best.checks)
