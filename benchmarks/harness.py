@@ -12,6 +12,7 @@ import multiprocessing as mp
 import resource
 import statistics
 import time
+from queue import Empty
 
 
 def _child(module: str, func: str, kwargs: dict, repeats: int, queue) -> None:
@@ -25,7 +26,7 @@ def _child(module: str, func: str, kwargs: dict, repeats: int, queue) -> None:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
         queue.put({"seconds": statistics.median(seconds), "all_seconds": seconds, "peak_mb": peak_mb,
                    "info": info, "error": None})
-    except Exception as exc:  # reported in the table, not hidden
+    except Exception as exc:  # noqa: BLE001 (reported in the table, not hidden)
         queue.put({"seconds": None, "all_seconds": [], "peak_mb": None, "info": {}, "error": repr(exc)})
 
 
@@ -37,7 +38,7 @@ def measure(module: str, func: str, kwargs: dict | None = None, repeats: int = 3
     proc.start()
     try:
         out = queue.get(timeout=timeout)
-    except Exception:
+    except Empty:
         proc.kill()
         out = {"seconds": None, "all_seconds": [], "peak_mb": None, "info": {}, "error": f"timeout {timeout}s"}
     proc.join()

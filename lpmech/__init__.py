@@ -25,7 +25,6 @@ from .posted import best_posted_price
 from .result import Result, SolveResult
 from .solver import METHODS, solve
 
-
 __all__ = ["Agent", "Instance", "InstanceError", "Mechanism", "load", "from_dict", "solve", "METHODS", "Result",
            "SolveResult", "verify", "Audit", "best_posted_price",
            "LpmechError", "CheckError", "SolverError", "CertificateError", "OutputError"]

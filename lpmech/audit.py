@@ -35,13 +35,14 @@ the argument. x outside [0, 1] is not bad input: it is a violation, reported in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
 from .errors import InstanceError
 from .instance import Instance
+from .profiles import agent_view, beliefs
 from .tolerances import ALLOCATION_TOL, CHECK_RTOL, TINY
 
 __all__ = ["verify", "Audit", "check_profile_array", "check_veto"]
@@ -111,11 +112,6 @@ class Audit:
                 "participation": self.participation}
 
 
-def _payoff_sign(side: str) -> float:
-    # Per-share payoff is sign * (m - θ x): buy side m - θx, sell side θx - m.
-    return 1.0 if side == "buy" else -1.0
-
-
 def check_profile_array(values, shape: tuple[int, ...], name: str) -> np.ndarray:
     """Validate an array over the profile grid: numeric, of ``shape``, finite.
 
@@ -159,6 +155,19 @@ def check_profile_array(values, shape: tuple[int, ...], name: str) -> np.ndarray
 
 def check_veto(instance: Instance, veto, name: str = "veto") -> tuple[str, ...]:
     """The veto set as a tuple of agent names (``None``: every agent).
+
+    Parameters
+    ----------
+    instance : Instance
+    veto : list of str or None
+        Names of the agents holding a veto.
+    name : str
+        The field named in error messages.
+
+    Returns
+    -------
+    tuple of str
+        In the order given (every agent, in file order, for None).
 
     Raises
     ------
@@ -257,7 +266,7 @@ def verify(instance: Instance, x, m, *, ic: str = "bayesian", participation: str
     names = instance.names
     vetoes = set(check_veto(instance, veto))
     joint = instance.joint_pmf()
-    sign = _payoff_sign(instance.side)
+    sign = instance.money_sign
     worst_ic = worst_ir = 0.0                 # absolute, payoff units
     rel_ic = rel_ir = 0.0                     # relative to the magnitude of the comparison
     where_ic: dict | None = None
@@ -266,11 +275,11 @@ def verify(instance: Instance, x, m, *, ic: str = "bayesian", participation: str
     am = np.abs(m)
     for i, (name, share, grid) in enumerate(zip(names, instance.shares, instance.grids)):
         k = grid.size
-        xi = np.moveaxis(x, i, 0).reshape(k, -1)          # [report s, others r]
-        mi = np.moveaxis(m, i, 0).reshape(k, -1)
-        ami = np.moveaxis(am, i, 0).reshape(k, -1)
-        pi = np.moveaxis(joint, i, 0).reshape(k, -1)       # [true t, others r]
-        belief = pi / pi.sum(axis=1, keepdims=True)       # P(θ_-i = r | θ_i = t)
+        xi = agent_view(x, i)          # [report s, others r]
+        mi = agent_view(m, i)
+        ami = agent_view(am, i)
+        pi = agent_view(joint, i)       # [true t, others r]
+        belief = beliefs(joint, i)       # P(θ_-i = r | θ_i = t)
         t_abs = np.abs(grid)
         if ic == "bayesian":
             exp_m = belief @ mi.T                         # [t, s] = E[m(s, θ_-i) | t]
@@ -316,7 +325,7 @@ def verify(instance: Instance, x, m, *, ic: str = "bayesian", participation: str
                 u = share * sign * (mi - grid[:, None] * xi)                # [t, r], every profile
                 size = share * (ami + t_abs[:, None])
                 rel = _ratio(-u, size)
-                t, r = np.unravel_index(np.argmax(rel), rel.shape)
+                t, r = (int(v) for v in np.unravel_index(np.argmax(rel), rel.shape))
                 ir_gap = max(0.0, -float(u.min()))
                 ir_rel = float(rel[t, r])
                 ir_where = {"agent": name, "type": float(grid[t]), "others_profile": int(r),

@@ -25,19 +25,21 @@ A gap beyond tolerance raises :class:`CheckError`; it is never a warning.
 
 from __future__ import annotations
 
-__all__ = ["CheckError", "Incentives", "incentive_ratios", "profit_magnitude", "gains", "g_with_magnitude",
+__all__ = ["CheckError", "Incentives", "incentive_ratios", "profit_magnitude", "gains",
            "failures", "CHECKS", "readme_list", "report", "enforce", "maximin_checks", "general_checks", "algorithms_agree",
            "spread_within_limit"]
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .audit import verify
 from .errors import CheckError
-from .profiles import along, weighted_sum
-from .tolerances import (ALLOCATION_TOL, CHECK_RTOL, MONOTONICITY_TOL, TINY, WEIGHT_TOL, gap_limit,
-                         min_magnitude, on_tie)
+from .profiles import agent_view, along, beliefs, weighted_sum
+from .structured.oracle import DEFAULT_CHUNK, GOracle
+from .tolerances import ALLOCATION_TOL, CHECK_RTOL, MONOTONICITY_TOL, TINY, WEIGHT_TOL, gap_limit, min_magnitude, on_tie
 
 #: Every cross-check lpmech runs, by the name it has in ``result.checks["report"]``, with what it
 #: compares. The README's list of checks is tested against this registry (tests/test_result.py).
@@ -120,15 +122,13 @@ def incentive_ratios(instance, x, m, m_size=None) -> Incentives:
     m = np.asarray(m, dtype=float)
     m_size = np.abs(m) if m_size is None else np.asarray(m_size, dtype=float)
     joint = instance.joint_pmf()
-    sign = 1.0 if instance.side == "buy" else -1.0
+    sign = instance.money_sign
     worst_ic = worst_ir = 0.0
     for i, (share, grid) in enumerate(zip(instance.shares, instance.grids)):
-        k = grid.size
-        xi = np.moveaxis(x, i, 0).reshape(k, -1)
-        mi = np.moveaxis(m, i, 0).reshape(k, -1)
-        si = np.moveaxis(m_size, i, 0).reshape(k, -1)
-        pi = np.moveaxis(joint, i, 0).reshape(k, -1)
-        belief = pi / pi.sum(axis=1, keepdims=True)
+        xi = agent_view(x, i)
+        mi = agent_view(m, i)
+        si = agent_view(m_size, i)
+        belief = beliefs(joint, i)
         exp_m = belief @ mi.T                           # [t, s] = E[m(s, θ_-i) | t]
         exp_abs_m = belief @ si.T
         exp_x = belief @ xi.T
@@ -194,32 +194,6 @@ def gains(problem, pmf: np.ndarray, x: np.ndarray, phi) -> tuple[np.ndarray, np.
     return np.array(val), np.array(mag)
 
 
-def g_with_magnitude(omega, phi_bar, pmf: np.ndarray, b: float) -> tuple[float, float]:
-    """g(ω) = E[(b − ω·φ̄)_+] and the magnitude E[(|b| + ω·|φ̄|) 1{ω·φ̄ < b}] of its terms.
-
-    Parameters
-    ----------
-    omega : array_like, shape (N,)
-        Weights (negative entries are clipped to 0).
-    phi_bar : list of ndarray
-        Ironed virtual costs per agent.
-    pmf : ndarray, shape K_1 x ... x K_N
-        The profile pmf.
-    b : float
-        The buyer's value (engine form).
-
-    Returns
-    -------
-    (float, float)
-        g(ω) and the magnitude, in the unit of ``b``.
-    """
-    omega = np.clip(np.asarray(omega, dtype=float), 0.0, None)
-    slack = b - weighted_sum(omega, phi_bar)
-    pos = slack > 0
-    size = abs(b) + weighted_sum(omega, [np.abs(f) for f in phi_bar])
-    return float(np.sum(pmf * slack * pos)), float(np.sum(pmf * size * pos))
-
-
 def failures(measured: dict, limits: dict) -> list[str]:
     """Names whose measured value exceeds its limit (NaN fails).
 
@@ -267,7 +241,7 @@ def report(measured: dict, limits: dict) -> dict:
             for k, lim in limits.items()}
 
 
-def enforce(measured: dict, limits: dict, extra_failed: list[str] = ()) -> dict:
+def enforce(measured: dict, limits: dict, extra_failed: Sequence[str] = ()) -> dict:
     """Add ``limits``, ``report`` and ``passed`` to ``measured``; raise :class:`CheckError` if any check fails.
 
     Parameters
@@ -366,8 +340,11 @@ def maximin_checks(*, instance, problem, unit, core, phi, phi_bar, pmf, tr, allo
     # Value: each computation against the solver's, held to CHECK_RTOL times the two values plus
     # ROUNDING_RTOL times the magnitudes of the terms of both (tolerances.gap_limit; engine units).
     size_x = min_magnitude(gains_lp, size_lp)
-    g_lp, size_g = g_with_magnitude(reference, phi_bar, pmf, problem.b)
-    g_can, size_g_can = g_with_magnitude(omega_can, phi_bar, pmf, problem.b)
+    # g(ω) and the magnitude of its terms by the one evaluation of g (the structured oracle)
+    g_of = GOracle(phi_bar, problem.probs, problem.b, DEFAULT_CHUNK)
+    cut_lp, cut_can = (g_of(np.clip(w, 0.0, None), magnitude=True) for w in (reference, omega_can))
+    g_lp, size_g = cut_lp.g, cut_lp.magnitude
+    g_can, size_g_can = cut_can.g, cut_can.magnitude
     computed = {
         "V(x)": (float(gains_lp.min()), size_x),
         "audit": (audit.profit / unit, profit_magnitude(instance, allocation, transfer) / unit),
@@ -545,7 +522,7 @@ def spread_within_limit(spread: float, unit: float) -> None:
     from .tolerances import MAX_SPREAD
 
     if spread > MAX_SPREAD:
-        measured = {"spread": spread, "unit": unit}
+        measured: dict[str, Any] = {"spread": spread, "unit": unit}
         limits = {"spread": MAX_SPREAD}
         measured["report"] = report(measured, limits)
         raise CheckError(["spread"], measured, limits,

@@ -34,7 +34,7 @@ import signal
 import sys
 import threading
 import warnings
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from .errors import CertificateError, InstanceError, LpmechError, OutputError, SolverError, exit_status
 from .files import check_output_path, check_outputs, plot_format, write_outputs
@@ -516,7 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # --------------------------------------------------------------------------- main
-def _one_line(text: str) -> str:
+def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
@@ -561,13 +561,13 @@ def _execute(args, run: _Run) -> tuple[int, str | None]:
         # (lpmech.SolverError's text names HiGHS, so the line is written here)
         return 1, f"lpmech: solver failure: cvxpy: {_one_line(err) or type(err).__name__}"
     except MemoryError:
-        err = InstanceError("the instance needs more memory than this machine has (fewer grid points or agents)",
-                            source=getattr(args, "file", None))
-        return exit_status(err), _error_line(err, args)
+        error = InstanceError("the instance needs more memory than this machine has (fewer grid points or agents)",
+                              source=getattr(args, "file", None))
+        return exit_status(error), _error_line(error, args)
     except OverflowError as err:
-        err = InstanceError(f"a number in the instance is too large to compute with ({_one_line(err)})",
-                            source=getattr(args, "file", None))
-        return exit_status(err), _error_line(err, args)
+        error = InstanceError(f"a number in the instance is too large to compute with ({_one_line(err)})",
+                              source=getattr(args, "file", None))
+        return exit_status(error), _error_line(error, args)
     except (_Interrupted, KeyboardInterrupt) as err:
         return _interrupted(err, run.committed)
     except BrokenPipeError:  # output piped into e.g. `head`: stop quietly (Python docs, signal notes)
@@ -596,10 +596,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     run = None
     try:
-        with _Signals() as signals:
-            with _Streams() as streams, _Quiet():
-                run = _Run(streams.out, signals)
-                status, message = _execute(args, run)
+        with _Signals() as signals, _Streams() as streams, _Quiet():
+            run = _Run(streams.out, signals)
+            status, message = _execute(args, run)
     except _Interrupted as err:               # a signal between the command's end and the handlers' reset
         status, message = _interrupted(err, run is not None and run.committed)
     if message:

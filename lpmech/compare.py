@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -85,7 +85,7 @@ class CompareTable:
         lines.append(("first best", value(self.first_best, limit(self.first_best)),
                       "100.00%" if self.first_best > 0 else "n/a"))
         head = ("mechanism", "value", "of first best")
-        w = [max(len(r[j]) for r in lines + [head]) for j in range(3)]
+        w = [max(len(r[j]) for r in [*lines, head]) for j in range(3)]
         out = [self.description, f"veto: {', '.join(self.vetoes)}",
                f"{head[0]:<{w[0]}}  {head[1]:>{w[1]}}  {head[2]:>{w[2]}}",
                f"{'-' * w[0]}  {'-' * w[1]}  {'-' * w[2]}"]
@@ -153,7 +153,8 @@ def compare(instance: Instance, *, certify: str = "float") -> CompareTable:
     if certify not in ("float", "exact"):
         raise InstanceError(f"certify must be 'float' or 'exact', got {certify!r}", field="certify")
     fb = first_best(instance)
-    rows, vetoes = [], ()
+    rows: list[dict] = []
+    vetoes: tuple[str, ...] = ()
     for ic, participation in VARIANTS:
         mech = replace(instance.mechanism, ic=ic, participation=participation, pareto=None)
         res = solve_general(instance, mechanism=mech)
@@ -191,7 +192,7 @@ class Frontier:
 
     @staticmethod
     def _to(path: str, write: Callable, binary: bool) -> None:
-        with open(path, "wb" if binary else "w", **({} if binary else {"newline": ""})) as fh:
+        with open(path, "wb") if binary else open(path, "w", newline="") as fh:
             write(fh)
 
     def _csv(self, fh) -> None:
@@ -252,6 +253,19 @@ def frontier(instance: Instance, lambdas: Sequence[float] | None = None, progres
         a point optimal at λ and at 1 is optimal in between).
     progress : bool
         Show a tqdm progress bar.
+
+    Returns
+    -------
+    Frontier
+        One row per λ solved: ``lambda``, ``profit``, ``surplus`` and ``welfare`` (money, the
+        instance's units), with the first-best surplus.
+
+    Raises
+    ------
+    InstanceError
+        A λ outside [0, 1], a bad mechanism option, or an instance too large for the general LP.
+    lpmech.errors.SolverError
+        HiGHS did not solve one of the LPs.
 
     Examples
     --------

@@ -16,7 +16,8 @@ scipy produces; the masses are exactly 1/K.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import scipy.stats
@@ -111,7 +112,7 @@ def frozen_distribution(name: Any, params: Any, *, agent: str | None = None):
             warnings.simplefilter("ignore")
             frozen = dist(**clean)
             ok = bool(np.all(dist._argcheck(*[clean[s] for s in shape_names]))) and clean.get("scale", 1.0) > 0
-    except Exception as exc:  # scipy raises various types for bad parameters
+    except Exception as exc:  # noqa: BLE001 (scipy raises various types for bad parameters)
         why = str(exc).splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise InstanceError(f"scipy.stats.{name} rejects {clean}: {why}", field="params", agent=agent) from None
     if not ok:
@@ -156,9 +157,22 @@ def quantile_midpoints(frozen, points: int) -> tuple[np.ndarray, np.ndarray]:
 def check_points(points: Any, *, agent: str | None = None) -> int:
     """Validate a number of grid points: a whole number in [1, MAX_POINTS] (checked before allocating).
 
+    Parameters
+    ----------
+    points : Any
+        The number of grid points asked for.
+    agent : str, optional
+        The agent named in an error.
+
+    Returns
+    -------
+    int
+        ``points`` as a Python int.
+
     Raises
     ------
     InstanceError
+        Not a whole number, below 1, or above :data:`MAX_POINTS`.
     """
     if isinstance(points, (bool, np.bool_)) or not isinstance(points, (int, np.integer)):
         shown = points if isinstance(points, float) else _kind(points)

@@ -62,17 +62,44 @@ class InstanceError(LpmechError, ValueError):
         parts.append(self.message)
         return ": ".join(parts)
 
-    def with_source(self, source: str | None) -> "InstanceError":
+    def with_source(self, source: str | None) -> InstanceError:
         """The same error, attributed to a file."""
         return type(self)(self.message, field=self.field, agent=self.agent, source=source)
 
 
 class OutputError(InstanceError):
-    """An output path that cannot be written, or that would overwrite an input or another output."""
+    """An output path that cannot be written, or that would overwrite an input or another output.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong (e.g. ``"could not write out.json (No space left on device)"``).
+    field, agent, source : str, optional
+        As for :class:`InstanceError`; ``field`` is usually ``"output"``.
+
+    Examples
+    --------
+    >>> err = OutputError("would overwrite the instance file", field="output", source="a.toml")
+    >>> str(err), isinstance(err, ValueError)
+    ("a.toml: field 'output': would overwrite the instance file", True)
+    """
 
 
 class SolverError(LpmechError, RuntimeError):
-    """The LP solver did not return an optimal solution; ``status`` is its own model status."""
+    """The LP solver did not return an optimal solution; ``status`` is its own model status.
+
+    Parameters
+    ----------
+    what : str
+        Which LP failed (e.g. ``"maximin LP"``, ``"general LP (tie-break)"``).
+    status : str
+        The solver's own model status (HiGHS's ``modelStatusToString``, e.g. ``"Infeasible"``).
+
+    Examples
+    --------
+    >>> str(SolverError("general LP", "Time limit reached"))
+    "general LP: HiGHS model status 'Time limit reached'"
+    """
 
     def __init__(self, what: str, status: str):
         self.what = what
@@ -113,7 +140,17 @@ class CheckError(LpmechError, RuntimeError):
 
 
 class CertificateError(CheckError):
-    """A certificate did not hold: the primal value and the dual bound disagree, or x is infeasible."""
+    """A certificate did not hold: the primal value and the dual bound disagree, or x is infeasible.
+
+    Parameters
+    ----------
+    message : str
+        Which certificate failed, and why.
+    value : float
+        The primal value V(x) of the allocation, in engine money units.
+    g_value : float
+        The dual bound g(ω) at the certifying weights, same units.
+    """
 
     def __init__(self, message: str, *, value: float, g_value: float):
         self.value = value
@@ -123,7 +160,15 @@ class CertificateError(CheckError):
 
 
 class MissingDependencyError(LpmechError, ImportError):
-    """An optional dependency is not installed; the message names the extra that installs it."""
+    """An optional dependency is not installed; the message names the extra that installs it.
+
+    Parameters
+    ----------
+    what : str
+        The feature that needs it (e.g. ``"lpmech sweep"``).
+    extra : str
+        The name of the extra that installs it (e.g. ``"sweep"``).
+    """
 
     def __init__(self, what: str, extra: str):
         self.extra = extra
@@ -137,7 +182,22 @@ EXIT_STATUS: tuple[tuple[type[LpmechError], int], ...] = (
 
 
 def exit_status(err: LpmechError) -> int:
-    """The command line's exit status for ``err`` (2 bad input, 1 solver or check failure)."""
+    """The command line's exit status for ``err`` (2 bad input, 1 solver or check failure).
+
+    Parameters
+    ----------
+    err : LpmechError
+
+    Returns
+    -------
+    int
+        2 for :class:`InstanceError` (and :class:`OutputError`), 1 otherwise.
+
+    Examples
+    --------
+    >>> exit_status(InstanceError("no such file")), exit_status(SolverError("LP", "Infeasible"))
+    (2, 1)
+    """
     for kind, status in EXIT_STATUS:
         if isinstance(err, kind):
             return status

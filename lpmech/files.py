@@ -17,7 +17,8 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from typing import Callable, ContextManager, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 
 from .errors import OutputError
 
@@ -66,7 +67,7 @@ def _fsync_directory(path: str) -> None:
 
 
 def write_outputs(outputs: Sequence[tuple[str, Callable[[str], None]]], *,
-                  hold: ContextManager | None = None) -> list[str]:
+                  hold: AbstractContextManager | None = None) -> list[str]:
     """Write a set of output files together: every one, or none.
 
     Parameters

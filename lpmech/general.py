@@ -64,7 +64,7 @@ Well-posedness and the mechanism returned
 
 Units and conditioning
 ----------------------
-The LP is assembled in a money unit of the instance's own (:func:`lpmech.solver.unit_scale`, a
+The LP is assembled in a money unit of the instance's own (:func:`lpmech.instance.unit_scale`, a
 power of two, blind to far-out types), so the same instance in cents or in billions is the same
 LP and gives the same answer, scaled. A type far from the others still spreads the LP's
 coefficients: above ``CROSSCHECK_SPREAD`` units the optimum is confirmed by HiGHS's other
@@ -79,19 +79,18 @@ field.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Mapping
 
 import numpy as np
 import scipy.sparse as sp
 
 from .audit import check_veto
-from .errors import CheckError, InstanceError, SolverError
-from .highs import INF, make_highs, run
-from .instance import EngineProblem, Instance, Mechanism
-from .profiles import along, conditional_interim, outer_pmf
-from .tolerances import (ALLOCATION_TOL, CHECK_RTOL, CROSSCHECK_SPREAD, LEX_RTOL, MAX_SPREAD,  # noqa: F401
-                         PROB_TOL, TINY)
+from .errors import CheckError, InstanceError
+from .highs import INF, cold_simplex, make_highs, run
+from .instance import Instance, Mechanism, unit_scale
+from .profiles import agent_view, along, beliefs, conditional_interim, outer_pmf
+from .tolerances import ALLOCATION_TOL, CHECK_RTOL, CROSSCHECK_SPREAD, LEX_RTOL, MAX_SPREAD, PROB_TOL, TINY
 
 __all__ = ["solve_general", "assemble", "GeneralLP", "RowBlock", "GeneralResult", "CheckError", "first_best",
            "profit_bound", "CHECK_RTOL", "GENERAL_LP_MAX_PROFILES", "LEX_RTOL", "CROSSCHECK_SPREAD", "MAX_SPREAD"]
@@ -100,21 +99,6 @@ __all__ = ["solve_general", "assemble", "GeneralLP", "RowBlock", "GeneralResult"
 #: ``frontier``): it has a transfer column per profile and IC rows per pair of types, and grows far
 #: faster than the maximin LP, whose cap is :data:`lpmech.instance.DEFAULT_MAX_PROFILES`.
 GENERAL_LP_MAX_PROFILES = 20_000
-
-
-def _sign(instance: Instance) -> float:
-    return 1.0 if instance.side == "buy" else -1.0
-
-
-def _unit(instance: Instance) -> float:
-    """The money unit the LP is assembled in: :func:`lpmech.solver.unit_scale` (a power of two,
-    homogeneous of degree 1 in the instance's numbers and blind to far-out types), so the same
-    instance in cents or in billions is the same LP, exactly, and HiGHS's absolute tolerances
-    mean the same thing for it."""
-    from .solver import unit_scale            # solver imports this module lazily; so do we
-
-    return unit_scale(EngineProblem(tuple(instance.grids), tuple(instance.probs), None,
-                                    float(instance.designer_value), False))
 
 
 def _weighted_types(instance: Instance, members: list[int]) -> np.ndarray:
@@ -182,7 +166,7 @@ def profit_bound(instance: Instance, vetoes) -> float:
     if not names:
         raise InstanceError("is empty: with no participation constraint profit is unbounded", field="vetoes")
     members = [instance.names.index(v) for v in names]
-    gain = _sign(instance) * (instance.designer_value - _weighted_types(instance, members))
+    gain = instance.money_sign * (instance.designer_value - _weighted_types(instance, members))
     return float(np.sum(instance.joint_pmf() * np.maximum(gain, 0.0)))
 
 
@@ -231,12 +215,6 @@ def _resolve(instance: Instance, mechanism: Mechanism | Mapping | None) -> Insta
 
 
 # --------------------------------------------------------------------------- assembly
-def _agent_view(shape: tuple[int, ...], i: int) -> np.ndarray:
-    """Flat profile indices as a K_i x R array: agent i's type on rows, θ_−i on columns."""
-    flat = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
-    return np.moveaxis(flat, i, 0).reshape(shape[i], -1)
-
-
 @dataclass(frozen=True, eq=False)
 class _Agent:
     """One agent's view of the profile grid, as the row makers need it."""
@@ -257,13 +235,12 @@ class _Agent:
         return uniq, np.asarray(which).ravel()
 
 
-def _beliefs(instance: Instance, pmf: np.ndarray, view: np.ndarray, i: int) -> np.ndarray:
+def _beliefs(instance: Instance, view: np.ndarray, i: int) -> np.ndarray:
     """P(θ_−i = r | θ_i = t) as a K_i x R array (identical rows when types are independent)."""
     if instance.independent:
         others = outer_pmf([p for j, p in enumerate(instance.probs) if j != i]).ravel()
         return np.broadcast_to(others, view.shape).copy()
-    joint_i = pmf[view]
-    return joint_i / joint_i.sum(axis=1, keepdims=True)
+    return beliefs(instance.joint, i)
 
 
 def _interim_operator(agent: _Agent) -> sp.csr_matrix:
@@ -373,7 +350,7 @@ class GeneralLP:
 
     Columns are ``[x, m / unit]``, each a flattened profile vector (C order, the file's grid
     order, ``m`` with the JSON sign), and every money amount of the LP (types, the designer's
-    value, the objective) is in units of ``unit`` (see :func:`_unit`): multiply the m part and
+    value, the objective) is in units of ``unit`` (:func:`lpmech.instance.unit_scale` of the engine form): multiply the m part and
     the objective by ``unit`` for the instance's own units. The LP is: maximize ``c_x·x + c_m·m`` subject to
     ``rows(name) @ [x; m] >= 0`` for the groups ``"ic"`` and ``"participation"``,
     ``0 <= x <= 1`` and ``m_lower <= m <= m_upper``. Bayesian IC and interim IR are stored
@@ -523,13 +500,14 @@ def assemble(instance: Instance, *, mechanism: Mechanism | Mapping | None = None
     mech = instance.mechanism
     vetoes = tuple(instance.names if mech.veto is None else mech.veto)
     pmf = instance.joint_pmf().ravel()
-    n, sign, shape = pmf.size, _sign(instance), instance.shape
-    unit = _unit(instance)
+    n, sign, shape = pmf.size, instance.money_sign, instance.shape
+    unit = unit_scale(instance.engine())
+    flat = np.arange(n, dtype=np.int64).reshape(shape)       # flat profile indices
     groups: dict[str, list[RowBlock]] = {"ic": [], "participation": []}
     interim_factors: dict[int, tuple[sp.csr_matrix, sp.csr_matrix]] = {}
     for i, (name, grid) in enumerate(zip(instance.names, instance.grids)):
-        view = _agent_view(shape, i)
-        agent = _Agent(view, _beliefs(instance, pmf, view, i), grid / unit, n, sign)
+        view = agent_view(flat, i)
+        agent = _Agent(view, _beliefs(instance, view, i), grid / unit, n, sign)
         makers = [("ic", _IC_ROWS[mech.ic])] + ([("participation", _IR_ROWS[mech.participation])]
                                                 if name in vetoes else [])
         for group, make in makers:
@@ -621,10 +599,11 @@ def _optimize(lp: GeneralLP) -> tuple[np.ndarray, str, float]:
     A, row_lo, row_hi, col_lo, col_hi = lp.highs_form()
     n, n_cols = lp.n_profiles, A.shape[1]
     pad = np.zeros(n_cols - 2 * n)
-    c = np.concatenate(list(lp.objective) + [pad])
+    c = np.concatenate([*list(lp.objective), pad])
     h = make_highs(-c, A, row_lo, row_hi, col_lo, col_hi)
     h.setOptionValue("solver", _solver_for(lp.instance.mechanism))
-    sol = _run(h, "general LP")
+    what = "general LP"
+    sol = run(h, what, retry=cold_simplex(h, what))
     lp_value = -sol.objective
     if _spread(lp) > CROSSCHECK_SPREAD:
         _cross_check(lp, (-c, A, row_lo, row_hi, col_lo, col_hi), sol)
@@ -633,7 +612,8 @@ def _optimize(lp: GeneralLP) -> tuple[np.ndarray, str, float]:
         _hold(h, c, sol.x)
         c = np.concatenate([nxt, pad])
         h.changeColsCost(n_cols, np.arange(n_cols, dtype=np.int32), -c)
-        sol = _run(h, "general LP (tie-break)")
+        what = "general LP (tie-break)"
+        sol = run(h, what, retry=cold_simplex(h, what))
     zero = np.flatnonzero(lp.zero)
     if zero.size:
         _hold(h, c, sol.x)
@@ -647,29 +627,15 @@ def _optimize(lp: GeneralLP) -> tuple[np.ndarray, str, float]:
                   idx.astype(np.int32), val)
         cost = np.concatenate([np.zeros(n_cols), np.ones(k)])
         h.changeColsCost(cost.size, np.arange(cost.size, dtype=np.int32), cost)
-        sol = _run(h, "general LP (tie-break: smallest transfers at zero-probability profiles)")
+        what = "general LP (tie-break: smallest transfers at zero-probability profiles)"
+        sol = run(h, what, retry=cold_simplex(h, what))
     return sol.x[:2 * n], sol.status, lp_value
-
-
-def _run(h, what: str):
-    """:func:`lpmech.highs.run`, retried once from scratch with simplex if HiGHS gives up.
-
-    A warm start after a row is added can stall numerically (HiGHS reports status "Unknown";
-    seen on a 2 x 2 correlated instance); a cold simplex solve of the same LP succeeds. A
-    second failure is raised.
-    """
-    try:
-        return run(h, what)
-    except SolverError:
-        h.clearSolver()
-        h.setOptionValue("solver", "simplex")
-        return run(h, what)
 
 
 def _interim(instance: Instance, x: np.ndarray, m: np.ndarray) -> list[dict]:
     """Per agent: grid, E[x | θ_i], E[m | θ_i] (as "expected_transfer" and its older key
     "transfer"), the agent's part σ_i·E[m | θ_i] ("expected_payout") and the interim utility."""
-    pmf, sign = instance.joint_pmf(), _sign(instance)
+    pmf, sign = instance.joint_pmf(), instance.money_sign
     out = []
     for i, (name, grid, share) in enumerate(zip(instance.names, instance.grids, instance.shares)):
         X = conditional_interim(x, pmf, i)
@@ -869,7 +835,7 @@ def solve_general(instance: Instance, *, mechanism: Mechanism | Mapping | None =
         If the audit finds an IC or IR violation above ``CHECK_RTOL`` times the magnitude of
         the payoffs compared, or HiGHS's value and the audited objective differ by more than
         ``CHECK_RTOL`` times E|d·x| + E|m|; if a type lies more than ``MAX_SPREAD`` money units
-        from zero (the unit is :func:`lpmech.solver.unit_scale`), or more than
+        from zero (the unit is :func:`lpmech.instance.unit_scale`), or more than
         ``CROSSCHECK_SPREAD`` and HiGHS's simplex and interior point disagree.
 
     Examples

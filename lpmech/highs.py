@@ -57,6 +57,24 @@ SMALL_MATRIX_VALUE = 1e-12
 
 @dataclass
 class LPSolution:
+    """What :func:`run` returns.
+
+    Attributes
+    ----------
+    x : ndarray, shape (n,)
+        The primal point (column values).
+    row_dual : ndarray, shape (m,)
+        HiGHS's row duals (its sign convention, rows as passed).
+    objective : float
+        The objective value c·x.
+    status : str
+        HiGHS's model status string (``"Optimal"``).
+    seconds : float
+        HiGHS's run time.
+    iterations : int
+        Simplex plus interior-point iterations.
+    """
+
     x: np.ndarray
     row_dual: np.ndarray
     objective: float
@@ -159,7 +177,7 @@ def in_own_thread(func, *args, **kwargs):
     def target():
         try:
             box["value"] = func(*args, **kwargs)
-        except BaseException as err:             # handed to the caller below
+        except BaseException as err:  # noqa: BLE001 (handed to the caller below)
             box["error"] = err
         finally:
             highspy.Highs.resetThreadScheduler(True)
@@ -174,7 +192,30 @@ def in_own_thread(func, *args, **kwargs):
 
 def make_highs(c: np.ndarray, A: sp.spmatrix, row_lo: np.ndarray, row_hi: np.ndarray,
                col_lo: np.ndarray, col_hi: np.ndarray, *, threads: int | None = None) -> highspy.Highs:
-    """A Highs object holding ``min c·x  s.t.  row_lo <= A x <= row_hi, col_lo <= x <= col_hi``."""
+    """A Highs object holding ``min c·x  s.t.  row_lo <= A x <= row_hi, col_lo <= x <= col_hi``.
+
+    Parameters
+    ----------
+    c : ndarray, shape (n,)
+        Column costs.
+    A : sparse matrix, shape (m, n)
+    row_lo, row_hi : ndarray, shape (m,)
+        Row bounds (``±INF`` for none).
+    col_lo, col_hi : ndarray, shape (n,)
+        Column bounds.
+    threads : int, optional
+        HiGHS's thread count for this model (default: HiGHS's own).
+
+    Returns
+    -------
+    highspy.Highs
+        Silent (no console output), ready for :func:`run`.
+
+    Raises
+    ------
+    SolverError
+        HiGHS rejected the model (``passModel`` returned an error).
+    """
     A = sp.csc_matrix(A)
     A.sort_indices()
     lp = highspy.HighsLp()
@@ -205,14 +246,42 @@ def make_highs(c: np.ndarray, A: sp.spmatrix, row_lo: np.ndarray, row_hi: np.nda
 
 def dropped_entries(A: sp.spmatrix) -> int:
     """How many entries of ``A`` HiGHS drops as too small when the model is passed
-    (|a| <= ``small_matrix_value``, its rule)."""
+    (|a| <= ``small_matrix_value``, its rule).
+
+    Parameters
+    ----------
+    A : sparse matrix
+
+    Returns
+    -------
+    int
+    """
     return int(np.count_nonzero(np.abs(sp.csc_matrix(A).data) <= SMALL_MATRIX_VALUE))
 
 
-def row_scaled(A: sp.spmatrix) -> tuple[sp.csr_matrix, np.ndarray]:
-    """A with every row divided by the geometric mean of its smallest and largest |entry|.
+#: Row scaling centres a row's entries on 1 over at most this range: entries below
+#: 1/ROW_SCALE_RANGE of the row's largest are left out of the centring (they are cancellation
+#: noise such as b − φ_i ≈ 0 or negligible terms), so no scaled entry exceeds sqrt(ROW_SCALE_RANGE).
+#: Measured: without the cap, rows holding 1e-17 rounding residues were blown up to 1e8 and
+#: HiGHS returned wrong vertices on tie-heavy grids; with no centring (divide by the largest),
+#: one type 1e9 times the others shrank the rest of its row below the feasibility tolerance.
+ROW_SCALE_RANGE = 1e6
 
-    Returns the scaled matrix and the factors (rows of zeros kept, factor 1). Centring each
+
+def row_scaled(A: sp.spmatrix) -> tuple[sp.csr_matrix, np.ndarray]:
+    """A with every row divided by the geometric mean of its largest |entry| and its smallest
+    one (the smallest taken at least 1/ROW_SCALE_RANGE of the largest).
+
+    Parameters
+    ----------
+    A : sparse matrix, shape (m, n)
+
+    Returns
+    -------
+    (scipy.sparse.csr_matrix, ndarray of shape (m,))
+        The scaled matrix and the factors (rows of zeros kept, factor 1).
+
+    Centring each
     row's entries on 1 keeps both ends of a wide row away from HiGHS's limits: the smallest
     entries stay above ``small_matrix_value``, and a row holding a huge coefficient (one type
     far out, or a tiny probability in a virtual cost) is not shrunk until HiGHS's absolute
@@ -238,7 +307,7 @@ def row_scaled(A: sp.spmatrix) -> tuple[sp.csr_matrix, np.ndarray]:
     np.minimum.at(small, rows[live], mags[live])
     has = big > 0
     factor = np.ones(A.shape[0])
-    factor[has] = 1.0 / np.sqrt(big[has] * small[has])
+    factor[has] = 1.0 / np.sqrt(big[has] * np.maximum(small[has], big[has] / ROW_SCALE_RANGE))
     return sp.csr_matrix(sp.diags(factor) @ A), factor
 
 
@@ -298,6 +367,18 @@ def cold_simplex(h: highspy.Highs, what: str) -> Callable[[], tuple[highspy.High
 
     A warm start after rows are added can stall numerically (HiGHS reports "Unknown"); a cold
     simplex solve of the same LP usually succeeds. Leaves ``h`` set to simplex.
+
+    Parameters
+    ----------
+    h : highspy.Highs
+        The model that failed.
+    what : str
+        Its description, for the error message of a second failure.
+
+    Returns
+    -------
+    callable
+        No arguments; clears ``h``'s solver state, selects simplex and returns ``(h, what)``.
     """
     def again():
         h.clearSolver()

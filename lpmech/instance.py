@@ -49,7 +49,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -190,7 +190,7 @@ def _show(value: Any) -> str:
 
 def _kind(value: Any) -> str:
     """What a non-number is, for a message."""
-    if isinstance(value, bool) or isinstance(value, np.bool_):
+    if isinstance(value, (bool, np.bool_)):
         return f"the boolean {str(bool(value)).lower()}"
     if isinstance(value, str):
         return f"the string {value[:30]!r}" + ("..." if len(value) > 30 else "")
@@ -255,7 +255,27 @@ def exact_number(value: Any, *, field: str, agent: str | None = None, entry: int
 
 
 def float_number(value: Any, *, field: str, agent: str | None = None) -> float:
-    """:func:`exact_number` rounded to the nearest double (-0.0 becomes 0.0)."""
+    """:func:`exact_number` rounded to the nearest double (-0.0 becomes 0.0).
+
+    Parameters
+    ----------
+    value : Any
+        A number from a file or a caller (int, float, Fraction, or an exact TOML float).
+    field : str
+        The field named in an error.
+    agent : str, optional
+        The agent named in an error.
+
+    Returns
+    -------
+    float
+        Finite.
+
+    Raises
+    ------
+    InstanceError
+        Not a number, a boolean, NaN or infinite, or beyond a double's range.
+    """
     return float(exact_number(value, field=field, agent=agent)) + 0.0
 
 
@@ -617,6 +637,19 @@ class EngineProblem:
 
     ``flip`` records that the instance was a sell-side one (types and transfers negated,
     grids reversed); :meth:`Instance.to_user` maps engine arrays back.
+
+    Attributes
+    ----------
+    grids : tuple of ndarray, shapes (K_i,)
+        Increasing costs per share (money per share; negated values on the sell side).
+    probs : tuple of ndarray, shapes (K_i,), or None
+        Each agent's pmf (independent types), None with a joint pmf.
+    joint : ndarray, shape (K_1, ..., K_N), or None
+        The joint pmf (correlated types), None when independent.
+    b : float
+        The buyer's value (−c on the sell side), money per unit of the good.
+    flip : bool
+        Whether the instance was a sell-side one.
     """
 
     grids: tuple[np.ndarray, ...]
@@ -773,6 +806,9 @@ class Instance:
     name: str | None = None
     mechanism: Mechanism = field(default_factory=Mechanism)
     _exact: Any = field(default=None, repr=False, kw_only=True)
+    if TYPE_CHECKING:             # set by _validate (object.__setattr__), not dataclass fields
+        _grids: tuple[np.ndarray, ...] = field(init=False)
+        _shares: np.ndarray = field(init=False)
 
     def __post_init__(self):
         try:
@@ -933,7 +969,7 @@ class Instance:
             if joint.shape != shape:
                 raise InstanceError(f"has shape {joint.shape}, but the agents' grids give {shape}",
                                     field="joint.probs")
-            leaves = joint.ravel()
+            leaves: np.ndarray | list = joint.ravel()
         else:
             leaves = _nested(joint, shape, names)
         count = int(np.prod(shape, dtype=object))
@@ -1040,7 +1076,7 @@ class Instance:
         """Marginal pmfs of each agent's type."""
         self._require_grid()
         if self.joint is None:
-            return tuple(a.probs for a in self.agents)
+            return self._agent_probs()
         n = self.n
         return tuple(self.joint.sum(axis=tuple(j for j in range(n) if j != i)) for i in range(n))
 
@@ -1052,7 +1088,9 @@ class Instance:
     @property
     def designer_value(self) -> float:
         """b on the buy side, c on the sell side."""
-        return self.buyer_value if self.side == "buy" else self.seller_cost
+        value = self.buyer_value if self.side == "buy" else self.seller_cost
+        assert value is not None          # _validate requires the side's value
+        return value
 
     # ----------------------------------------------------------------- exact data
     @property
@@ -1137,13 +1175,19 @@ class Instance:
         self._require_grid()
         if not self.flipped:
             grids = self._grids
-            probs = None if self.joint is not None else tuple(a.probs for a in self.agents)
+            probs = None if self.joint is not None else self._agent_probs()
             joint = self.joint
-            return EngineProblem(grids, probs, joint, float(self.buyer_value), False)
+            return EngineProblem(grids, probs, joint, float(self.designer_value), False)
         grids = tuple(-g[::-1] + 0.0 for g in self._grids)
-        probs = None if self.joint is not None else tuple(a.probs[::-1] for a in self.agents)
+        probs = None if self.joint is not None else tuple(p[::-1] for p in self._agent_probs())
         joint = None if self.joint is None else self.joint[(slice(None, None, -1),) * self.n].copy()
-        return EngineProblem(grids, probs, joint, -float(self.seller_cost) + 0.0, True)
+        return EngineProblem(grids, probs, joint, -float(self.designer_value) + 0.0, True)
+
+    def _agent_probs(self) -> tuple[np.ndarray, ...]:
+        """Each grid agent's pmf (every agent has one once :meth:`_require_grid` passed)."""
+        probs = tuple(a.probs for a in self.agents)
+        assert all(p is not None for p in probs)
+        return probs  # type: ignore[return-value]  # narrowed by the assert above
 
     def to_user(self, arr: np.ndarray, *, axes: str = "profile", negate: bool = False) -> np.ndarray:
         """Map an engine array back to the file's grid order (and sign, for transfers/types).

@@ -44,7 +44,7 @@ from typing import Any
 from .discretize import check_points, discretize, law_params
 from .instance import Agent, Instance, InstanceError, Mechanism, _kind, exact_float
 
-__all__ = ["AGENT_KEYS", "TOP_KEYS", "from_dict", "load", "read_toml"]
+__all__ = ["AGENT_KEYS", "TOP_KEYS", "from_dict", "load", "read_toml", "read_toml_document"]
 
 TOP_KEYS = {"name", "description", "side", "buyer_value", "seller_cost", "types", "agents", "joint", "mechanism"}
 AGENT_KEYS = {"name", "share", "grid", "probs", "distribution", "params", "points"}
@@ -240,7 +240,8 @@ def load(path: str | os.PathLike, *, max_profiles: int | None = None) -> Instanc
 def read_toml(path, *, what: str = "an instance file", parse_float=exact_float) -> tuple[str, dict]:
     """Read and parse a TOML file, every failure one :class:`InstanceError` naming the file.
 
-    The one place lpmech reads a TOML file (instance files here; sweep files call it too).
+    The one place lpmech reads a TOML file (instance files here; sweep files call it too,
+    through :func:`read_toml_document`, which also returns the text).
 
     Parameters
     ----------
@@ -262,6 +263,36 @@ def read_toml(path, *, what: str = "an instance file", parse_float=exact_float) 
     InstanceError
         Not a path, no such file, a directory, no permission, another OS error, not UTF-8, not
         TOML, numbers beyond Python's conversion limits, nesting too deep.
+    """
+    source, _, data = read_toml_document(path, what=what, parse_float=parse_float)
+    return source, data
+
+
+def read_toml_document(path, *, what: str = "an instance file",
+                       parse_float=exact_float) -> tuple[str, str, dict]:
+    """:func:`read_toml`, also returning the file's text (a sweep records it).
+
+    Parameters
+    ----------
+    path : str or path-like
+    what : str
+        What the file should be, for the message about a directory.
+    parse_float : callable
+        TOML floats are parsed with it.
+
+    Returns
+    -------
+    source : str
+        The path as a string.
+    text : str
+        The file's contents.
+    data : dict
+        The parsed document.
+
+    Raises
+    ------
+    InstanceError
+        As :func:`read_toml`.
     """
     try:
         source = os.fspath(path)
@@ -290,4 +321,4 @@ def read_toml(path, *, what: str = "an instance file", parse_float=exact_float) 
         raise InstanceError(f"invalid TOML: {str(exc).split(';')[0]}", source=source) from None
     except RecursionError:
         raise InstanceError("invalid TOML: arrays or tables nested too deeply", source=source) from None
-    return source, data
+    return source, text, data

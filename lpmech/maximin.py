@@ -266,9 +266,7 @@ class MaximinLP:
         out = free.reshape(self.shape)
         for i, agent_blocks in enumerate(blocks):
             for lo, hi in agent_blocks:
-                sl = [slice(None)] * out.ndim
-                sl[i] = slice(lo, hi + 1)
-                sl = tuple(sl)
+                sl = tuple(slice(lo, hi + 1) if j == i else slice(None) for j in range(out.ndim))
                 out[sl] |= out[sl].any(axis=i, keepdims=True)
         return out.ravel()
 

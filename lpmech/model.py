@@ -26,7 +26,7 @@ shared transfer.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import cvxpy as cp
 import numpy as np
@@ -37,6 +37,7 @@ from .errors import InstanceError, SolverError
 from .general import GeneralLP, assemble
 from .highs import in_own_thread
 from .instance import Instance, Mechanism
+from .profiles import agent_view, beliefs
 
 __all__ = ["model", "GeneralModel"]
 
@@ -212,9 +213,8 @@ class GeneralModel:
         expr = self._profile_expression(expr)
         joint = self.pmf.reshape(self.instance.shape)
         k = self.instance.shape[i]
-        view = np.moveaxis(np.arange(self.pmf.size).reshape(self.instance.shape), i, 0).reshape(k, -1)
-        weight = np.moveaxis(joint, i, 0).reshape(k, -1)
-        weight = weight / weight.sum(axis=1, keepdims=True)
+        view = agent_view(np.arange(self.pmf.size).reshape(self.instance.shape), i)
+        weight = beliefs(joint, i)
         rows = np.repeat(np.arange(k), view.shape[1])
         cond = sp.csr_matrix((weight.ravel(), (rows, view.ravel())), shape=(k, self.pmf.size))
         return cond @ expr

@@ -208,7 +208,7 @@ def _heatmap(result, label: str):
     if x.size > RASTERIZE_CELLS:
         mesh.set_rasterized(True)
     fig.colorbar(mesh, ax=ax, label="trade probability x(θ)", shrink=0.9)
-    handles = []
+    handles: list = []
     sym = "b" if inst.side == "buy" else "c"
     if w is not None:
         index = w[0] * np.asarray(result.phi_bar[0])[:, None] + w[1] * np.asarray(result.phi_bar[1])[None, :]

@@ -25,7 +25,21 @@ __all__ = ["PostedPrice", "best_posted_price"]
 
 @dataclass
 class PostedPrice:
-    """The best collective posted price; ``price`` is None when no price gives positive profit."""
+    """The best collective posted price; ``price`` is None when no price gives positive profit.
+
+    Attributes
+    ----------
+    price : float or None
+        The price per share offered to every agent (the instance's money units).
+    value : float
+        Its expected profit, money (0 when no price is profitable).
+    trade_probability : float
+        P(every agent accepts).
+    allocation : ndarray, shape (K_1, ..., K_N)
+        x of the posted-price mechanism, file order.
+    transfer : ndarray, same shape
+        m = p·x, the JSON sign convention.
+    """
 
     price: float | None
     value: float

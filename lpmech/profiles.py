@@ -37,7 +37,23 @@ __all__ = [
 
 
 def outer_pmf(probs: Sequence[np.ndarray]) -> np.ndarray:
-    """The product pmf over profiles, shape (K_1, ..., K_N), of independent marginals."""
+    """The product pmf over profiles, shape (K_1, ..., K_N), of independent marginals.
+
+    Parameters
+    ----------
+    probs : sequence of ndarray, shapes (K_i,)
+        Each agent's pmf.
+
+    Returns
+    -------
+    ndarray, shape (K_1, ..., K_N)
+        p(θ) = Π_i p_i(θ_i).
+
+    Examples
+    --------
+    >>> outer_pmf([np.array([0.5, 0.5]), np.array([0.25, 0.75])]).tolist()
+    [[0.125, 0.375], [0.125, 0.375]]
+    """
     out = np.ones(())
     for p in probs:
         out = np.multiply.outer(out, np.asarray(p, dtype=float))
@@ -45,14 +61,47 @@ def outer_pmf(probs: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def along(vec: np.ndarray, i: int, n: int) -> np.ndarray:
-    """View a per-agent vector as an array broadcasting along axis ``i`` of an N-d profile array."""
+    """View a per-agent vector as an array broadcasting along axis ``i`` of an N-d profile array.
+
+    Parameters
+    ----------
+    vec : ndarray, shape (K_i,)
+        A quantity on agent i's grid (any unit).
+    i : int
+        The agent (axis).
+    n : int
+        The number of agents N.
+
+    Returns
+    -------
+    ndarray, shape (1, ..., K_i, ..., 1)
+        A view of ``vec`` with N axes.
+    """
     shape = [1] * n
     shape[i] = -1
     return np.asarray(vec).reshape(shape)
 
 
-def weighted_sum(omega: Sequence[float], vecs: Sequence[np.ndarray]) -> np.ndarray:
-    """Σ_i ω_i v_i(θ_i) over the profile grid (an N-d array)."""
+def weighted_sum(omega: Sequence[float] | np.ndarray, vecs: Sequence[np.ndarray]) -> np.ndarray:
+    """Σ_i ω_i v_i(θ_i) over the profile grid (an N-d array).
+
+    Parameters
+    ----------
+    omega : sequence of float or ndarray, shape (N,)
+        The weights (unitless).
+    vecs : sequence of ndarray, shapes (K_i,)
+        One vector per agent, e.g. ironed virtual costs (money per share).
+
+    Returns
+    -------
+    ndarray, shape (K_1, ..., K_N)
+        In the unit of ``vecs``.
+
+    Examples
+    --------
+    >>> weighted_sum([0.5, 0.5], [np.array([0.0, 1.0]), np.array([0.0, 2.0])]).tolist()
+    [[0.0, 1.0], [0.5, 1.5]]
+    """
     n = len(vecs)
     out = np.zeros(tuple(v.size for v in vecs))
     for i, (w, v) in enumerate(zip(omega, vecs)):
@@ -61,7 +110,22 @@ def weighted_sum(omega: Sequence[float], vecs: Sequence[np.ndarray]) -> np.ndarr
 
 
 def interim(arr: np.ndarray, probs: Sequence[np.ndarray], i: int) -> np.ndarray:
-    """E[arr(θ) | θ_i] for independent types: contract every other axis with its pmf."""
+    """E[arr(θ) | θ_i] for independent types: contract every other axis with its pmf.
+
+    Parameters
+    ----------
+    arr : ndarray, shape (K_1, ..., K_N)
+        A quantity over the profile grid (e.g. the allocation x).
+    probs : sequence of ndarray, shapes (K_j,)
+        Each agent's pmf.
+    i : int
+        The agent.
+
+    Returns
+    -------
+    ndarray, shape (K_i,)
+        The interim quantity (e.g. the interim trade probability X_i), in the unit of ``arr``.
+    """
     out = np.asarray(arr, dtype=float)
     for j in range(len(probs) - 1, -1, -1):
         if j != i:
@@ -71,13 +135,41 @@ def interim(arr: np.ndarray, probs: Sequence[np.ndarray], i: int) -> np.ndarray:
 
 def agent_view(arr: np.ndarray, i: int) -> np.ndarray:
     """A profile array seen from agent i: shape (K_i, R), row t = the other agents' profiles θ_-i
-    (C order of the remaining axes) when θ_i = t."""
+    (C order of the remaining axes) when θ_i = t.
+
+    Parameters
+    ----------
+    arr : ndarray, shape (K_1, ..., K_N)
+    i : int
+        The agent (axis).
+
+    Returns
+    -------
+    ndarray, shape (K_i, R), R = Π_{j≠i} K_j
+        A view when possible (a copy otherwise).
+
+    Examples
+    --------
+    >>> agent_view(np.arange(6).reshape(2, 3), 1).tolist()
+    [[0, 3], [1, 4], [2, 5]]
+    """
     arr = np.asarray(arr)
     return np.moveaxis(arr, i, 0).reshape(arr.shape[i], -1)
 
 
 def marginal(joint: np.ndarray, i: int) -> np.ndarray:
-    """Agent i's marginal pmf, shape (K_i,), of a joint pmf over profiles."""
+    """Agent i's marginal pmf, shape (K_i,), of a joint pmf over profiles.
+
+    Parameters
+    ----------
+    joint : ndarray, shape (K_1, ..., K_N)
+    i : int
+        The agent (axis).
+
+    Returns
+    -------
+    ndarray, shape (K_i,)
+    """
     joint = np.asarray(joint)
     return joint.sum(axis=tuple(j for j in range(joint.ndim) if j != i))
 
@@ -110,7 +202,21 @@ def beliefs(joint: np.ndarray, i: int) -> np.ndarray:
 
 
 def conditional_interim(arr: np.ndarray, joint: np.ndarray, i: int) -> np.ndarray:
-    """E[arr(θ) | θ_i] under a joint pmf (beliefs are the conditionals, :func:`beliefs`), shape (K_i,)."""
+    """E[arr(θ) | θ_i] under a joint pmf (beliefs are the conditionals, :func:`beliefs`), shape (K_i,).
+
+    Parameters
+    ----------
+    arr : ndarray, shape (K_1, ..., K_N)
+    joint : ndarray, same shape
+        The joint pmf; every type of agent i has positive marginal probability.
+    i : int
+        The agent (axis).
+
+    Returns
+    -------
+    ndarray, shape (K_i,)
+        In the unit of ``arr``.
+    """
     axes = tuple(j for j in range(joint.ndim) if j != i)
     return (np.asarray(arr) * joint).sum(axis=axes) / marginal(joint, i)
 
@@ -120,6 +226,20 @@ def interim_operator(probs: Sequence[np.ndarray], i: int, left: sp.spmatrix | No
 
     ``left`` (rows x K_i) is applied to agent i's axis: ``left @ A`` is built as one Kronecker
     product, e.g. a difference operator for monotonicity rows.
+
+    Parameters
+    ----------
+    probs : sequence of ndarray, shapes (K_j,)
+        Each agent's pmf (independent types).
+    i : int
+        The agent.
+    left : sparse matrix, shape (rows, K_i), optional
+        Applied on agent i's axis (default: the identity).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix, shape (K_i or rows, Π_j K_j)
+        Acting on a profile vector flattened in C order.
     """
     n = len(probs)
     factors = []
@@ -192,7 +312,7 @@ class Block:
         self.start = r0 * grid.tail
         self.stop = r1 * grid.tail
         self.lead = np.unravel_index(np.arange(r0, r1), grid.shape[:grid.d]) if grid.d else ()
-        self.shape = (self.rows,) + grid.shape[grid.d:]
+        self.shape = (self.rows, *grid.shape[grid.d:])
 
     def _lead_column(self, values: np.ndarray) -> np.ndarray:
         return values.reshape((self.rows,) + (1,) * (self.grid.m - self.grid.d))
@@ -213,7 +333,7 @@ class Block:
             lead = lead * self.grid.probs[a][self.lead[a]]
         return self._lead_column(lead) * self.grid.tail_pmf
 
-    def combine(self, weights: Sequence[float], vecs: Sequence[np.ndarray]) -> np.ndarray:
+    def combine(self, weights: Sequence[float] | np.ndarray, vecs: Sequence[np.ndarray]) -> np.ndarray:
         """Σ_a w_a v_a(θ_a) on the block (full block shape)."""
         g = self.grid
         lead = np.zeros(self.rows)
@@ -245,7 +365,16 @@ class Block:
 
 
 def product(values) -> int:
-    """Π of ``values`` as a Python int (no overflow), 1 for none."""
+    """Π of ``values`` as a Python int (no overflow), 1 for none.
+
+    Parameters
+    ----------
+    values : iterable of int
+
+    Returns
+    -------
+    int
+    """
     out = 1
     for v in values:
         out *= int(v)

@@ -13,8 +13,9 @@ import datetime as _dt
 import hashlib
 import os
 import platform
+from collections.abc import Mapping
 from importlib import metadata
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = ["provenance", "sha256_file", "highs_version", "package_version"]
 
@@ -46,7 +47,17 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 def package_version(name: str) -> str | None:
-    """The installed version of a distribution (None when it is not installed)."""
+    """The installed version of a distribution (None when it is not installed).
+
+    Parameters
+    ----------
+    name : str
+        The distribution's name (``"numpy"``).
+
+    Returns
+    -------
+    str or None
+    """
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
@@ -56,7 +67,12 @@ def package_version(name: str) -> str | None:
 def highs_version() -> str | None:
     """The version of the HiGHS library highspy wraps (``"1.16.0"``), read from highspy's
     ``HIGHS_VERSION_*`` constants (no Highs object is made: its constructor prints a banner);
-    highspy's own version when those are missing, None when highspy is not installed."""
+    highspy's own version when those are missing, None when highspy is not installed.
+
+    Returns
+    -------
+    str or None
+    """
     try:
         import highspy
     except ImportError:
@@ -136,5 +152,5 @@ def provenance(*, source: str | os.PathLike | None = None, options: Mapping[str,
         except OSError:
             out["sha256"] = None
     out["options"] = _plain(dict(options or {}))
-    out["time"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    out["time"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     return out

@@ -6,11 +6,10 @@ answer, and like POT's solvers it returns the dual (the weights ω) beside the p
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import math
+from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +88,23 @@ JSON_KEYS = ("status", "side", "instance", "agents", "shares", "type_units", "ty
 
 
 def interim_row(**values) -> dict:
-    """One interim row with exactly :data:`INTERIM_KEYS` (missing ones None)."""
+    """One interim row with exactly :data:`INTERIM_KEYS` (missing ones None).
+
+    Parameters
+    ----------
+    **values
+        Any of :data:`INTERIM_KEYS` (per-agent lists over its grid, in the user's units).
+
+    Returns
+    -------
+    dict
+        Every key of :data:`INTERIM_KEYS`, in that order.
+
+    Raises
+    ------
+    KeyError
+        A key that is not an interim key (a programming error, not bad input).
+    """
     unknown = set(values) - set(INTERIM_KEYS)
     if unknown:
         raise KeyError(f"not interim keys: {sorted(unknown)}")
@@ -391,7 +406,7 @@ class Result:
         lines.append(f"  optimal / posted           {ratio}")
         lines += [
             "",
-            "  checks (all passed; tolerance %.1e):" % c["tolerance"],
+            f"  checks (all passed; tolerance {c['tolerance']:.1e}):",
             f"    audit of (x, m): max IC violation {c['max_ic_violation']:.1e}, "
             f"max IR violation {c['max_ir_violation']:.1e}, profit {fmt(c['values']['audit'], 8)}",
             f"    solver value = V(x) = V(x_ω) = g(ω) = g(ω canonical) = audited profit: "
@@ -452,12 +467,12 @@ def from_continuous(cont, instance: Instance) -> Result:
         ``allocation``, ``transfer``, ``omega_canonical``, ``omega_range`` None; interim rows
         carry the agent and share only; ``info["value_error"]`` is the estimated error.
     """
-    fin = lambda v: float(v) if v is not None and math.isfinite(v) else None   # noqa: E731
+    fin = lambda v: float(v) if v is not None and math.isfinite(v) else None
     status = "optimal" if cont.status == "optimal" else "inaccurate"
     price, pvalue = fin(cont.posted_price), fin(cont.posted_value)
     posted = PostedPrice(price=price, value=pvalue if pvalue is not None else 0.0, trade_probability=None,
                          allocation=None, transfer=None)
-    checks = {"value_error": float(cont.value_error), "value_error_relative":
+    checks: dict[str, Any] = {"value_error": float(cont.value_error), "value_error_relative":
               float(cont.value_error / cont.value) if cont.value > 0 else 0.0}
     checks.update({"limits": {}, "report": {}, "passed": status == "optimal"})
     info = {"value_error": float(cont.value_error), "trade_probability": fin(cont.trade_probability)}

@@ -20,12 +20,18 @@ import numpy as np
 
 from .checks import gains, maximin_checks
 from .errors import SolverError
-from .instance import DEFAULT_MAX_PROFILES, EngineProblem, Instance, InstanceError
+from .instance import (
+    DEFAULT_MAX_PROFILES,
+    EngineProblem,
+    Instance,
+    InstanceError,
+    unit_scale,  # looked up in this module by solve, so solver.unit_scale can be patched
+)
 from .maximin import MaximinLP
-from .structured import solve_structured
 from .posted import best_posted_price
 from .profiles import weighted_sum
 from .result import Result, SolveResult, from_continuous, from_general, interim_row  # noqa: F401 (SolveResult: old name)
+from .structured import solve_structured
 from .tolerances import CHECK_RTOL, TIE_RTOL, gap_limit, min_magnitude, on_tie
 from .transfers import transfers
 from .virtual import iron, ironing_intervals, virtual_costs
@@ -69,48 +75,6 @@ class _Core:
     size: dict
     tie_rtol: float           # relative tie tolerance the solver used (tolerances.on_tie)
     tie_uncertainty: float = 0.0   # and its allowance for ω's own error (tolerances.tie_band)
-
-
-def unit_scale(problem: EngineProblem) -> float:
-    """The instance's unit: the power of two in (s0, 2 s0], s0 = max(|b|, min_i median |θ_i|).
-
-    Homogeneous of degree 1 in the instance's numbers and blind to far-out types (a median, not
-    a maximum, and the agent whose types are nearest zero: the profiles that trade have every
-    type near or below b, so an agent who mostly sits at 1e11 does not set the unit), so
-    dividing by it puts every instance in the same units: the same instance in cents or in
-    billions is, after the division, the same problem, and HiGHS's absolute tolerances mean the
-    same thing for it. A power of two makes the division exact.
-
-    Parameters
-    ----------
-    problem : EngineProblem
-
-    Returns
-    -------
-    float
-        A power of two, > 0.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from lpmech.instance import EngineProblem
-    >>> p = EngineProblem((np.array([0.1, 0.5, 1e9]),), (np.array([0.05, 0.65, 0.3]),), None, 0.48, False)
-    >>> unit_scale(p)        # max(b, median type) = 0.5: the far-out 1e9 does not count
-    1.0
-    """
-    def median(t, p):
-        order = np.argsort(np.abs(t))
-        cdf = np.cumsum(np.asarray(p, dtype=float)[order])
-        return float(np.abs(t)[order][min(int(np.searchsorted(cdf, 0.5 * cdf[-1])), t.size - 1)])
-
-    probs = problem.probs if problem.probs is not None else [
-        problem.joint.sum(axis=tuple(j for j in range(problem.n) if j != i)) for i in range(problem.n)]
-    s0 = max(abs(float(problem.b)), min(median(t, p) for t, p in zip(problem.grids, probs)))
-    if not s0 > 0:
-        s0 = max(float(np.abs(t) @ p) for t, p in zip(problem.grids, probs))
-    if not (s0 > 0 and math.isfinite(s0)):
-        return 1.0
-    return math.ldexp(1.0, math.frexp(s0)[1])
 
 
 def _normalized(problem: EngineProblem, s: float) -> EngineProblem:
@@ -275,7 +239,7 @@ def choose_method(instance: Instance, method: str = "auto") -> tuple[str, str]:
     return "maximin", ""
 
 
-def solve(instance: Instance, *, method: str = "auto", max_profiles: int | None | str = "default",
+def solve(instance: Instance, *, method: str = "auto", max_profiles: int | str | None = "default",
           certify: str = "float") -> Result:
     """Solve for the designer's optimal mechanism, check it, and certify it: the one entry point.
 
@@ -349,11 +313,11 @@ def solve(instance: Instance, *, method: str = "auto", max_profiles: int | None 
     elif formulation == "general":
         from .general import GENERAL_LP_MAX_PROFILES, solve_general
 
-        instance.check_size(GENERAL_LP_MAX_PROFILES if max_profiles == "default" else max_profiles)
+        instance.check_size(_profile_cap(max_profiles, GENERAL_LP_MAX_PROFILES, instance))
         result = from_general(solve_general(instance), instance, total_seconds=0.0)
         result.total_seconds = time.perf_counter() - start
     else:
-        instance.check_size(DEFAULT_MAX_PROFILES if max_profiles == "default" else max_profiles)
+        instance.check_size(_profile_cap(max_profiles, DEFAULT_MAX_PROFILES, instance))
         result = _solve_maximin(instance, method)
     if why:
         result.info["method_reason"] = why
@@ -361,11 +325,21 @@ def solve(instance: Instance, *, method: str = "auto", max_profiles: int | None 
     return result
 
 
+def _profile_cap(max_profiles: int | str | None, default: int, instance: Instance) -> int | None:
+    """``max_profiles`` of :func:`solve` as a number (or None): ``"default"`` is the formulation's cap."""
+    if isinstance(max_profiles, str):
+        if max_profiles != "default":
+            raise InstanceError(f'must be a whole number, None or "default", got {max_profiles!r}',
+                                field="max_profiles", source=instance.source)
+        return default
+    return max_profiles
+
+
 def _certificate(instance: Instance, result: Result, certify: str):
     """The exact certificate (proven, or CheckError) or the float one (never ``proven``)."""
     from fractions import Fraction
 
-    from .exact import Certificate, check, certify_general, float_certificate, prove
+    from .exact import Certificate, certify_general, check, float_certificate, prove
 
     if certify == "exact":
         if result.formulation == "general":       # prove what was solved (also when the maximin LP could)
@@ -431,7 +405,6 @@ def _solve_maximin(instance: Instance, method: str) -> Result:
 
     omega_lp = np.clip(omega_lp, 0.0, None)
     omega_lp = omega_lp / omega_lp.sum()
-    flip = instance.side == "sell"
     user_phi = [instance.to_user(f * unit, axes="agent", negate=True) for f in phi]
     user_phi_bar = [instance.to_user(f * unit, axes="agent", negate=True) for f in phi_bar]
     interim = []
@@ -446,7 +419,7 @@ def _solve_maximin(instance: Instance, method: str) -> Result:
             "utility": (share * U).tolist(),
             "virtual": user_phi[i].tolist(), "virtual_ironed": user_phi_bar[i].tolist(),
             "ironing_intervals": [[float(instance.grids[i][lo]), float(instance.grids[i][hi])]
-                                  for lo, hi in _user_intervals(intervals[i], instance.grids[i].size, flip)],
+                                  for lo, hi in _user_intervals(intervals[i], instance.grids[i].size, instance.flipped)],
         })
     ratio = value_user / posted.value if posted.value > 0 else None
     interim = [interim_row(**row) for row in interim]

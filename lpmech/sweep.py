@@ -62,14 +62,16 @@ import numbers
 import os
 import sys
 import time
-import tomllib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from .errors import CheckError, InstanceError, LpmechError, MissingDependencyError, SolverError
+from .instance import exact_float
+from .loader import read_toml, read_toml_document
 
 __all__ = ["load_sweep", "SweepSpec", "Vary", "Point", "run_sweep", "SweepOutcome", "row_of", "map_points",
            "random_instance", "solve_point", "dask_client", "sweep_figure", "add_parser", "command", "STATUSES",
@@ -216,6 +218,7 @@ class SweepSpec:
                             f"{self.source} [random draw {k}, seed {r['seed']}]")
             return
         base_key = _hash(self.base_data)
+        combos: Iterable[tuple]
         if self.zip:
             combos = zip(*(v.values for v in self.vary))
         else:
@@ -258,7 +261,8 @@ def _set_path(data: dict, path: str, value: Any) -> None:
         where = ".".join(str(p) for p in parts[:depth]) or "the file"
         if isinstance(node, list):
             if not isinstance(part, int):
-                raise ValueError(f"{where} is a list: index it by position (e.g. {where}.0), not {part!r}")
+                raise ValueError(  # noqa: TRY004 (load_sweep turns ValueError into an InstanceError)
+                    f"{where} is a list: index it by position (e.g. {where}.0), not {part!r}")
             if not -len(node) <= part < len(node):
                 raise ValueError(f"{where} has {len(node)} entries; index {part} is out of range")
             if last:
@@ -274,16 +278,8 @@ def _set_path(data: dict, path: str, value: Any) -> None:
                     node[key] = {}
                 node = node[key]
         else:
-            raise ValueError(f"{where} is a {type(node).__name__}, not a table or list: it has no {part!r}")
-
-
-def _parse_float() -> Callable[[str], Any]:
-    """The instance loader's reader of TOML floats (exact decimals, when lpmech.instance has it)."""
-    try:
-        from .instance import exact_float
-    except ImportError:
-        return float
-    return exact_float
+            raise ValueError(  # noqa: TRY004 (load_sweep turns ValueError into an InstanceError)
+                f"{where} is a {type(node).__name__}, not a table or list: it has no {part!r}")
 
 
 def _bad_number(value: Any) -> Any:
@@ -316,6 +312,13 @@ def _plain_value(value: Any) -> Any:
 
 def _err(message: str, field: str, source: str) -> InstanceError:
     return InstanceError(message, field=field, source=source)
+
+
+def _known_keys(table: Mapping, allowed, prefix: str, source: str) -> None:
+    """Refuse the first key of ``table`` not in ``allowed`` (the field is ``prefix + key``)."""
+    for key in table:
+        if key not in allowed:
+            raise _err(f"unknown key (allowed: {', '.join(sorted(allowed))})", f"{prefix}{key}", source)
 
 
 def _number(value: Any, field: str, source: str, *, integer: bool = False, minimum: float | None = None):
@@ -376,9 +379,7 @@ def _solve_options(table: Any, source: str) -> dict:
 
     if not isinstance(table, Mapping):
         raise _err("must be a table", "solve", source)
-    for key in table:
-        if key not in SOLVE_KEYS:
-            raise _err(f"unknown key (allowed: {', '.join(sorted(SOLVE_KEYS))})", f"solve.{key}", source)
+    _known_keys(table, SOLVE_KEYS, "solve.", source)
     method = table.get("method", "auto")
     if method not in METHODS:
         raise _err(f"must be one of {', '.join(METHODS)}, got {method!r}", "solve.method", source)
@@ -400,7 +401,8 @@ def _solve_options(table: Any, source: str) -> dict:
         opts["max_profiles"] = _number(table["max_profiles"], "solve.max_profiles", source, integer=True, minimum=1)
     mech = {k: table[k] for k in ("ic", "participation", "veto", "pareto") if k in table}
     try:
-        Mechanism(**{k: (tuple(v) if k == "veto" and isinstance(v, list) else v) for k, v in mech.items()})
+        Mechanism(**{k: (tuple(v) if k == "veto" and isinstance(v, list) else v)  # type: ignore[arg-type]
+                     for k, v in mech.items()})      # a user's table: Mechanism validates every value
     except InstanceError as err:
         raise _err(err.message, (err.field or "solve").replace("mechanism.", "solve."), source) from None
     opts.update(_plain_value(mech))
@@ -410,9 +412,7 @@ def _solve_options(table: Any, source: str) -> dict:
 def _random_options(table: Any, source: str) -> dict:
     if not isinstance(table, Mapping):
         raise _err("must be a table with count (and seed, agents, points)", "random", source)
-    for key in table:
-        if key not in RANDOM_KEYS:
-            raise _err(f"unknown key (allowed: {', '.join(sorted(RANDOM_KEYS))})", f"random.{key}", source)
+    _known_keys(table, RANDOM_KEYS, "random.", source)
     if "count" not in table:
         raise _err("is required: the number of random instances", "random.count", source)
     count = _number(table["count"], "random.count", source, integer=True, minimum=1)
@@ -454,25 +454,8 @@ def load_sweep(path: str | os.PathLike) -> SweepSpec:
         that makes a point's instance invalid is not an error here: that point's row gets
         status ``"error"``.
     """
-    source = os.fspath(path)
-    try:
-        with open(source, "rb") as fh:
-            raw = fh.read()
-        text = raw.decode("utf-8")
-        data = tomllib.loads(text, parse_float=_parse_float())
-    except FileNotFoundError:
-        raise InstanceError("no such file", source=source) from None
-    except IsADirectoryError:
-        raise InstanceError("is a directory, not a sweep file", source=source) from None
-    except PermissionError:
-        raise InstanceError("cannot be read (permission denied)", source=source) from None
-    except UnicodeDecodeError:
-        raise InstanceError("invalid TOML: not UTF-8 text", source=source) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InstanceError(f"invalid TOML: {exc}", source=source) from None
-    for key in data:
-        if key not in SWEEP_KEYS:
-            raise _err(f"unknown key (allowed: {', '.join(sorted(SWEEP_KEYS))})", key, source)
+    source, text, data = read_toml_document(path, what="a sweep file", parse_float=exact_float)
+    _known_keys(data, SWEEP_KEYS, "", source)
     name = data.get("name")
     if name is not None and not isinstance(name, str):
         raise _err("must be a string", "name", source)
@@ -492,14 +475,9 @@ def load_sweep(path: str | os.PathLike) -> SweepSpec:
                    "base", source)
     base_path = base if os.path.isabs(base) else os.path.join(os.path.dirname(source), base)
     try:
-        with open(base_path, "rb") as fh:
-            base_data = tomllib.load(fh, parse_float=_parse_float())
-    except FileNotFoundError:
-        raise _err(f"{base_path}: no such file", "base", source) from None
-    except (IsADirectoryError, PermissionError):
-        raise _err(f"{base_path}: cannot be read as an instance file", "base", source) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise _err(f"{base_path}: invalid TOML: {exc}", "base", source) from None
+        _, base_data = read_toml(base_path, parse_float=exact_float)
+    except InstanceError as exc:
+        raise _err(f"{base_path}: {exc.message}", "base", source) from None
     tables = data.get("vary")
     if tables is None:
         raise _err("no [[vary]] tables: add one with path and values (or start, stop, num)", "vary", source)
@@ -721,7 +699,7 @@ def solve_point(task: Mapping) -> dict:
         row["status"], row["error"] = "check_failed", _one_line(err)
     except LpmechError as err:
         row["status"], row["error"] = "failed", _one_line(err)
-    except Exception as err:          # a bug or a resource failure in one point must not stop the sweep
+    except Exception as err:  # noqa: BLE001 (a bug or a resource failure in one point must not stop the sweep)
         row["status"], row["error"] = "crashed", _one_line(f"{type(err).__name__}: {err}")
     row["seconds"] = time.perf_counter() - start
     return row
@@ -1080,7 +1058,7 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike, *
                         p = running.pop(fut)
                         try:
                             row = fut.result()
-                        except Exception as exc:   # the worker died or the task could not run
+                        except Exception as exc:  # noqa: BLE001 (the worker died or the task could not run)
                             row = {"index": p.index, "key": p.key, **p.values, "status": "crashed",
                                    "error": _one_line(f"{type(exc).__name__}: {exc}"), "seconds": math.nan}
                         fut.release()
@@ -1139,7 +1117,7 @@ def _write_text(tmp: str, text: str) -> None:
 def _iso(t: float) -> str:
     import datetime as dt
 
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="seconds")
 
 
 # --------------------------------------------------------------------------- figures
@@ -1269,6 +1247,8 @@ def add_parser(subparsers) -> Any:
     argparse.ArgumentParser
         The ``sweep`` parser (its ``func`` default is :func:`command`).
     """
+    from .cli import _positive_int  # the one parser of a whole-number option (cli imports this module lazily)
+
     p = subparsers.add_parser("sweep", help="solve a parameter sweep (or random instances) on dask.distributed",
                               description="Solve every point of a sweep file on dask.distributed and write "
                                           "results.parquet, results.csv, sweep.json and sweep.png into DIR. "
@@ -1282,18 +1262,6 @@ def add_parser(subparsers) -> Any:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=command)
     return p
-
-
-def _positive_int(text: str) -> int:
-    import argparse
-
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
-    return v
 
 
 def command(args, run=None) -> int:

@@ -73,6 +73,16 @@ TINY = 1e-300
 def magnitude(*quantities: Any) -> float:
     """The largest absolute value among scalars and arrays (NaN and inf ignored; at least TINY).
 
+    Parameters
+    ----------
+    *quantities : float or array_like
+        The quantities a comparison is computed from, in one common unit.
+
+    Returns
+    -------
+    float
+        max |q| over every finite entry, in that unit (``TINY`` when there is none).
+
     Examples
     --------
     >>> magnitude(0.5, [-2.0, 1.0])
@@ -89,6 +99,18 @@ def magnitude(*quantities: Any) -> float:
 
 def limit(*quantities: Any, rtol: float = CHECK_RTOL) -> float:
     """The bound a gap between computations built from ``quantities`` is held to: rtol × magnitude.
+
+    Parameters
+    ----------
+    *quantities : float or array_like
+        The quantities the compared computations are built from (one common unit).
+    rtol : float
+        The relative tolerance (default :data:`CHECK_RTOL`).
+
+    Returns
+    -------
+    float
+        ``rtol * magnitude(*quantities)``, in the unit of ``quantities``.
 
     Examples
     --------

@@ -52,6 +52,28 @@ class Transfers:
 def transfers(problem: EngineProblem, x: np.ndarray) -> Transfers:
     """The transfer rule of docs/model.md, section 6, for an interim-monotone x (engine form).
 
+    Each agent's interim transfer is the envelope formula M_i(t_k) = t_k X_i(t_k) +
+    Σ_{j>k} (t_j − t_{j−1}) X_i(t_j) plus a constant, and m(θ) = Σ_i M_i(θ_i) − (N − 1)T with
+    T = max_i E[M_i]: Bayesian IC, and interim IR binding at the highest cost of the argmax agent.
+
+    Parameters
+    ----------
+    problem : EngineProblem
+        Independent types (``probs`` set), increasing cost grids (money per share).
+    x : ndarray, shape (K_1, ..., K_N)
+        The allocation, trade probabilities in [0, 1], interim-monotone (X_i nonincreasing).
+
+    Returns
+    -------
+    Transfers
+        m (shape of ``x``, total transfer designer to group, money per share of the engine's
+        unit), the interim X_i, M_i, U_i (shapes (K_i,)), T and the binding agent.
+
+    References
+    ----------
+    R. B. Myerson, "Optimal auction design", Mathematics of Operations Research 6(1), 58–73 (1981);
+    N. Haghpanah, A. Kuvalekar, E. Lipnowski, "Buying from a Group" (2024).
+
     Examples
     --------
     >>> import numpy as np, lpmech
@@ -62,7 +84,7 @@ def transfers(problem: EngineProblem, x: np.ndarray) -> Transfers:
     """
     n = problem.n
     X, M0, size0 = [], [], []
-    for i, (t, p) in enumerate(zip(problem.grids, problem.probs)):
+    for i, t in enumerate(problem.grids):
         xi = interim(x, problem.probs, i)
         rents = np.concatenate([np.cumsum((np.diff(t) * xi[1:])[::-1])[::-1], [0.0]])
         X.append(xi)

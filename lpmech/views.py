@@ -87,7 +87,7 @@ def _posted(result) -> tuple[float, float, float]:
     price = getattr(p, "price", None) if p is not None else None
     value = getattr(p, "value", None) if p is not None else None
     ratio = getattr(result, "ratio", None)
-    f = lambda v: math.nan if v is None else float(v)   # noqa: E731
+    f = lambda v: math.nan if v is None else float(v)
     return f(price), f(value), f(ratio)
 
 
@@ -391,7 +391,7 @@ def csv_outputs(result, directory: str | os.PathLike) -> list[tuple[str, Any]]:
     ds = to_xarray(result)
     names = list(result.instance.names)
     long = ds[["probability", "allocation", "transfer"]].to_dataframe().reset_index()
-    long = long[names + ["probability", "allocation", "transfer"]]
+    long = long[[*names, "probability", "allocation", "transfer"]]
     return [(os.path.join(directory, "interim.csv"), lambda tmp: interim.to_csv(tmp, index=False)),
             (os.path.join(directory, "allocation.csv"), lambda tmp: long.to_csv(tmp, index=False))]
 

@@ -26,7 +26,23 @@ __all__ = ["virtual_costs", "iron", "ironing_intervals"]
 
 
 def virtual_costs(grid: np.ndarray, probs: np.ndarray) -> np.ndarray:
-    """Discrete virtual costs of a cost grid.
+    """Discrete virtual costs of a cost grid: φ(t_k) = t_k + (t_k − t_{k−1}) F(t_{k−1}) / p_k.
+
+    Parameters
+    ----------
+    grid : ndarray, shape (K,)
+        Increasing costs per share (engine form: money per share, buy side).
+    probs : ndarray, shape (K,)
+        The type pmf on ``grid``, every entry > 0.
+
+    Returns
+    -------
+    ndarray, shape (K,)
+        The virtual costs, in the units of ``grid``; φ(t_1) = t_1.
+
+    References
+    ----------
+    R. B. Myerson, "Optimal auction design", Mathematics of Operations Research 6(1), 58–73 (1981).
 
     Examples
     --------
@@ -42,6 +58,27 @@ def virtual_costs(grid: np.ndarray, probs: np.ndarray) -> np.ndarray:
 
 def iron(phi: np.ndarray, probs: np.ndarray) -> np.ndarray:
     """Ironed virtual costs: slopes of the greatest convex minorant of H against F.
+
+    Computed as the probability-weighted isotonic regression of φ
+    (:func:`scipy.optimize.isotonic_regression`), which is the same thing.
+
+    Parameters
+    ----------
+    phi : ndarray, shape (K,)
+        Virtual costs on one agent's grid (:func:`virtual_costs`), any money unit.
+    probs : ndarray, shape (K,)
+        The type pmf, every entry > 0 (the weights of the regression).
+
+    Returns
+    -------
+    ndarray, shape (K,)
+        Nondecreasing ironed virtual costs φ̄, same units; equal to ``phi`` where it is already
+        nondecreasing.
+
+    References
+    ----------
+    R. B. Myerson, "Optimal auction design", Mathematics of Operations Research 6(1), 58–73 (1981),
+    section 6 (ironing).
 
     Examples
     --------

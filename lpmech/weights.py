@@ -37,7 +37,7 @@ import scipy.sparse as sp
 
 from .highs import INF, SolverError, make_highs, run
 from .profiles import along, outer_pmf
-from .structured.oracle import GOracle
+from .structured.oracle import DEFAULT_CHUNK, GOracle
 from .tolerances import TIE_RTOL, TRADE_TOL
 
 __all__ = ["Face", "GFunction", "canonical_weights", "face_ranges", "g_value", "optimal_face", "weight_ranges"]
@@ -55,7 +55,7 @@ def _extremes(phi_bar) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-def g_value(omega, phi_bar, probs, b, *, pmf: np.ndarray | None = None, chunk: int = 2_000_000) -> float:
+def g_value(omega, phi_bar, probs, b, *, pmf: np.ndarray | None = None, chunk: int = DEFAULT_CHUNK) -> float:
     """g(ω) = E[(b - ω·φ̄(θ))_+] for independent types on a grid.
 
     The one evaluation of g (:class:`lpmech.structured.oracle.GOracle`, which also gives the
@@ -152,7 +152,7 @@ class Face:
 
 
 def optimal_face(x: np.ndarray, phi_bar, b: float, gains: np.ndarray, interim_x,
-                 intervals, *, value_tol: float, index_rtol: float = TIE_RTOL,
+                 intervals, *, value_tol: float | np.ndarray, index_rtol: float = TIE_RTOL,
                  uncertainty: float = 0.0, weight_budget: float = 0.0, x_tol: float = TRADE_TOL) -> Face:
     """The optimal weights as a polytope, from one optimal allocation ``x`` (see module notes).
 
@@ -195,8 +195,8 @@ def optimal_face(x: np.ndarray, phi_bar, b: float, gains: np.ndarray, interim_x,
     """
     n = len(phi_bar)
     excess = gains - gains.min()
-    value_tol = np.broadcast_to(np.asarray(value_tol, dtype=float), excess.shape)
-    cap = np.where(excess <= value_tol, 1.0,
+    tol = np.broadcast_to(np.asarray(value_tol, dtype=float), excess.shape)
+    cap = np.where(excess <= tol, 1.0,
                    np.minimum(1.0, weight_budget / (n * np.where(excess > 0, excess, 1.0))))
     for i, ivs in enumerate(intervals):
         for lo, hi in ivs:
@@ -256,6 +256,24 @@ def face_ranges(face: Face, reference: np.ndarray | None = None) -> np.ndarray:
     Rows are generated lazily: the LPs start from the rows nearest to binding at ``reference``
     (an optimal ω, e.g. the LP's) and every solution is checked against all rows, the violated
     ones added, until none is violated. The answer is the same as with all rows at once.
+
+    Parameters
+    ----------
+    face : Face
+        The optimal face (:func:`optimal_face`).
+    reference : ndarray, shape (N,), optional
+        An optimal ω to start the row generation from.
+
+    Returns
+    -------
+    ndarray, shape (N, 2)
+        ``[lo, hi]`` of each ω_i (unitless, in [0, 1]).
+
+    Raises
+    ------
+    SolverError
+        HiGHS did not solve one of the range LPs (the face is empty: no ω has x as a best
+        response).
     """
     n = face.allowed.size
     if n == 1:
@@ -305,7 +323,27 @@ def _violated(face: Face, w: np.ndarray, active: np.ndarray, most: int = 2000) -
 
 
 def weight_ranges(gf: GFunction, g_star: float, tol: float) -> np.ndarray:
-    """[[lo, hi], ...]: the range of each ω_i over {ω in Δ : g(ω) <= g_star + tol}."""
+    """[[lo, hi], ...]: the range of each ω_i over {ω in Δ : g(ω) <= g_star + tol}.
+
+    Parameters
+    ----------
+    gf : GFunction
+        g on the reduced profile set.
+    g_star : float
+        The minimum of g (money, engine units).
+    tol : float
+        How far above ``g_star`` counts as optimal (same units).
+
+    Returns
+    -------
+    ndarray, shape (N, 2)
+        ``[lo, hi]`` of each ω_i.
+
+    Raises
+    ------
+    SolverError
+        HiGHS did not solve one of the 2N range LPs.
+    """
     n = gf.lin.size
     if n == 1:
         return np.array([[1.0, 1.0]])
@@ -337,6 +375,23 @@ def canonical_weights(face: Face, reference: np.ndarray | None = None) -> np.nda
     The face is convex and mapped to itself by every symmetry of the instance, so its
     least-norm point is symmetric: identical agents get identical canonical weights. Rows are
     generated lazily from ``reference`` as in :func:`face_ranges`.
+
+    Parameters
+    ----------
+    face : Face
+        The optimal face (:func:`optimal_face`).
+    reference : ndarray, shape (N,), optional
+        An optimal ω to start the row generation from.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        The canonical ω: nonnegative, summing to 1.
+
+    Raises
+    ------
+    SolverError
+        The QP was not solved (the face is empty, or cvxpy's solver failed).
     """
     n = face.allowed.size
     if n == 1:

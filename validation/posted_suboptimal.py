@@ -68,7 +68,7 @@ def run(ctx: Context) -> list[Entry]:
                      note=f"smallest at b = {worst.buyer_value:.4g}, laws {laws}: optimal {value:.6g}, "
                           f"posted {posted:.6g}; median margin {np.median([m[0] for m in margins]):.3g}"
                           + ("; --quick samples 40 instances, the full run 200" if ctx.quick else "")))
-    for t in range(5):
+    for _ in range(5):
         inst = random_continuous(rng, 1)
         res = solve_continuous(inst)
         out.append(close(CLAIM, f"N = 1, {inst.agents[0].distribution['name']}, b = {inst.buyer_value:.3g}",

@@ -19,7 +19,7 @@ def run(ctx: Context) -> list[Entry]:
     out = []
     reps = 2 if ctx.quick else 5
     for law, params in LAWS:
-        for rep in range(reps):
+        for _ in range(reps):
             n = int(rng.integers(2, 4))
             k = 10 if n == 3 else 24
             shares = rng.dirichlet(np.ones(n))

@@ -182,6 +182,30 @@ def dual_objective(instance: Instance, omega: Sequence[float]) -> tuple[float, n
     The gradient is -E[φ̄_i 1{ω·φ̄ <= b}] on the buy side (sell side: +E[φ̄_i 1{ω·φ̄ >= c}]
     with the sell-side virtual values). For any ω, g(ω) bounds the optimal value from above.
 
+    Parameters
+    ----------
+    instance : Instance
+        Agents given by laws (continuous types), independent.
+    omega : sequence of float, shape (N,)
+        Nonnegative weights summing to 1.
+
+    Returns
+    -------
+    g : float
+        g(ω), money per share (the instance's units).
+    gradient : ndarray, shape (N,)
+        ∂g/∂ω_i, same units.
+
+    Raises
+    ------
+    InstanceError
+        ``omega`` is not N nonnegative weights summing to 1.
+
+    References
+    ----------
+    N. Haghpanah, A. Kuvalekar, E. Lipnowski, "Selling to a Group", ACM EC 2021, and "Buying from
+    a Group" (2024): the optimal value is min_ω g(ω).
+
     Examples
     --------
     >>> from lpmech.instance import Agent, Instance
@@ -192,10 +216,10 @@ def dual_objective(instance: Instance, omega: Sequence[float]) -> tuple[float, n
     (0.166666666667, [-0.333333333333, -0.333333333333])
     """
     model = _Model.of(instance)
-    omega = np.asarray(omega, dtype=float)
-    if omega.shape != (instance.n,) or np.any(omega < 0) or abs(omega.sum() - 1) > 1e-9:
+    w = np.asarray(omega, dtype=float)
+    if w.shape != (instance.n,) or np.any(w < 0) or abs(w.sum() - 1) > 1e-9:
         raise InstanceError(f"must be {instance.n} nonnegative weights summing to 1", field="omega")
-    m = model.moments(omega)
+    m = model.moments(w)
     grad = instance.user_money(-m.d)        # ∂g/∂ω_i = -D_i in engine money, mirrored on the sell side
     return m.value, grad
 
@@ -205,6 +229,18 @@ def continuous_posted_price(instance: Instance) -> tuple[float, float]:
 
     Maximizes (b - p) Π_i F_i(p) (sell side (p - c) Π_i (1 - F_i(p))) in logarithms, so that
     tiny acceptance probabilities keep their relative accuracy.
+
+    Parameters
+    ----------
+    instance : Instance
+        Agents given by laws (continuous types).
+
+    Returns
+    -------
+    price : float
+        The posted price p, money per share.
+    value : float
+        Its expected profit, in the instance's money units.
 
     Examples
     --------
@@ -262,6 +298,21 @@ class VirtualCost:
 
 
 def virtual_costs(instance: Instance) -> list[VirtualCost]:
-    """The continuous virtual costs (values) of every agent, raw and ironed."""
+    """The continuous virtual costs (values) of every agent, raw and ironed.
+
+    Parameters
+    ----------
+    instance : Instance
+        Agents given by laws (continuous types).
+
+    Returns
+    -------
+    list of VirtualCost
+        One per agent, in file order; each evaluates φ(θ) and φ̄(θ) in the instance's units.
+
+    References
+    ----------
+    R. B. Myerson, "Optimal auction design", Mathematics of Operations Research 6(1), 58–73 (1981).
+    """
     model = _Model.of(instance)
     return [VirtualCost(v, instance.side) for v in model.virtuals]

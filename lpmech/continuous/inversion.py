@@ -194,7 +194,7 @@ def _laplace(groups: Sequence[_Group], B: float, tol: float, level: int, hint: d
     hint[key] = rate / s0
     period, log_e0 = _period(pieces, counts, s0, B)
     du = 2 * math.pi / period
-    u = du * np.arange(int(math.ceil(top / du)) + 1)
+    u = du * np.arange(math.ceil(top / du) + 1)
     s = s0 + 1j * u
     weights = np.full(u.size, du / math.pi)
     weights[0] *= 0.5
@@ -307,13 +307,13 @@ def _moments(virtuals: Sequence[_Virtual], omega: np.ndarray, b: float, tol: flo
     omega = np.asarray(omega, dtype=float)
     n = len(virtuals)
     active = np.flatnonzero(omega > 1e-15)
-    B = b - sum(omega[i] * virtuals[i].c for i in active)
+    B = b - sum(omega[i] * virtuals[i].c for i in active.tolist())
     d = np.zeros(n)
     if B <= 0 or active.size == 0:
         return _Moments(0.0, 0.0, d)
     members: dict[tuple[int, float], list[int]] = {}
-    for i in active:
-        members.setdefault((id(virtuals[i]), float(omega[i])), []).append(int(i))
+    for i in map(int, active):
+        members.setdefault((id(virtuals[i]), float(omega[i])), []).append(i)
     groups = [_Group(virtuals[m[0]], float(omega[m[0]]), len(m)) for m in members.values()]
     value, prob, dg, tail = _tail(groups, B, tol, level, {} if hint is None else hint)
     for m, dv in zip(members.values(), dg):

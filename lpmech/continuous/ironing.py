@@ -11,6 +11,7 @@ R. B. Myerson, "Optimal auction design", Mathematics of Operations Research 6 (1
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import numpy as np
 from scipy import optimize
@@ -82,7 +83,7 @@ class _Virtual:
         hull = _lower_hull(xs, ys)
         tol = 1e-12 * (1.0 + float(np.max(np.abs(ys))))
         pools = []
-        for i, j in zip(hull[:-1], hull[1:]):
+        for i, j in pairwise(hull):
             if j <= i + 1:
                 continue
             k = np.arange(i + 1, j)
@@ -146,7 +147,7 @@ class _Virtual:
         """
         lam = np.atleast_1d(np.asarray(lam, dtype=float))
         span, kap = self.up - self.lo, 700.0
-        to_theta = lambda z: self.lo + span * np.expm1(kap * z) / math.expm1(kap)
+        to_theta = lambda z: self.lo + span * (np.expm1(kap * z) / math.expm1(kap))   # no overflow for wide spans
         z_lo, z_hi = np.zeros(lam.shape), np.ones(lam.shape)
         for _ in range(12):
             mid = 0.5 * (z_lo + z_hi)

@@ -59,7 +59,7 @@ def _graded(law: _Law, s: float, e: float, at_start: bool, support_end: bool) ->
 
 
 def _panels(v: _Virtual, omega: float, s: float, e: float, rate: float, grade: tuple,
-            extra: Sequence[float], s0: float | None, refine: int) -> tuple[np.ndarray, list[tuple[float, float]]]:
+            extra: Sequence[float] | np.ndarray, s0: float | None, refine: int) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """Breakpoints of [s, e], and the innermost end intervals as atoms (θ, mass).
 
     ``grade`` says for each end whether it is a support end ("support"), a cut where a
@@ -94,7 +94,7 @@ def _panels(v: _Virtual, omega: float, s: float, e: float, rate: float, grade: t
         alive = np.flatnonzero(log_mass >= np.max(log_mass) - 30.0)
         if alive.size:
             y_lo, y_hi = y[alive[0]], y[alive[-1] + 1]
-    n_y = max(4, int(math.ceil(rate * (y_hi - y_lo) / PANEL_PHASE)))
+    n_y = max(4, math.ceil(rate * (y_hi - y_lo) / PANEL_PHASE))
     if y_hi > y_lo:
         targets = np.linspace(y_lo, y_hi, n_y + 1)[1:-1]
         keep = np.concatenate(([True], np.diff(y) > 0))
@@ -108,7 +108,7 @@ def _panels(v: _Virtual, omega: float, s: float, e: float, rate: float, grade: t
 
 
 def _piece(v: _Virtual, omega: float, cut: float, rate: float, atoms: bool = True,
-           extra: Sequence[float] = (), s0: float | None = None, grade_cut: bool = False,
+           extra: Sequence[float] | np.ndarray = (), s0: float | None = None, grade_cut: bool = False,
            refine: int = 0) -> _Piece:
     """Quadrature points of Y = ω(φ̄ - c) on [0, cut] for one agent (see :class:`_Piece`).
 

@@ -20,8 +20,7 @@ import time
 
 from ..errors import CheckError
 from .audit import ExactAudit, verify_exact
-from .data import (EXACT_MAX_PROFILES, GENERAL_EXACT_MAX_PROFILES, Certificate, ExactData, exact_data,
-                   to_fraction)
+from .data import EXACT_MAX_PROFILES, GENERAL_EXACT_MAX_PROFILES, Certificate, ExactData, exact_data, to_fraction
 from .general import certify_general
 from .maximin import certify_maximin, maximin_bounds
 

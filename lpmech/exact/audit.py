@@ -12,9 +12,10 @@ buyer b·x − m; sell side agent i gets σ_i(θ_i x − m) and the seller m −
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +58,7 @@ class ExactAudit:
 
     def to_dict(self) -> dict:
         """JSON-ready: fraction strings beside floats."""
-        out = {"ic": self.ic, "participation": self.participation, "worst_ic": self.worst_ic,
+        out: dict[str, Any] = {"ic": self.ic, "participation": self.participation, "worst_ic": self.worst_ic,
                "worst_ir": self.worst_ir}
         for key in ("max_ic_violation", "max_ir_violation", "profit", "max_bound_violation"):
             v = getattr(self, key)

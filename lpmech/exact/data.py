@@ -13,9 +13,10 @@ inside (about ten times faster in numpy object arrays); :func:`q` and :func:`fra
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any
 
 import flint
 import numpy as np
@@ -271,8 +272,8 @@ def exact_data(instance) -> ExactData:
         dv = instance.buyer_value if instance.side == "buy" else instance.seller_cost
     dv = to_fraction(dv, field="buyer_value" if instance.side == "buy" else "seller_cost")
 
-    joint = None
-    probs = None
+    joint: np.ndarray | None = None
+    probs: tuple[tuple[Fraction, ...], ...] | None = None
     if instance.joint is not None:
         ej = _get(instance, "exact_joint")
         if ej is None:
@@ -287,16 +288,16 @@ def exact_data(instance) -> ExactData:
             joint = np.empty(arr.shape, dtype=object)
             joint.reshape(-1)[:] = [to_fraction(v, field="joint.probs") for v in arr.ravel().tolist()]
     else:
-        probs = []
+        marginals: list[tuple[Fraction, ...]] = []
         for a in agents:
             ep = _get(a, "exact_probs")
             if ep is None:
                 exact = False
-                probs.append(_normalized([to_fraction(v, field="probs", agent=a.name)
-                                          for v in np.asarray(a.probs).tolist()]))
+                marginals.append(_normalized([to_fraction(v, field="probs", agent=a.name)
+                                              for v in np.asarray(a.probs).tolist()]))
             else:
-                probs.append(tuple(to_fraction(v, field="probs", agent=a.name) for v in ep))
-        probs = tuple(probs)
+                marginals.append(tuple(to_fraction(v, field="probs", agent=a.name) for v in ep))
+        probs = tuple(marginals)
     return ExactData(side=instance.side, names=names, shares=shares, grids=grids, probs=probs, joint=joint,
                      designer_value=dv, source=instance.source, exact_input=exact)
 
@@ -360,7 +361,7 @@ class Certificate:
 
     @classmethod
     def from_bounds(cls, lower: Fraction | None, upper: Fraction | None, *, seconds: float,
-                    formulation: str, reason: str = "", **extra) -> "Certificate":
+                    formulation: str, reason: str = "", **extra) -> Certificate:
         """An exact certificate from two bounds: proven iff both exist, agree, and no reason is given."""
         gap = None if lower is None or upper is None else upper - lower
         proven = gap == 0 and not reason

@@ -18,13 +18,23 @@ weak-duality upper bound, and equal bounds prove the value. The exact (x, m) is 
 from __future__ import annotations
 
 import time
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
 from .audit import verify_exact
-from .data import (GENERAL_EXACT_MAX_PROFILES, ONE, ZERO, Certificate, ExactData, check_exact_size, exact_data,
-                   frac, q, qarray)
+from .data import (
+    GENERAL_EXACT_MAX_PROFILES,
+    ONE,
+    ZERO,
+    Certificate,
+    ExactData,
+    check_exact_size,
+    exact_data,
+    frac,
+    q,
+    qarray,
+)
 from .lp import ExactLP, certify_lp
 
 __all__ = ["exact_general_lp", "certify_general"]
@@ -84,7 +94,8 @@ def exact_general_lp(data: ExactData, ic: str, participation: str, vetoes: tuple
         marg = weight.sum(axis=1)
         belief = weight / marg[:, None]
         keys = [tuple((int(v.p), int(v.q)) for v in row) for row in belief]
-        uniq, which = {}, []
+        uniq: dict[tuple[tuple[int, int], ...], int] = {}
+        which: list[int] = []
         for key in keys:
             which.append(uniq.setdefault(key, len(uniq)))
         beliefs = [belief[which.index(u)] for u in range(len(uniq))]
@@ -98,7 +109,7 @@ def exact_general_lp(data: ExactData, ic: str, participation: str, vetoes: tuple
                 for s in range(k):
                     ex = {aux + 2 * (u * k + s): -ONE}
                     em = {aux + 2 * (u * k + s) + 1: -ONE}
-                    for r in live:
+                    for r in live.tolist():
                         _add(ex, int(view[s, r]), bel[r])
                         _add(em, n + int(view[s, r]), bel[r])
                     B.row(ex, ZERO, ZERO)
@@ -194,7 +205,7 @@ def certify_general(instance, *, mechanism: Mapping | None = None, audit: bool =
     mech = inst.mechanism
     data = exact_data(inst)
     lp, n = exact_general_lp(data, mech.ic, mech.participation, vetoes, mech.pareto)
-    lower, upper, v, y, reason, pivots = certify_lp(lp, "general LP (exact certificate)")
+    lower, upper, v, _y, reason, pivots = certify_lp(lp, "general LP (exact certificate)")
     checks: dict = {"rows": lp.n_rows, "columns": lp.n_cols, "exact_pivots": pivots}
     alloc = trans = None
     if v is not None and lower is not None and audit:

@@ -123,10 +123,8 @@ def _solve(M: flint.fmpq_mat, rhs: list) -> list | None:
         return []
     b = flint.fmpq_mat(n, 1, rhs)
     try:
-        try:
-            X = M.solve(b, algorithm="dixon" if n >= DIXON_MIN_SIZE else None)
-        except TypeError:                     # python-flint before the algorithm= keyword
-            X = M.solve(b)
+        # algorithm is positional-only in python-flint's stubs (the dependency floor, 0.9, has it)
+        X = M.solve(b, "dixon" if n >= DIXON_MIN_SIZE else None)
     except ZeroDivisionError:
         return None
     return [X[i, 0] for i in range(n)]
@@ -159,9 +157,7 @@ def basis_point(lp: ExactLP, col_status: list, row_status: list) -> BasisPoint:
         lo, hi = lp.col_lo[j], lp.col_hi[j]
         if s == highspy.HighsBasisStatus.kUpper and hi is not None:
             v[j] = hi
-        elif s == highspy.HighsBasisStatus.kLower and lo is not None:
-            v[j] = lo
-        elif lo is not None and hi is None:
+        elif lo is not None and (s == highspy.HighsBasisStatus.kLower or hi is None):
             v[j] = lo
         elif hi is not None and lo is None:
             v[j] = hi
@@ -173,19 +169,19 @@ def basis_point(lp: ExactLP, col_status: list, row_status: list) -> BasisPoint:
     col_pos = {j: k for k, j in enumerate(b_cols)}
     n = len(b_cols)
     # right-hand side: the nonbasic rows at their bounds minus the nonbasic columns' part
-    rhs = []
+    at_bound = []
     for r in n_rows_nb:
         lo, hi = lp.row_lo[r], lp.row_hi[r]
         s = row_status[r]
         if s == highspy.HighsBasisStatus.kUpper and hi is not None:
-            rhs.append(hi)
+            at_bound.append(hi)
         elif lo is not None and (s != highspy.HighsBasisStatus.kUpper or hi is None):
-            rhs.append(lo)
+            at_bound.append(lo)
         elif hi is not None:
-            rhs.append(hi)
+            at_bound.append(hi)
         else:
             return BasisPoint(None, None, f"row {r} is nonbasic but has no finite bound")
-    rhs = np.array(rhs, dtype=object)
+    rhs = np.array(at_bound, dtype=object)
     nb_part = np.full(lp.n_rows, ZERO, dtype=object)
     nonbasic_col = np.ones(lp.n_cols, dtype=bool)
     nonbasic_col[b_cols] = False
@@ -341,12 +337,11 @@ def _pivot(lp: ExactLP, cs: list, rs: list, pt: BasisPoint) -> tuple[list, list]
     if p_bad and not d_bad:                                  # dual simplex step
         p = p_bad[0]
         up = lo[p] is not None and val[p] < lo[p]           # p must rise to its lower bound
+        base: dict[int, flint.fmpq] = {}                    # row p's entries in nonbasic columns
         if p < nc:
             rhs = [ONE if j == p else ZERO for j in b_cols]
-            base = {}
         else:
             rhs = [ZERO] * len(b_cols)
-            base = {}
             for r, c, a in zip(lp.rows, lp.cols, lp.vals):
                 if r == p - nc:
                     if c in col_pos:

@@ -36,8 +36,8 @@ arithmetic is C code).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from fractions import Fraction
-from typing import Sequence
 
 import flint
 import numpy as np
@@ -45,8 +45,19 @@ import numpy as np
 from ..profiles import along
 from ..tolerances import CHECK_RTOL, TIE_RTOL, limit
 from .audit import verify_exact
-from .data import (EXACT_MAX_PROFILES, ONE, ZERO, Certificate, ExactData, ExactEngine, check_exact_size,
-                   exact_data, frac, q, qarray)
+from .data import (
+    EXACT_MAX_PROFILES,
+    ONE,
+    ZERO,
+    Certificate,
+    ExactData,
+    ExactEngine,
+    check_exact_size,
+    exact_data,
+    frac,
+    q,
+    qarray,
+)
 from .lp import ExactLP, certify_lp
 
 __all__ = ["virtual_costs_exact", "iron_exact", "MaximinExact", "exact_transfers", "certify_maximin",
@@ -128,6 +139,13 @@ def iron_exact(phi: np.ndarray, probs: np.ndarray) -> np.ndarray:
     for w, s, c in blocks:
         out.extend([s / w] * c)
     return np.array(out, dtype=object)
+
+
+def _indicator(mask: np.ndarray) -> np.ndarray:
+    """1[mask] as an fmpq object array of the mask's shape (ONE where it holds, ZERO elsewhere)."""
+    out = np.full(mask.shape, ZERO, dtype=object)
+    out[mask] = ONE
+    return out
 
 
 def _sum_others(arr: np.ndarray, i: int) -> np.ndarray:
@@ -212,10 +230,10 @@ class MaximinExact:
         """
         idx = self.index(omega)
         less = idx < ZERO
-        out = [np.where(less, ONE, ZERO).astype(object)]
+        out = [_indicator(less)]
         tie = idx == ZERO
         if tie.any():
-            out.append(np.where(less | tie, ONE, ZERO).astype(object))
+            out.append(_indicator(less | tie))
         return out
 
     def interim(self, x: np.ndarray, marginals: list[np.ndarray] | None = None) -> list[np.ndarray]:
@@ -233,8 +251,7 @@ class MaximinExact:
         mono = ZERO
         for Xi in X:
             for k in range(Xi.size - 1):
-                if Xi[k + 1] - Xi[k] > mono:       # engine form: X_i decreasing in cost
-                    mono = Xi[k + 1] - Xi[k]
+                mono = max(mono, Xi[k + 1] - Xi[k])    # engine form: X_i decreasing in cost
         return {"V": min(gains), "gains": gains, "X": X, "bound_violation": max(below, above),
                 "monotonicity_violation": mono}
 
@@ -248,7 +265,7 @@ class MaximinExact:
         idx = self.index(omega)
         less = idx < ZERO
         tie = idx == ZERO
-        x = np.where(less, ONE, ZERO).astype(object)
+        x = _indicator(less)
         n_tie = int(tie.sum())
         info = {"tie_profiles": n_tie, "completion": "none"}
         if not n_tie:
@@ -267,7 +284,7 @@ class MaximinExact:
                     best_x, best_v = xh, v["V"]
         # the uniform mixture over the tie set
         base = self.gains(x)
-        tie_x = np.where(tie, ONE, ZERO).astype(object)
+        tie_x = _indicator(tie)
         slope = self.gains(tie_x)
         lam = _best_mixture(base, slope)
         xm = x.copy()
@@ -299,13 +316,14 @@ class MaximinExact:
         probs = self.engine.probs
         pmf_t = self.pmf[tie]
         rows, cols, vals = [], [], []
-        row_lo, row_hi = [], []
+        row_lo: list[flint.fmpq | None] = []
+        row_hi: list[flint.fmpq | None] = []
         for i in range(n):
             coef = pmf_t * (self.b - self.phi[i][cells[:, i]])
             nz = np.flatnonzero(coef != ZERO)
             rows += [len(row_lo)] * (nz.size + 1)
-            cols += nz.tolist() + [z]
-            vals += list(-coef[nz]) + [ONE]
+            cols += [*nz.tolist(), z]
+            vals += [*(-coef[nz]), ONE]
             row_lo.append(None)
             row_hi.append(pin_gain[i])
         for i in range(n):
@@ -379,8 +397,9 @@ def exact_omega(mx: MaximinExact, omega_float: Sequence[float], tie_rtol: float)
         if tied.shape[0]:
             # distinct equations: distinct vectors (φ̄_1(θ_1), ..., φ̄_N(θ_N)) over the tie set
             level = []
-            for i, f in enumerate(mx.phi_bar):
-                ids, first = {}, []
+            for f in mx.phi_bar:
+                ids: dict[tuple[int, int], int] = {}
+                first: list[int] = []
                 lv = np.empty(f.size, dtype=np.int64)
                 for k, v in enumerate(f):
                     key = (int(v.p), int(v.q))
@@ -504,7 +523,7 @@ def descend_omega(mx: MaximinExact, seeds: Sequence[Sequence], *, max_cuts: int 
         rows, cols, vals = zip(*entries)
         c = np.array([ZERO] * n + [-ONE], dtype=object)
         lp = ExactLP(np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), np.array(vals, dtype=object),
-                     k + 1, n + 1, [None] * k + [ONE], [ZERO] * k + [ONE], lo + [None], hi + [None], c)
+                     k + 1, n + 1, [None] * k + [ONE], [ZERO] * k + [ONE], [*lo, None], [*hi, None], c)
         lower, upper, v, y, _, _ = certify_lp(lp, "maximin master LP over the pieces of g")
         if lower is None or upper is None or lower != upper:
             return None
@@ -582,7 +601,7 @@ def _pair_certificate(mx: MaximinExact, omega: list, x: np.ndarray, *, audit: bo
     if info:
         checks.update(info)
     if audit and lower is not None:
-        m, tinfo = exact_transfers(mx, ev["X"])
+        m, _ = exact_transfers(mx, ev["X"])
         x_user = e.to_user(x)
         m_user = e.to_user(m, negate=True)
         res = verify_exact(mx.data, x_user, m_user)

@@ -111,7 +111,7 @@ from ..profiles import Grid
 from ..tolerances import TIE_RTOL
 from .certificate import CERTIFICATE_TOL, certify
 from .cutting import Minimum, minimize_g
-from .oracle import GOracle
+from .oracle import DEFAULT_CHUNK, GOracle
 from .ties import complete
 
 __all__ = [
@@ -198,7 +198,7 @@ class StructuredSolution:
 
 # --------------------------------------------------------------------------- entry point
 def solve_structured(problem: EngineProblem, phi: list[np.ndarray], phi_bar: list[np.ndarray], *,
-                     tol: float = 1e-12, chunk: int = 2_000_000, tie_tol: float = TIE_RTOL,
+                     tol: float = 1e-12, chunk: int = DEFAULT_CHUNK, tie_tol: float = TIE_RTOL,
                      max_iter: int = 20_000) -> StructuredSolution:
     """Optimal allocation for independent types through the weights ω (module notes).
 

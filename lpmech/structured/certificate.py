@@ -70,6 +70,27 @@ def certify(grid: Grid, oracle: GOracle, x: np.ndarray, omega: np.ndarray, phi, 
     the agents that attain the minimum, and E[(|b| + ω·|φ̄|) 1{ω·φ̄ < b}]); ``gap`` is reported
     scaled so that CERTIFICATE_RTOL is its limit. Nothing outside the comparison (the grid's
     extreme points) enters.
+
+    Parameters
+    ----------
+    grid : Grid
+        The profile grid walker (independent types).
+    oracle : GOracle
+        The evaluation of g.
+    x : ndarray, shape (K_1, ..., K_N)
+        The allocation to certify.
+    omega : ndarray, shape (N,)
+        The certifying weights.
+    phi : list of ndarray, shapes (K_i,)
+        Raw virtual costs (engine money units).
+    b : float
+        The buyer's value, same units.
+
+    Returns
+    -------
+    Check
+        ``passed``, the reason when not, V(x), g(ω), the scaled gap, the gains and the
+        monotonicity violation.
     """
     audit = audit_pass(grid, oracle, x, omega, phi, b)
     value = float(audit.gains.min())

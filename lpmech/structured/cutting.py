@@ -187,6 +187,29 @@ def minimize_g(oracle: GOracle, n: int, *, tol: float, max_iter: int,
     Starts from cuts at the vertices and the centre of the simplex; stops when the dual lower
     bound meets the best g found (``tol`` relative to the magnitude of the best cut's terms,
     |b| P(S) + Σ ω_i |E[φ̄_i 1_S]|), when a cut repeats, or when HiGHS fails.
+
+    Parameters
+    ----------
+    oracle : GOracle
+        Evaluates g(ω) and a cut at ω (engine money units).
+    n : int
+        The number of agents N.
+    tol : float
+        Relative stopping tolerance (unitless).
+    max_iter : int
+        The most cutting-plane iterations.
+    columns : ndarray, optional
+        Which ω_i the master LP may move (default: all).
+
+    Returns
+    -------
+    Minimum
+        The best ω found (shape (N,)), its g, the lower bound, the iterations and why it stopped.
+
+    References
+    ----------
+    J. E. Kelley, "The cutting-plane method for solving convex programs", Journal of the SIAM
+    8(4), 703–712 (1960).
     """
     if n == 1:
         omega = np.ones(1)

@@ -19,6 +19,10 @@ from ..profiles import Grid, product
 __all__ = ["Cut", "GOracle", "split_agents"]
 
 
+#: The most profiles one temporary array of the g evaluation holds (``chunk`` of :class:`GOracle`).
+DEFAULT_CHUNK = 2_000_000
+
+
 @dataclass
 class Cut:
     """ℓ(ω) = intercept + slope·ω, below g and equal to it at the point where it was taken."""
@@ -41,6 +45,23 @@ def split_agents(sizes: Sequence[int], chunk: int) -> list[int]:
     Over all nonempty subsets B with at most ``chunk`` profiles, the cheapest by the model cost
     |B| M log M (sorting and prefix sums of the M = Π_{j∈B} K_j sums) plus R (log M + N) for the
     R = Π_{j∉B} K_j enumerated profiles; with N <= 16 the subsets are simply enumerated.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Grid sizes K_i.
+    chunk : int
+        The most profiles the sorted sub-grid may hold.
+
+    Returns
+    -------
+    list of int
+        The agents of B, increasing.
+
+    Examples
+    --------
+    >>> split_agents([3, 3], chunk=100)      # two agents: sorting one agent's grid is enough
+    [0]
     """
     n = len(sizes)
     if n > 16:
@@ -153,11 +174,11 @@ class GOracle:
             slope[i] = -float(np.dot(other_mass[a], self.phi_bar[i].astype(np.longdouble)))
         size = float("nan")
         if magnitude:
-            size = abs(self.b) * mass
+            total = abs(self.b) * mass
             for a, j in enumerate(self.sorted_agents):
-                size += abs(float(omega[j])) * sorted_abs[a]
+                total += abs(float(omega[j])) * sorted_abs[a]
             for a, i in enumerate(self.others):
-                size += abs(float(omega[i])) * np.dot(other_mass[a], np.abs(self.phi_bar[i]).astype(np.longdouble))
-            size = float(size)
+                total += abs(float(omega[i])) * np.dot(other_mass[a], np.abs(self.phi_bar[i]).astype(np.longdouble))
+            size = float(total)
         self.evaluations += 1
         return Cut(g=float(g), intercept=float(self.b * mass), slope=slope, magnitude=size)

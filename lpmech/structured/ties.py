@@ -71,8 +71,8 @@ def fixed_part(grid: Grid, omega: np.ndarray, phi_bar, b: float, tie_rtol: float
             tie_probability += float(np.sum(np.broadcast_to(P, block.shape)[tie]))
         for acc, part in zip(mass, block.marginals(P * trade)):
             acc += part
-    ties = np.concatenate(ties) if ties else np.zeros(0, dtype=np.int64)
-    return FixedPart(x=x, ties=ties, tie_probability=tie_probability, mass=mass)
+    tie_index = np.concatenate(ties) if ties else np.zeros(0, dtype=np.int64)
+    return FixedPart(x=x, ties=tie_index, tie_probability=tie_probability, mass=mass)
 
 
 def pool_representatives(phi: Sequence[np.ndarray], phi_bar: Sequence[np.ndarray]):
