@@ -37,7 +37,7 @@ import warnings
 from collections.abc import Callable, Sequence
 
 from .errors import CertificateError, InstanceError, LpmechError, OutputError, SolverError, exit_status
-from .files import check_output_path, check_outputs, plot_format, write_outputs
+from .files import check_output_path, check_outputs, make_output_dir, plot_format, write_outputs
 from .instance import DEFAULT_MAX_PROFILES
 
 __all__ = ["main", "build_parser", "GENERAL_LP_MAX_PROFILES"]
@@ -315,8 +315,7 @@ def _cmd_solve(args, run: _Run) -> int:
         from .views import csv_outputs
 
         files += [("csv", path, write) for path, write in csv_outputs(result, args.csv)]
-        created = not os.path.isdir(args.csv)
-        os.makedirs(args.csv, exist_ok=True)
+        created = make_output_dir(args.csv, "--csv")
     try:
         run.commit(args, payload, _with_units(result.summary(), instance), files)
     except BaseException:
@@ -332,6 +331,16 @@ def _remove_if_empty(directory: str | None) -> None:
             os.rmdir(directory)
         except OSError:
             pass
+
+
+def _progress(args) -> bool:
+    """A progress bar only on a terminal (standard error), and never with ``--no-progress``."""
+    if getattr(args, "no_progress", False):
+        return False
+    try:
+        return bool(sys.stderr.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def _options(args) -> dict:
@@ -378,14 +387,13 @@ def _cmd_frontier(args, run: _Run) -> int:
         check_outputs([args.file], [("--out", paths["csv"]), ("--out", paths["png"])])
     instance = _with_options(load(args.file), args)
     instance.check_size(args.max_profiles)
-    result = frontier(instance, lambdas=args.lambdas, progress=not args.no_progress)
+    result = frontier(instance, lambdas=args.lambdas, progress=_progress(args))
     lines = [f"lpmech frontier: {len(result.rows)} points (λ from {result.rows[0]['lambda']:g} to "
              f"{result.rows[-1]['lambda']:g}); first best {result.first_best:.6g}",
              f"  {'λ':>8} {'profit':>12} {'surplus':>12} {'welfare':>12}"]
     lines += [f"  {r['lambda']:>8.4g} {r['profit']:>12.6g} {r['surplus']:>12.6g} {r['welfare']:>12.6g}"
               for r in result.rows]
-    created = not os.path.isdir(out)
-    os.makedirs(out, exist_ok=True)
+    created = make_output_dir(out, "--out")
     try:
         # TODO(compare.py): a public Frontier.outputs(dir) -> [(path, write)] instead of its private writers
         run.commit(args, None, "\n".join(lines),
@@ -413,7 +421,7 @@ def _cmd_validate(args, run: _Run) -> int:
     for c in claims or []:
         if c not in known:
             raise InstanceError(f"unknown claim {c!r} (known: {', '.join(known)})", field="--claim")
-    entries = validation.run(out, quick=args.quick, claims=claims, progress=not args.no_progress)
+    entries = validation.run(out, quick=args.quick, claims=claims, progress=_progress(args))
     failed = [e for e in entries if not e.passed]
     run.committed = True
     run.print(f"lpmech validate: {len(entries)} entries, {len(entries) - len(failed)} passed, {len(failed)} failed; "

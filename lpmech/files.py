@@ -22,8 +22,8 @@ from contextlib import AbstractContextManager
 
 from .errors import OutputError
 
-__all__ = ["write_outputs", "write_atomic", "check_outputs", "check_output_path", "plot_format",
-           "PLOT_FORMATS", "TEMP_PREFIX"]
+__all__ = ["write_outputs", "write_atomic", "check_outputs", "check_output_path", "make_output_dir",
+           "plot_format", "PLOT_FORMATS", "TEMP_PREFIX"]
 
 #: Temporary files are named ``.lpmech-<random><suffix>`` in the target's directory.
 TEMP_PREFIX = ".lpmech-"
@@ -101,7 +101,8 @@ def write_outputs(outputs: Sequence[tuple[str, Callable[[str], None]]], *,
     made: list[str] = []
     pending: list[tuple[str, str]] = []
     try:
-        for path, write in outputs:
+        for given, write in outputs:
+            path = _target(given)
             tmp = _new_temp(path, made)
             write(tmp)
             _fsync(tmp)
@@ -123,6 +124,34 @@ def write_outputs(outputs: Sequence[tuple[str, Callable[[str], None]]], *,
             except FileNotFoundError:
                 pass
         raise
+
+
+def _target(path: str) -> str:
+    """The file a write to ``path`` must replace: symbolic links followed (the link stays and
+    points to the new file), and anything but a regular file refused."""
+    target = os.path.realpath(path)
+    if os.path.exists(target) and not os.path.isfile(target):
+        raise OutputError(f"{path} is not a regular file (a device, a pipe or a socket); "
+                          "lpmech writes its outputs to regular files", field="output")
+    return target
+
+
+def make_output_dir(path: str, option: str) -> bool:
+    """Create an output directory (its parent must exist); True if it was created here.
+
+    Raises
+    ------
+    OutputError
+        Naming the option, when the directory cannot be created (e.g. a name too long for the
+        file system, or no permission).
+    """
+    if os.path.isdir(path):
+        return False
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as err:
+        raise OutputError(f"cannot create directory {path}: {err.strerror or err}", field=option) from None
+    return True
 
 
 def write_atomic(path: str, write: Callable[[str], None]) -> None:
@@ -190,12 +219,20 @@ def check_output_path(path: str | None, option: str, *, directory: bool = False)
     OutputError
         Naming the option (exit status 2 on the command line).
     """
-    if path is None or path == "-":
+    if path is None:
+        return
+    if path == "-":
+        if directory:
+            raise OutputError("names a directory; '-' (standard output) does not apply", field=option)
         return
     target = os.path.abspath(path)
     parent = target if directory and os.path.isdir(target) else os.path.dirname(target)
     if not directory and os.path.isdir(target):
         raise OutputError(f"{path} is a directory", field=option)
+    real = os.path.realpath(target)
+    if not directory and os.path.exists(real) and not os.path.isfile(real):
+        raise OutputError(f"{path} is not a regular file (a device, a pipe or a socket); lpmech writes "
+                          "its outputs to regular files", field=option)
     if directory and os.path.exists(target) and not os.path.isdir(target):
         raise OutputError(f"{path} exists and is not a directory", field=option)
     if not os.path.isdir(parent):

@@ -1008,7 +1008,7 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike, *
     """
     as_completed = _distributed().as_completed
 
-    from .files import check_output_path, write_outputs
+    from .files import check_output_path, make_output_dir, write_outputs
     from .provenance import provenance
 
     if not isinstance(spec, SweepSpec):
@@ -1017,7 +1017,7 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike, *
     check_output_path(out_dir, "--out", directory=True)
     started = time.time()
     t0 = time.perf_counter()
-    os.makedirs(out_dir, exist_ok=True)
+    make_output_dir(out_dir, "--out")
     jsonl = os.path.join(out_dir, POINTS_FILE)
     done = _read_done(jsonl)
 
