@@ -47,3 +47,16 @@ def test_tie_heavy_grid_in_other_units(scale):
     base = lpmech.solve(_instance(2, 75), method="lp").value
     scaled = lpmech.solve(_instance(2, 75, scale), method="lp").value
     assert scaled == pytest.approx(scale * base, rel=1e-7)
+
+
+def test_beta_farm_that_once_failed_the_face_check():
+    """A sweep point (examples/farm_sweep.toml with finer grids) whose LP vertex was wrong with
+    rows centred over their full range; the structured solver is the independent computation."""
+    agents = [lpmech.Agent.from_distribution("orchard", "uniform", {"loc": 0.2, "scale": 0.8}, 32, share=0.5),
+              lpmech.Agent.from_distribution("warehouse", "beta", {"a": 2.0, "b": 3.0, "loc": 0.1, "scale": 1.2},
+                                             32, share=0.3),
+              lpmech.Agent.from_distribution("farm", "beta", {"a": 2.930769230769231, "b": 2.930769230769231,
+                                                              "loc": 0.1, "scale": 1.1}, 12, share=0.2)]
+    inst = lpmech.Instance("buy", agents, buyer_value=1.5)
+    lp = lpmech.solve(inst, method="lp").value
+    assert lp == pytest.approx(lpmech.solve(inst, method="structured").value, rel=1e-9)
