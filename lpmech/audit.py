@@ -35,7 +35,7 @@ the argument. x outside [0, 1] is not bad input: it is a violation, reported in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,7 +43,7 @@ import numpy as np
 from .errors import InstanceError
 from .instance import Instance
 from .profiles import agent_view, beliefs
-from .tolerances import ALLOCATION_TOL, CHECK_RTOL, TINY
+from .tolerances import ALLOCATION_TOL, AUDIT_CHUNK, CHECK_RTOL, TINY
 
 __all__ = ["verify", "Audit", "check_profile_array", "check_veto"]
 
@@ -132,10 +132,15 @@ def check_profile_array(values, shape: tuple[int, ...], name: str) -> np.ndarray
     Raises
     ------
     InstanceError
-        If ``values`` is not numeric, not of ``shape`` or holds NaN or infinity.
+        If ``values`` is not numeric (strings, even numeric ones, included), not of ``shape``
+        or holds NaN or infinity.
     """
     try:
         raw = np.asarray(values)
+        if raw.dtype.kind in "USV" or (raw.dtype.kind == "O"
+                                       and any(isinstance(v, (str, bytes)) for v in raw.ravel().tolist())):
+            raise InstanceError(f"must be an array of numbers of shape {shape}, got strings "
+                                f"(dtype {raw.dtype})", field=name)
         if np.iscomplexobj(raw):
             raise InstanceError("must be real numbers, got complex values", field=name)
         arr = np.array(raw, dtype=float)
@@ -191,6 +196,46 @@ def check_veto(instance: Instance, veto, name: str = "veto") -> tuple[str, ...]:
     return tuple(n for n in names if n in out)
 
 
+def row_blocks(k: int, width: int) -> Iterator[slice]:
+    """Slices of ``range(k)`` whose blocks of rows x ``width`` entries hold at most AUDIT_CHUNK entries.
+
+    Parameters
+    ----------
+    k : int
+        Number of rows (an agent's true types).
+    width : int
+        Entries per row (its reports).
+
+    Yields
+    ------
+    slice
+        Consecutive row ranges covering ``range(k)``, at least one row each.
+    """
+    step = max(1, AUDIT_CHUNK // max(int(width), 1))
+    for start in range(0, k, step):
+        yield slice(start, min(k, start + step))
+
+
+def expect(belief_rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """[t, s] = Σ_r belief[t, r] · values[s, r]: E[value(s, θ_-i) | θ_i = t] for a block of rows t.
+
+    Summed by einsum's own loops in a fixed order (not BLAS, whose blocking changes the rounding
+    with the number of rows), so each entry is the same whichever block computes it.
+
+    Parameters
+    ----------
+    belief_rows : ndarray, shape (T, R)
+        Beliefs over the others' profiles r of a block of T true types.
+    values : ndarray, shape (K, R)
+        A quantity (trade probability, transfer) at report s and others' profile r.
+
+    Returns
+    -------
+    ndarray, shape (T, K)
+    """
+    return np.einsum("tr,sr->ts", belief_rows, values, optimize=False)
+
+
 def _check_options(instance, ic, participation) -> None:
     if not isinstance(instance, Instance):
         raise InstanceError(f"must be an lpmech.Instance, got {type(instance).__name__}", field="instance")
@@ -201,8 +246,12 @@ def _check_options(instance, ic, participation) -> None:
 
 
 def _ratio(gap: np.ndarray, size: np.ndarray) -> np.ndarray:
-    """gap / size, with 0 where gap <= 0 (sizes below TINY count as TINY)."""
-    return np.where(gap > 0, gap / np.maximum(size, TINY), 0.0)
+    """gap / size, with 0 where gap <= 0 (sizes below TINY count as TINY); divides only where gap > 0."""
+    out = np.zeros(np.shape(gap))
+    bad = gap > 0
+    if bad.any():
+        out[bad] = gap[bad] / np.maximum(size[bad], TINY)
+    return out
 
 
 def verify(instance: Instance, x, m, *, ic: str = "bayesian", participation: str = "interim",
@@ -282,17 +331,25 @@ def verify(instance: Instance, x, m, *, ic: str = "bayesian", participation: str
         belief = beliefs(joint, i)       # P(θ_-i = r | θ_i = t)
         t_abs = np.abs(grid)
         if ic == "bayesian":
-            exp_m = belief @ mi.T                         # [t, s] = E[m(s, θ_-i) | t]
-            exp_x = belief @ xi.T
-            util = share * sign * (exp_m - grid[:, None] * exp_x)   # [t, s]
-            size = share * (belief @ ami.T + t_abs[:, None])          # magnitude of util[t, s]
-            truthful = np.diag(util)
-            gains = util - truthful[:, None]
-            rel = _ratio(gains, np.maximum(size, np.diag(size)[:, None]))
-            t_idx, s_idx = np.unravel_index(np.argmax(rel), rel.shape)
-            ic_gap = float(max(gains.max(), 0.0))
-            ic_rel = float(rel[t_idx, s_idx])
-            ic_where = {"agent": name, "type": float(grid[t_idx]), "report": float(grid[s_idx])}
+            # [t, s] arrays (true type x report), built in blocks of rows t: bounded memory
+            truthful = np.empty(k)
+            ic_gap, ic_rel, ic_where = 0.0, -1.0, None
+            for rows in row_blocks(k, k):
+                diag = np.arange(rows.start, rows.stop)        # truthful reports of these rows
+                j = diag - rows.start
+                exp_m = expect(belief[rows], mi)                      # [t, s] = E[m(s, θ_-i) | t]
+                exp_x = expect(belief[rows], xi)
+                util = share * sign * (exp_m - grid[rows, None] * exp_x)
+                size = share * (expect(belief[rows], ami) + t_abs[rows, None])   # magnitude of util[t, s]
+                truthful[rows] = util[j, diag]
+                gains = util - util[j, diag][:, None]
+                rel = _ratio(gains, np.maximum(size, size[j, diag][:, None]))
+                t_idx, s_idx = np.unravel_index(np.argmax(rel), rel.shape)
+                ic_gap = max(ic_gap, float(gains.max()))
+                if rel[t_idx, s_idx] > ic_rel:         # strict: the first worst pair in (t, s) order
+                    ic_rel = float(rel[t_idx, s_idx])
+                    ic_where = {"agent": name, "type": float(grid[rows.start + t_idx]),
+                                "report": float(grid[s_idx])}
         else:
             # u[s, r] = payoff of true type t reporting s against others r, at every r.
             ic_gap, ic_rel, ic_where = 0.0, 0.0, None

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 __all__ = ["CheckError", "Incentives", "incentive_ratios", "profit_magnitude", "gains",
            "failures", "CHECKS", "readme_list", "report", "enforce", "maximin_checks", "general_checks", "algorithms_agree",
-           "spread_within_limit"]
+           "spread_within_limit", "continuous_checks"]
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,11 +35,22 @@ from typing import Any
 
 import numpy as np
 
-from .audit import verify
+from .audit import expect, row_blocks, verify
 from .errors import CheckError
 from .profiles import agent_view, along, beliefs, weighted_sum
 from .structured.oracle import DEFAULT_CHUNK, GOracle
-from .tolerances import ALLOCATION_TOL, CHECK_RTOL, MONOTONICITY_TOL, TINY, WEIGHT_TOL, gap_limit, min_magnitude, on_tie
+from .tolerances import (
+    ALLOCATION_TOL,
+    CHECK_RTOL,
+    CONTINUUM_RTOL,
+    MONOTONICITY_TOL,
+    TINY,
+    WEIGHT_TOL,
+    gap_limit,
+    magnitude,
+    min_magnitude,
+    on_tie,
+)
 
 #: Every cross-check lpmech runs, by the name it has in ``result.checks["report"]``, with what it
 #: compares. The README's list of checks is tested against this registry (tests/test_result.py).
@@ -68,6 +79,13 @@ CHECKS: dict[str, str] = {
     "profit_bound_excess": "general LP: profit <= the first best of the veto set",
     "algorithms_disagree": "general LP, ill-conditioned instance: simplex and interior point agree",
     "spread": "general LP: types within MAX_SPREAD money units",
+    # continuum (agents given by laws: lpmech.continuous)
+    "continuous_value_error": "continuum: estimated error of g(ω*) (two resolutions, tail, suboptimality, "
+                              "clamping) <= CONTINUUM_RTOL × value",
+    "continuous_posted_excess": "continuum: best posted price's value <= optimal value + its estimated error",
+    "continuous_vertex_excess": "continuum: optimal value <= g(e_i) for every agent i (one-agent closed form, "
+                                "weak duality) + its estimated error",
+    "continuous_weights": "continuum: ω on the simplex (Σ ω = 1, ω >= 0)",
     # exact certificate (certify="exact")
     "exact_certificate": "exact arithmetic: V(x) = g(ω) (maximin) or primal = dual (general LP)",
 }
@@ -129,15 +147,20 @@ def incentive_ratios(instance, x, m, m_size=None) -> Incentives:
         mi = agent_view(m, i)
         si = agent_view(m_size, i)
         belief = beliefs(joint, i)
-        exp_m = belief @ mi.T                           # [t, s] = E[m(s, θ_-i) | t]
-        exp_abs_m = belief @ si.T
-        exp_x = belief @ xi.T
-        exp_abs_x = belief @ np.abs(xi).T
-        util = share * sign * (exp_m - grid[:, None] * exp_x)
-        size = share * (exp_abs_m + np.abs(grid)[:, None] * exp_abs_x)
-        truthful, size_t = np.diag(util), np.diag(size)
-        gain = util - truthful[:, None]
-        worst_ic = max(worst_ic, _worst_ratio(gain, size + size_t[:, None]))
+        axi = np.abs(xi)
+        k = grid.size
+        truthful, size_t = np.empty(k), np.empty(k)
+        for rows in row_blocks(k, k):               # [t, s] arrays in blocks of rows: bounded memory
+            diag = np.arange(rows.start, rows.stop)        # truthful reports of these rows
+            j = diag - rows.start
+            belief_t = belief[rows]
+            exp_m = expect(belief_t, mi)                    # [t, s] = E[m(s, θ_-i) | t]
+            exp_x = expect(belief_t, xi)
+            util = share * sign * (exp_m - grid[rows, None] * exp_x)
+            size = share * (expect(belief_t, si) + np.abs(grid)[rows, None] * expect(belief_t, axi))
+            truthful[rows], size_t[rows] = util[j, diag], size[j, diag]
+            gain = util - util[j, diag][:, None]
+            worst_ic = max(worst_ic, _worst_ratio(gain, size + size[j, diag][:, None]))
         worst_ir = max(worst_ir, _worst_ratio(-truthful, size_t))
     return Incentives(ic=worst_ic, ir=worst_ir)
 
@@ -413,6 +436,65 @@ def maximin_checks(*, instance, problem, unit, core, phi, phi_bar, pmf, tr, allo
         checks["optimal_face"] = f"empty: {face_error}"
         extra.append("optimal_face")
     return enforce(checks, limits, extra)
+
+
+def continuous_checks(cont) -> dict:
+    """Every cross-check of a solution in the continuum; raise :class:`CheckError` on any failure.
+
+    The continuum's value is a quadrature, not an LP optimum, so it is checked against bounds
+    computed independently of the quadrature that produced it:
+
+    * ``continuous_value_error``: the solver's own error estimate (the change of g(ω*)
+      between two resolutions, the Bromwich tail, the suboptimality of ω*, the clamping bound)
+      relative to the value, at most :data:`~lpmech.tolerances.CONTINUUM_RTOL`;
+    * ``continuous_posted_excess``: the best collective posted price is a feasible mechanism
+      (DSIC, ex-post IR), so its value may not exceed the optimum by more than the estimated
+      error (a lower bound, from a one-dimensional maximization of (b − p) Π_i F_i(p));
+    * ``continuous_vertex_excess``: by weak duality every g(ω) bounds the optimum above; at a
+      vertex ω = e_i, g(e_i) = E[(b − φ̄_i)_+] is the one-agent closed form (no quadrature over
+      profiles), so the optimum may not exceed min_i g(e_i) by more than the estimated error;
+    * ``continuous_weights``: ω* on the simplex.
+
+    Each excess is measured relative to the magnitude of the values compared (so in any units).
+
+    Parameters
+    ----------
+    cont : lpmech.continuous.ContinuousResult
+        As returned by :func:`lpmech.continuous.solve_continuous` (with its ``model``).
+
+    Returns
+    -------
+    dict
+        The measured quantities with ``limits``, ``report`` and ``passed``.
+
+    Raises
+    ------
+    CheckError
+        Some check failed (NaN fails); the message names it with its gap and limit.
+    """
+    value, error = float(cont.value), float(cont.value_error)
+    posted = float(cont.posted_value) if np.isfinite(cont.posted_value) else 0.0
+    omega = np.asarray(cont.omega, dtype=float)
+    size = magnitude(value, posted)
+    model = cont.model
+    vertex = np.array([float(v.tail_moments(model.b)[0][0]) for v in model.virtuals]) if model is not None \
+        else np.array([np.inf])
+    best_vertex = float(np.min(vertex))
+    # relative to the value; a zero value (nothing trades at a profit) against the bounds' scale
+    rel_error = error / (value if value > 0 else magnitude(posted, best_vertex)) if error != 0 else 0.0   # NaN fails
+    checks = {"value": value, "value_error": error, "posted_value": posted, "vertex_values": vertex.tolist(),
+              "continuous_value_error": rel_error,
+              "continuous_posted_excess": max(0.0, posted - value - error) / size,
+              "continuous_vertex_excess": max(0.0, value - best_vertex - error) / magnitude(value, best_vertex),
+              "continuous_weights": float(max(abs(omega.sum() - 1.0), max(0.0, -float(omega.min())))),
+              "tolerance": CHECK_RTOL, "continuum_rtol": CONTINUUM_RTOL}
+    if not np.all(np.isfinite(omega)):
+        checks["continuous_weights"] = float("nan")
+    if not np.isfinite(value):
+        checks["continuous_value_error"] = float("nan")
+    limits = {"continuous_value_error": CONTINUUM_RTOL, "continuous_posted_excess": CHECK_RTOL,
+              "continuous_vertex_excess": CHECK_RTOL, "continuous_weights": WEIGHT_TOL}
+    return enforce(checks, limits)
 
 
 def general_checks(lp, x: np.ndarray, m: np.ndarray, value: float, lp_value: float) -> dict:

@@ -71,8 +71,10 @@ def _jsonable(obj: Any) -> Any:
 
 
 #: Every value ``Result.status`` takes: ``"optimal"`` (solved, every check passed) or
-#: ``"inaccurate"`` (the continuum only: its estimated error is above the requested tolerance;
-#: the message is in ``info["status_message"]``). A failed solve or check raises instead.
+#: ``"inaccurate"`` (the continuum only, and never from :func:`lpmech.solve`, which raises
+#: CheckError instead: a :class:`lpmech.continuous.ContinuousResult` whose estimated error is
+#: above the requested tolerance, converted by hand with :func:`from_continuous`; the message is in
+#: ``info["status_message"]``). A failed solve or check raises instead.
 STATUSES = ("optimal", "inaccurate")
 
 #: The keys of every interim row, for every formulation (None where a formulation does not define one).
@@ -451,7 +453,7 @@ def from_general(general, instance: Instance, *, total_seconds: float) -> Result
                   method="general", info=info, native=general)
 
 
-def from_continuous(cont, instance: Instance) -> Result:
+def from_continuous(cont, instance: Instance, checks: dict | None = None) -> Result:
     """The :class:`Result` of a solution in the continuum (:class:`lpmech.continuous.ContinuousResult`).
 
     This is the one place the continuum's fields are mapped to the common ones.
@@ -460,6 +462,11 @@ def from_continuous(cont, instance: Instance) -> Result:
     ----------
     cont : lpmech.continuous.ContinuousResult
     instance : Instance
+    checks : dict, optional
+        The passed cross-checks of :func:`lpmech.checks.continuous_checks` (as
+        :func:`lpmech.solve` runs them). Without them (a result converted by hand) the
+        checks hold the error estimate only, ``passed`` is False, and the status is
+        ``"inaccurate"`` unless the solver reached its target accuracy.
 
     Returns
     -------
@@ -472,9 +479,10 @@ def from_continuous(cont, instance: Instance) -> Result:
     price, pvalue = fin(cont.posted_price), fin(cont.posted_value)
     posted = PostedPrice(price=price, value=pvalue if pvalue is not None else 0.0, trade_probability=None,
                          allocation=None, transfer=None)
-    checks: dict[str, Any] = {"value_error": float(cont.value_error), "value_error_relative":
-              float(cont.value_error / cont.value) if cont.value > 0 else 0.0}
-    checks.update({"limits": {}, "report": {}, "passed": status == "optimal"})
+    if checks is None:
+        checks = {"value_error": float(cont.value_error), "limits": {}, "report": {}, "passed": False}
+    checks = dict(checks)
+    checks["value_error_relative"] = float(cont.value_error / cont.value) if cont.value > 0 else 0.0
     info = {"value_error": float(cont.value_error), "trade_probability": fin(cont.trade_probability)}
     if status != "optimal":
         info["status_message"] = cont.status

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .checks import gains, maximin_checks
+from .checks import continuous_checks, gains, maximin_checks
 from .errors import SolverError
 from .instance import (
     DEFAULT_MAX_PROFILES,
@@ -276,13 +276,17 @@ def solve(instance: Instance, *, method: str = "auto", max_profiles: int | str |
     Raises
     ------
     InstanceError
-        The instance is too large (for the formulation, or for the exact path: the message
+        ``instance`` is not an :class:`Instance` (a path: read it with :func:`lpmech.load`),
+        the instance is too large (for the formulation, or for the exact path: the message
         names the limit), or the method cannot serve it (the message says why).
     lpmech.errors.SolverError
         HiGHS did not report an optimal solution (its status is in the message).
     lpmech.errors.CheckError
         A cross-check failed (``checks["report"]`` holds each gap and its limit), or the exact
-        certificate did not close (the exact gap is in the message).
+        certificate did not close (the exact gap is in the message). In the continuum an
+        estimated error above :data:`lpmech.tolerances.CONTINUUM_RTOL` is a failed check
+        (:func:`lpmech.checks.continuous_checks`); call
+        :func:`lpmech.continuous.solve_continuous` to get such an inaccurate answer anyway.
 
     Examples
     --------
@@ -297,6 +301,11 @@ def solve(instance: Instance, *, method: str = "auto", max_profiles: int | str |
     >>> lpmech.solve(inst, certify="exact").certificate.value
     Fraction(15, 512)
     """
+    if not isinstance(instance, Instance):
+        what = f"got the {type(instance).__name__} {instance!r}" if isinstance(instance, (str, bytes)) \
+            or hasattr(instance, "__fspath__") else f"got {type(instance).__name__}"
+        raise InstanceError(f"instance must be an lpmech.Instance; read files with lpmech.load ({what})",
+                            field="instance")
     if certify not in CERTIFY:
         raise InstanceError(f"certify must be one of {', '.join(CERTIFY)}, got {certify!r}", field="certify",
                             source=getattr(instance, "source", None))
@@ -309,7 +318,8 @@ def solve(instance: Instance, *, method: str = "auto", max_profiles: int | str |
                                 field="certify", source=instance.source)
         from .continuous import solve_continuous
 
-        result = from_continuous(solve_continuous(instance), instance)
+        cont = solve_continuous(instance)
+        result = from_continuous(cont, instance, checks=continuous_checks(cont))   # CheckError when inaccurate
     elif formulation == "general":
         from .general import GENERAL_LP_MAX_PROFILES, solve_general
 

@@ -19,7 +19,8 @@ import numpy as np
 
 __all__ = ["CHECK_RTOL", "PROB_TOL", "TIE_RTOL", "ALLOCATION_TOL", "WEIGHT_TOL", "CERTIFICATE_RTOL",
            "MONOTONICITY_TOL", "TRADE_TOL", "IRONING_RTOL", "TINY", "magnitude", "limit", "tie_band", "on_tie",
-           "min_magnitude", "ROUNDING_RTOL", "gap_limit", "LEX_RTOL", "CROSSCHECK_SPREAD", "MAX_SPREAD"]
+           "min_magnitude", "ROUNDING_RTOL", "gap_limit", "LEX_RTOL", "CROSSCHECK_SPREAD", "MAX_SPREAD",
+           "CONTINUUM_RTOL", "AUDIT_CHUNK"]
 
 #: Relative tolerance of every cross-check between two computations of one quantity (values,
 #: profits, IC and IR violations), times the magnitude of the terms the quantity is summed from.
@@ -66,6 +67,15 @@ CROSSCHECK_SPREAD = 1e6
 #: from the answer. Measured: random 2-agent instances with one far-out type are right up to a
 #: spread of about 2e10 (or stopped by the cross-check), and wrong, undetected, from 2e11 on.
 MAX_SPREAD = 1e9
+#: Continuum (lpmech.continuous): the target relative accuracy of the value g(ω*), and the bound
+#: its estimated error (``value_error``, which sums the change between two quadrature resolutions,
+#: the Bromwich tail, the suboptimality of ω and the clamping bound) is checked against, relative
+#: to the value itself. An estimate above it is a failed check (CheckError) in lpmech.solve.
+CONTINUUM_RTOL = 1e-9
+#: Not a tolerance but a memory bound of the audits: pairwise (true type x report) arrays are
+#: built in blocks of rows holding at most this many entries (float64: 8 bytes each), so an
+#: agent with 20,000 grid points is audited in ~160 MB blocks, not one 3.2 GB array per quantity.
+AUDIT_CHUNK = 2_000_000
 #: Smallest magnitude a relative tolerance is taken of (guards a comparison of exact zeros).
 TINY = 1e-300
 

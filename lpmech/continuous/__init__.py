@@ -95,6 +95,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..instance import Instance, InstanceError
+from ..tolerances import CONTINUUM_RTOL
 from .inversion import ALIAS_TOL, MAX_STATES
 from .ironing import _Virtual
 from .law import CLAMP_MASS
@@ -109,7 +110,7 @@ __all__ = ["ContinuousResult", "VirtualCost", "solve_continuous", "virtual_costs
            "CLAMP_MASS", "GL_POINTS", "GRADING", "PANEL_PHASE", "ALIAS_TOL", "MAX_PANELS", "MAX_STATES"]
 
 
-def solve_continuous(instance: Instance, *, rtol: float = 1e-9) -> ContinuousResult:
+def solve_continuous(instance: Instance, *, rtol: float = CONTINUUM_RTOL) -> ContinuousResult:
     """Optimal weights, value and best posted price for independent continuous types.
 
     Every agent must come from a scipy.stats law (:meth:`lpmech.Agent.from_distribution`):
@@ -121,8 +122,12 @@ def solve_continuous(instance: Instance, *, rtol: float = 1e-9) -> ContinuousRes
     instance : Instance
         Independent types, default mechanism.
     rtol : float
-        Target relative accuracy of the value. The status is ``"optimal"`` when
-        ``value_error <= rtol * value``, and otherwise says how far off the estimate is.
+        Target relative accuracy of the value (default
+        :data:`lpmech.tolerances.CONTINUUM_RTOL`). The status is ``"optimal"`` when
+        ``value_error <= rtol * value``, and otherwise says how far off the estimate is. This
+        function returns such an inaccurate result (it is the explicit way to ask for one);
+        :func:`lpmech.solve` runs :func:`lpmech.checks.continuous_checks` on it and raises
+        :class:`~lpmech.errors.CheckError` instead.
 
     Returns
     -------
@@ -132,7 +137,9 @@ def solve_continuous(instance: Instance, *, rtol: float = 1e-9) -> ContinuousRes
     Raises
     ------
     InstanceError
-        When an agent has a grid but no law, types are correlated, or the mechanism is not
+        When an agent has a grid but no law, a law's lower tail in engine form (a cost's lower
+        tail, a value's upper tail) is a power law with index <= ``law.MIN_TAIL_INDEX``
+        (Cauchy, Student's t with ν <= 1.25), types are correlated, or the mechanism is not
         the default one.
 
     Examples
@@ -173,7 +180,7 @@ def solve_continuous(instance: Instance, *, rtol: float = 1e-9) -> ContinuousRes
     return ContinuousResult(status=status, value=value, omega=omega, posted_price=price,
                             posted_value=posted_value, ratio=ratio, value_error=error,
                             trade_probability=fine.prob, seconds=time.perf_counter() - start,
-                            names=list(instance.names), side=instance.side)
+                            names=list(instance.names), side=instance.side, model=model)
 
 
 def dual_objective(instance: Instance, omega: Sequence[float]) -> tuple[float, np.ndarray]:
@@ -192,7 +199,7 @@ def dual_objective(instance: Instance, omega: Sequence[float]) -> tuple[float, n
     Returns
     -------
     g : float
-        g(ω), money per share (the instance's units).
+        g(ω), in the instance's money units (expected profit).
     gradient : ndarray, shape (N,)
         ∂g/∂ω_i, same units.
 
@@ -225,7 +232,7 @@ def dual_objective(instance: Instance, omega: Sequence[float]) -> tuple[float, n
 
 
 def continuous_posted_price(instance: Instance) -> tuple[float, float]:
-    """The best collective posted price (per-share units) and its expected profit.
+    """The best collective posted price (the total for the whole good) and its expected profit.
 
     Maximizes (b - p) Π_i F_i(p) (sell side (p - c) Π_i (1 - F_i(p))) in logarithms, so that
     tiny acceptance probabilities keep their relative accuracy.
@@ -238,7 +245,7 @@ def continuous_posted_price(instance: Instance) -> tuple[float, float]:
     Returns
     -------
     price : float
-        The posted price p, money per share.
+        The posted price p: the total paid for the whole good (agent i's part is σ_i p).
     value : float
         Its expected profit, in the instance's money units.
 

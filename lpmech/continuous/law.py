@@ -16,6 +16,13 @@ from ..instance import Instance, InstanceError
 
 #: Quantile mass clamped at the bottom of laws that are unbounded below (engine form).
 CLAMP_MASS = 1e-15
+#: Laws unbounded below (engine form) whose lower tail decays like a power |θ|^-α with α at or
+#: below this are refused: their mean is infinite (α <= 1) or nearly so, φ = θ + F/f is then the
+#: difference of two numbers of size |θ| (it tends to 0 for the Cauchy law), and the clamped
+#: mass CLAMP_MASS carries a share ~ CLAMP_MASS^(1 - 1/α) of the value that no quadrature sees.
+#: α is estimated as (median − θ)/(F/f) at the clamp quantile (1 for Cauchy, ν for Student's t
+#: with ν degrees of freedom; 20 to 60 for the normal, logistic and Laplace laws).
+MIN_TAIL_INDEX = 1.25
 
 
 # ----------------------------------------------------------------------------- one agent's law
@@ -87,4 +94,39 @@ def _agent_law(instance: Instance, i: int) -> _Law:
     # identity of the per-share law: θ = v/κ has loc/κ and scale/κ (agents with equal keys share work)
     shape = tuple(sorted((k, float(v)) for k, v in params.items() if k not in ("loc", "scale")))
     key = (info["name"], shape, float(params.get("loc", 0.0)) / kappa, float(params.get("scale", 1.0)) / kappa, flip)
-    return _Law(frozen, kappa, flip, key)
+    law = _Law(frozen, kappa, flip, key)
+    _refuse_heavy_tail(law, agent.name, instance)
+    return law
+
+
+def tail_index(law: _Law) -> float:
+    """Estimated power-law index α of the law's lower tail in engine form (inf when bounded below).
+
+    Parameters
+    ----------
+    law : _Law
+
+    Returns
+    -------
+    float
+        (median − θ_c) / (F(θ_c)/f(θ_c)) at θ_c = F⁻¹(CLAMP_MASS): for a tail F(θ) ~ |θ|^-α this
+        is α; for lighter (exponential or Gaussian) tails it is large. Unitless.
+    """
+    if np.isfinite(law.lower):
+        return math.inf
+    with np.errstate(all="ignore"):
+        lo, med = float(law.ppf(CLAMP_MASS)), float(law.ppf(0.5))
+        ratio = math.exp(float(law.logcdf(lo)) - float(law.logpdf(lo)))
+    if not (math.isfinite(lo) and math.isfinite(med) and med > lo and ratio > 0):
+        return 0.0 if not math.isfinite(lo) else math.inf
+    return (med - lo) / ratio
+
+
+def _refuse_heavy_tail(law: _Law, name: str, instance: Instance) -> None:
+    alpha = tail_index(law)
+    if alpha <= MIN_TAIL_INDEX:
+        tail = "upper tail of values" if law.flip else "lower tail of costs"
+        raise InstanceError(f"heavy-tailed laws whose {tail} decays like a power |θ|^-α with α <= "
+                            f"{MIN_TAIL_INDEX:g} (here α ≈ {alpha:.3g}: no mean, or nearly none) are not "
+                            "supported in the continuum; give every agent points to discretize",
+                            field="distribution", agent=name, source=instance.source)

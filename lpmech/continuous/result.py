@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,8 @@ class ContinuousResult:
     omega : ndarray
         The optimal weights ω* (file order), on the simplex.
     posted_price : float
-        The best collective posted price, per-share units (nan when no price trades).
+        The best collective posted price: the total paid for the whole good, agent i receiving
+        (buy side) or paying (sell side) its share σ_i of it (nan when no price trades).
     posted_value : float
         The designer's expected profit at that price.
     ratio : float
@@ -37,6 +39,9 @@ class ContinuousResult:
         Wall-clock solve time.
     names : list of str
     side : str
+    model : object
+        The solver's internal model (ironed virtual costs), kept for the cross-checks of
+        :func:`lpmech.checks.continuous_checks`; not part of the public result.
     """
 
     status: str
@@ -50,6 +55,7 @@ class ContinuousResult:
     seconds: float
     names: list[str] = field(default_factory=list)
     side: str = "buy"
+    model: Any = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         """JSON-ready dict (non-finite numbers become None)."""
@@ -73,8 +79,8 @@ class ContinuousResult:
                  "  weights ω"]
         lines += ["    " + "   ".join(cells[k:k + per_line]) for k in range(0, len(cells), per_line)]
         if math.isfinite(self.posted_price):
-            lines.append(f"  best posted price  {self.posted_price:.8g} per share, value {self.posted_value:.8g}; "
-                         f"optimal/posted = {self.ratio:.6g}")
+            lines.append(f"  best posted price  {self.posted_price:.8g} for the whole good (each agent paid its "
+                         f"share of it), value {self.posted_value:.8g}; optimal/posted = {self.ratio:.6g}")
         else:
             lines.append("  best posted price  none (no price trades at a profit)")
         lines.append(f"  trade probability  {self.trade_probability:.6g}")

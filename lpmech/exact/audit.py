@@ -59,7 +59,7 @@ class ExactAudit:
     def to_dict(self) -> dict:
         """JSON-ready: fraction strings beside floats."""
         out: dict[str, Any] = {"ic": self.ic, "participation": self.participation, "worst_ic": self.worst_ic,
-               "worst_ir": self.worst_ir}
+                               "worst_ir": self.worst_ir}
         for key in ("max_ic_violation", "max_ir_violation", "profit", "max_bound_violation"):
             v = getattr(self, key)
             out[key] = fraction_str(v)
