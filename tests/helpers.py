@@ -75,6 +75,14 @@ def gcm_slopes(phi: np.ndarray, probs: np.ndarray) -> np.ndarray:
     return out
 
 
+def examples(thorough: int, ci: int = 10) -> int:
+    """Hypothesis ``max_examples`` for a property test in the default run: ``ci`` (small) under
+    the default "ci" profile, ``thorough`` under LPMECH_HYPOTHESIS_PROFILE=thorough (conftest.py)."""
+    import os
+
+    return thorough if os.environ.get("LPMECH_HYPOTHESIS_PROFILE", "ci") == "thorough" else min(ci, thorough)
+
+
 _VALIDATOR = None
 
 
@@ -101,3 +109,91 @@ def result_json(source):
     data = json.loads(text)
     _VALIDATOR.validate(data)
     return data
+
+
+# --------------------------------------------------------------------------- several CLI runs, one interpreter
+_CALLS_DRIVER = r'''
+import json, os, sys, warnings
+warnings.simplefilter("always")          # a repeated warning is emitted every time, never deduplicated
+from lpmech.cli import main
+calls, capture = json.loads(sys.argv[1]), sys.argv[2]
+codes = []
+for k, call in enumerate(calls):
+    touched = {}
+    if call["patch"]:
+        before = {name: dict(vars(mod)) for name, mod in list(sys.modules.items())
+                  if name == "lpmech" or name.startswith("lpmech.")}
+        exec(call["patch"], {"__name__": f"patch{k}"})
+    if call["cwd"]:
+        os.chdir(call["cwd"])
+    sys.stdout.flush(); sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    out = os.open(os.path.join(capture, f"{k}.out"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    err = os.open(os.path.join(capture, f"{k}.err"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.dup2(out, 1); os.dup2(err, 2)
+    try:
+        try:
+            code = main(call["args"])
+        except SystemExit as exc:
+            code = exc.code
+    finally:
+        sys.stdout.flush(); sys.stderr.flush()
+        os.dup2(saved[0], 1); os.dup2(saved[1], 2)
+        for fd in (*saved, out, err):
+            os.close(fd)
+    if call["patch"]:                     # undo the patch: every lpmech module as it was
+        for name, attrs in before.items():
+            mod = sys.modules[name]
+            for key in [key for key in vars(mod) if key not in attrs]:
+                delattr(mod, key)
+            for key, value in attrs.items():
+                if vars(mod).get(key, object()) is not value:
+                    setattr(mod, key, value)
+    codes.append(code)
+print("CODES " + json.dumps(codes))
+'''
+
+
+def cli_calls(calls, cwd=None, timeout=600):
+    """Run several ``lpmech.cli.main(args)`` calls in ONE fresh interpreter (a subprocess, so what
+    reaches file descriptors 1 and 2, C libraries' writes included, is seen), each call with its
+    own captured fd 1 and fd 2. This saves the ~1 s interpreter and import start-up per call.
+
+    Parameters
+    ----------
+    calls : list of list of str, or list of (args, patch) or (args, patch, cwd)
+        The command lines (without ``lpmech``); with ``patch``, Python source executed in the
+        subprocess just before that call (e.g. replacing an lpmech function), undone after it;
+        with ``cwd``, the working directory of that call.
+    cwd : path-like, optional
+        Working directory of the subprocess (of every call without its own).
+
+    Returns
+    -------
+    list of (int, str, str)
+        Per call: exit status, everything written to fd 1, everything written to fd 2.
+    """
+    import json
+    import subprocess
+    import sys
+    import tempfile
+    import textwrap
+
+    items = []
+    for call in calls:
+        args, patch, call_cwd = (*call, None)[:3] if isinstance(call, tuple) else (call, "", None)
+        items.append({"args": [str(a) for a in args], "patch": textwrap.dedent(patch or ""),
+                      "cwd": None if call_cwd is None else str(call_cwd)})
+    with tempfile.TemporaryDirectory(prefix="cli-calls-") as capture:
+        proc = subprocess.run([sys.executable, "-c", _CALLS_DRIVER, json.dumps(items), capture], check=False,
+                              capture_output=True, text=True, cwd=cwd, timeout=timeout)
+        last = proc.stdout.strip().splitlines()[-1:] if proc.stdout.strip() else []
+        assert proc.returncode == 0 and last and last[0].startswith("CODES "), \
+            f"the driver failed (status {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        codes = json.loads(last[0][len("CODES "):])
+        results = []
+        for k, code in enumerate(codes):
+            with open(f"{capture}/{k}.out", encoding="utf-8") as f_out, \
+                    open(f"{capture}/{k}.err", encoding="utf-8") as f_err:
+                results.append((code, f_out.read(), f_err.read()))
+    return results

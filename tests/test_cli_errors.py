@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 import pytest
+from helpers import cli_calls
 
 GRIDS = pathlib.Path(__file__).resolve().parent.parent / "grids"
 
@@ -34,6 +35,17 @@ NOISE = """
 import os, sys, warnings
 import numpy as np
 from lpmech.cli import main
+
+def noise():
+    warnings.warn("a dependency's warning", UserWarning)
+    np.log(np.zeros(1))
+    os.write(2, b"a C library's complaint\\n")
+"""
+
+
+NOISE_PATCH = """
+import os, warnings
+import numpy as np
 
 def noise():
     warnings.warn("a dependency's warning", UserWarning)
@@ -98,17 +110,31 @@ CASES = {
 }
 
 
+@pytest.fixture(scope="module")
+def injected(tmp_path_factory):
+    """Every case of CASES in ONE interpreter (helpers.cli_calls: each call's fd 1 and fd 2 apart,
+    each patch undone after its call), each in its own directory holding only inst.toml."""
+    dirs, calls = {}, []
+    for case in sorted(CASES):
+        patch, extra, _, _ = CASES[case]
+        d = dirs[case] = tmp_path_factory.mktemp("injected")
+        (d / "inst.toml").write_text(textwrap.dedent(SMALL))
+        calls.append((["solve", d / "inst.toml", "--json", d / "r.json", "--plot", d / "f.png", *extra],
+                      NOISE_PATCH + textwrap.dedent(patch)))
+    return {case: (dirs[case], run) for case, run in zip(sorted(CASES), cli_calls(calls))}
+
+
 @pytest.mark.parametrize("case", sorted(CASES), ids=lambda c: c.replace(" ", "-"))
-def test_failure_is_one_line_with_its_status(case, small, tmp_path):
-    patch, extra, status, needles = CASES[case]
-    proc = run_injected(patch, "solve", small, "--json", tmp_path / "r.json", "--plot", tmp_path / "f.png", *extra)
-    assert proc.returncode == status, proc.stderr
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("lpmech: "), proc.stderr
+def test_failure_is_one_line_with_its_status(case, injected):
+    _, _, status, needles = CASES[case]
+    directory, (code, out, err) = injected[case]
+    assert code == status, err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lpmech: "), err
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])
-    assert proc.stdout == ""
-    assert sorted(os.listdir(tmp_path)) == ["inst.toml"]
+    assert out == ""
+    assert sorted(os.listdir(directory)) == ["inst.toml"]
 
 
 def test_an_internal_bug_still_shows_its_traceback(small):
@@ -124,14 +150,15 @@ def test_an_internal_bug_still_shows_its_traceback(small):
 
 
 def test_real_bad_input_is_one_line(tmp_path):
-    """No injection: a 400-digit integer and a huge `points` in a file."""
+    """No injection: a 400-digit integer and a huge `points` in a file (one interpreter)."""
     big = "9" * 400
-    for text, field in [(f'side = "buy"\nbuyer_value = {big}\n[[agents]]\ngrid=[0.1]\nprobs=[1.0]\n', "buyer_value"),
-                        ('side = "buy"\nbuyer_value = 1.0\n[[agents]]\nname="x"\ndistribution="uniform"\n'
-                         'points=100000000000\n', "points")]:
-        path = tmp_path / "big.toml"
-        path.write_text(text)
-        proc = subprocess.run([sys.executable, "-m", "lpmech", "solve", str(path)], capture_output=True, text=True,
-                              timeout=600)
-        assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
-        assert "big.toml" in proc.stderr and f"'{field}'" in proc.stderr
+    cases = [(f'side = "buy"\nbuyer_value = {big}\n[[agents]]\ngrid=[0.1]\nprobs=[1.0]\n', "buyer_value"),
+             ('side = "buy"\nbuyer_value = 1.0\n[[agents]]\nname="x"\ndistribution="uniform"\n'
+              'points=100000000000\n', "points")]
+    paths = []
+    for k, (text, _) in enumerate(cases):
+        paths.append(tmp_path / f"big{k}.toml")
+        paths[-1].write_text(text)
+    for (_, field), path, (code, out, err) in zip(cases, paths, cli_calls([["solve", p] for p in paths])):
+        assert code == 2 and len(err.splitlines()) == 1, err
+        assert path.name in err and f"'{field}'" in err and out == ""

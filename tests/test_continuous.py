@@ -15,8 +15,7 @@ import pytest
 import scipy.stats
 from scipy import integrate, optimize
 
-from lpmech.continuous import (ContinuousResult, continuous_posted_price, dual_objective, solve_continuous,
-                               virtual_costs)
+from lpmech.continuous import ContinuousResult, continuous_posted_price, dual_objective, solve_continuous, virtual_costs
 from lpmech.instance import Agent, Instance, InstanceError
 
 UNIFORM = {"loc": 0, "scale": 1}
@@ -180,6 +179,7 @@ def test_heterogeneous_pair_first_order_condition_by_dblquad():
         assert dual_objective(inst, [w1 + dw, w2 - dw])[0] > res.value
 
 
+@pytest.mark.slow          # 2e6 samples; the default run has the pair by dblquad and the gradient by differences
 def test_heterogeneous_triple_against_monte_carlo():
     specs = [("uniform", UNIFORM), ("uniform", {"loc": 0, "scale": 2}), ("beta", {"a": 2, "b": 3})]
     inst = Instance("buy", agents(specs), buyer_value=0.8)
@@ -290,6 +290,7 @@ def test_ironed_pair_value_is_attained_and_beats_monotone_alternatives():
     assert g_raw > res.value * 1.001
 
 
+@pytest.mark.slow          # 2e6 samples; the default run has the ironed pair (attained, beats alternatives)
 def test_ironed_triple_against_monte_carlo():
     b = 1.3
     inst = Instance("buy", agents([BETA_U] * 3), buyer_value=b)

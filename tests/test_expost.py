@@ -17,7 +17,9 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from helpers import examples
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 import lpmech
@@ -406,7 +408,7 @@ def test_disagreeing_algorithms_are_an_error():
 flint = pytest.importorskip("flint")
 
 
-@settings(deadline=None, max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, max_examples=examples(100, 10), suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10**6), far=st.floats(3, 12), units=st.floats(-10, 12),
        ic=st.sampled_from(["bayesian", "dominant"]), participation=st.sampled_from(["interim", "ex-post"]))
 def test_far_out_types_and_units_never_give_a_wrong_answer(seed, far, units, ic, participation):
@@ -435,3 +437,15 @@ def test_far_out_types_and_units_never_give_a_wrong_answer(seed, far, units, ic,
     except (CheckError, SolverError):
         return                                         # refused: allowed
     assert value == pytest.approx(float(cert.value), rel=1e-7, abs=1e-12 * 10.0 ** units)
+
+
+
+@pytest.mark.slow
+@settings(deadline=None, max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), far=st.floats(3, 12), units=st.floats(-10, 12),
+       ic=st.sampled_from(["bayesian", "dominant"]), participation=st.sampled_from(["interim", "ex-post"]))
+def test_far_out_types_and_units_never_give_a_wrong_answer_many(seed, far, units, ic, participation):
+    """test_far_out_types_and_units_never_give_a_wrong_answer with 100 examples (the default run draws a few:
+    conftest.py, helpers.examples)."""
+    test_far_out_types_and_units_never_give_a_wrong_answer.hypothesis.inner_test(
+        seed=seed, far=far, units=units, ic=ic, participation=participation)

@@ -14,10 +14,11 @@ from dataclasses import replace
 import cvxpy as cp
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from helpers import examples
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import lpmech.checks
-import lpmech.general as general
 from lpmech.audit import Audit, verify
 from lpmech.checks import CheckError
 from lpmech.compare import compare, frontier
@@ -96,10 +97,8 @@ def solve_checked(inst, **mech):
 
 
 # --------------------------------------------------------------------------- agreement with maximin
-AGREEMENT_EXAMPLES = 300
 
-
-@settings(SLOW, max_examples=AGREEMENT_EXAMPLES)
+@settings(SLOW, max_examples=examples(300, 10))
 @given(seed=st.integers(0, 10**6), n=st.integers(1, 3), side=st.sampled_from(["buy", "sell"]),
        total=st.booleans())
 def test_general_equals_maximin_on_independent_instances(seed, n, side, total):
@@ -111,7 +110,18 @@ def test_general_equals_maximin_on_independent_instances(seed, n, side, total):
     assert res.value <= res.checks["first_best"] + 1e-9 * scale_of(inst)
 
 
-@settings(SLOW, max_examples=40)
+@pytest.mark.slow
+@settings(SLOW, max_examples=300)
+@given(seed=st.integers(0, 10**6), n=st.integers(1, 3), side=st.sampled_from(["buy", "sell"]),
+       total=st.booleans())
+def test_general_equals_maximin_on_independent_instances_many(seed, n, side, total):
+    """test_general_equals_maximin_on_independent_instances with 300 examples (the default run draws a few:
+    conftest.py, helpers.examples)."""
+    test_general_equals_maximin_on_independent_instances.hypothesis.inner_test(
+        seed=seed, n=n, side=side, total=total)
+
+
+@settings(SLOW, max_examples=examples(40, 5))
 @given(seed=st.integers(0, 10**6), side=st.sampled_from(["buy", "sell"]))
 def test_one_agent_every_variant_is_the_posted_price(seed, side):
     # With one agent interim = ex post and BIC = DSIC, and a posted price is optimal
@@ -120,6 +130,16 @@ def test_one_agent_every_variant_is_the_posted_price(seed, side):
     posted = best_posted_price(inst).value
     for ic, p in VARIANTS:
         assert solve_checked(inst, ic=ic, participation=p).value == pytest.approx(posted, rel=1e-7, abs=1e-8)
+
+
+@pytest.mark.slow
+@settings(SLOW, max_examples=40)
+@given(seed=st.integers(0, 10**6), side=st.sampled_from(["buy", "sell"]))
+def test_one_agent_every_variant_is_the_posted_price_many(seed, side):
+    """test_one_agent_every_variant_is_the_posted_price with 40 examples (the default run draws a few:
+    conftest.py, helpers.examples)."""
+    test_one_agent_every_variant_is_the_posted_price.hypothesis.inner_test(
+        seed=seed, side=side)
 
 
 # --------------------------------------------------------------------------- orderings
@@ -144,17 +164,38 @@ def check_orderings(inst):
     return vals
 
 
-@settings(SLOW, max_examples=80)
+@settings(SLOW, max_examples=examples(80, 5))
 @given(seed=st.integers(0, 10**6), n=st.integers(1, 3), side=st.sampled_from(["buy", "sell"]))
 def test_orderings_independent(seed, n, side):
     check_orderings(make_instance(seed, n, side, kmax=4))
 
 
+@pytest.mark.slow
 @settings(SLOW, max_examples=80)
+@given(seed=st.integers(0, 10**6), n=st.integers(1, 3), side=st.sampled_from(["buy", "sell"]))
+def test_orderings_independent_many(seed, n, side):
+    """test_orderings_independent with 80 examples (the default run draws a few:
+    conftest.py, helpers.examples)."""
+    test_orderings_independent.hypothesis.inner_test(
+        seed=seed, n=n, side=side)
+
+
+@settings(SLOW, max_examples=examples(80, 5))
 @given(seed=st.integers(0, 10**6), n=st.integers(2, 3), side=st.sampled_from(["buy", "sell"]),
        zeros=st.booleans())
 def test_orderings_correlated(seed, n, side, zeros):
     check_orderings(make_instance(seed, n, side, correlated=True, zeros=zeros, kmax=4))
+
+
+@pytest.mark.slow
+@settings(SLOW, max_examples=80)
+@given(seed=st.integers(0, 10**6), n=st.integers(2, 3), side=st.sampled_from(["buy", "sell"]),
+       zeros=st.booleans())
+def test_orderings_correlated_many(seed, n, side, zeros):
+    """test_orderings_correlated with 80 examples (the default run draws a few:
+    conftest.py, helpers.examples)."""
+    test_orderings_correlated.hypothesis.inner_test(
+        seed=seed, n=n, side=side, zeros=zeros)
 
 
 @pytest.mark.parametrize("correlated, zeros", [(False, False), (True, False), (True, True)])

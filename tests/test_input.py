@@ -8,10 +8,7 @@ lpmech's own conversion.
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
 import time
 import tracemalloc
 from dataclasses import replace
@@ -19,14 +16,14 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from helpers import result_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_cli import GRIDS
 
 from lpmech.continuous import solve_continuous
 from lpmech.instance import MAX_POINTS, Agent, Instance, InstanceError, Mechanism
 from lpmech.loader import from_dict, load
-
-from test_cli import GRIDS
 
 PAIR = """
 side = "buy"
@@ -96,13 +93,14 @@ def test_continuous_agents_from_python_and_mixed_with_points():
                  buyer_value=1.0, joint=[[1.0]])
 
 
-def test_command_line_solves_a_file_without_points_with_continuous(tmp_path):
+def test_command_line_solves_a_file_without_points_with_continuous(tmp_path, capsys):
+    from lpmech.cli import main
+
     path = write(tmp_path, PAIR)
     out = tmp_path / "c.json"
-    proc = subprocess.run([sys.executable, "-m", "lpmech", "solve", str(path), "--continuous", "--json", str(out)],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    data = json.loads(out.read_text())
+    code = main(["solve", str(path), "--continuous", "--json", str(out)])
+    assert code == 0, capsys.readouterr().err
+    data = result_json(out)
     assert data["formulation"] == "continuous" and data["value"] == pytest.approx(1 / 6, rel=1e-9)
 
 

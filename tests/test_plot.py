@@ -105,8 +105,10 @@ def test_writes_png_pdf_svg_with_text_kept_as_text(results, name, tmp_path):
             assert b"/Type3" not in data and (b"/CIDFontType2" in data or b"/TrueType" in data)
 
 
+@pytest.mark.slow
 def test_cli_writes_svg_with_text(tmp_path):
-    """Through the user's shell: `lpmech solve --plot f.svg` keeps the labels as text."""
+    """Through the user's shell: `lpmech solve --plot f.svg` keeps the labels as text. (The
+    default run checks this in tests/test_output.py::test_plot_writes_the_format_its_extension_names.)"""
     out = tmp_path / "f.svg"
     proc = subprocess.run([sys.executable, "-m", "lpmech", "solve", str(GRIDS / "uniform_pair.toml"),
                            "--plot", str(out)], check=False, capture_output=True, text=True, timeout=600)

@@ -7,8 +7,6 @@ with K = 8 and b = 1/2, docs/model.md); the README is compared with the checks r
 from __future__ import annotations
 
 import pathlib
-import subprocess
-import sys
 from fractions import Fraction
 
 import numpy as np
@@ -88,9 +86,8 @@ def test_grid_method_on_continuous_types_is_refused():
 
 
 def test_general_lp_cap_is_applied_by_solve():
-    from lpmech.general import GENERAL_LP_MAX_PROFILES
-
     import lpmech.cli
+    from lpmech.general import GENERAL_LP_MAX_PROFILES
 
     assert lpmech.cli.GENERAL_LP_MAX_PROFILES == GENERAL_LP_MAX_PROFILES
     k = int(np.ceil(np.sqrt(GENERAL_LP_MAX_PROFILES))) + 1
@@ -187,11 +184,13 @@ def test_verify_exact():
     assert low.max_ir_violation == Fraction(1, 80)
 
 
-def test_command_line_certify_exact(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "lpmech", "solve", str(GRIDS / "uniform_pair.toml"), "--certify",
-                           "exact"], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    lines = [ln for ln in proc.stdout.splitlines() if "certificate" in ln]
+def test_command_line_certify_exact(capsys):
+    from lpmech.cli import main
+
+    code = main(["solve", str(GRIDS / "uniform_pair.toml"), "--certify", "exact"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    lines = [ln for ln in out.splitlines() if "certificate" in ln]
     assert len(lines) == 1 and "proven optimal in exact arithmetic" in lines[0]
     value = lines[0].split("value ")[1].split(" =")[0]
     num, den = (int(v) for v in value.split("/"))

@@ -15,13 +15,13 @@ a wrong value may never come back.
 from __future__ import annotations
 
 import itertools
-import subprocess
-import sys
 from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from helpers import cli_calls
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import lpmech
 from lpmech.errors import CheckError, SolverError
@@ -195,11 +195,11 @@ def test_command_line_on_the_example(tmp_path):
     path.write_text('side = "buy"\nbuyer_value = 0.48\n'
                     '[[agents]]\nname = "a"\ngrid = [0.1, 0.5, 1e9]\nprobs = [0.05, 0.65, 0.3]\n'
                     '[[agents]]\nname = "b"\ngrid = [0.25, 0.75]\nprobs = [0.4, 0.6]\n')
-    for method in ("lp", "structured"):
-        out = subprocess.run([sys.executable, "-m", "lpmech", "solve", str(path), "--method", method],
-                             capture_output=True, text=True, timeout=120)
-        assert out.returncode == 0, out.stderr
-        assert "0.013123288" in out.stdout
+    methods = ("lp", "structured")
+    for method, (code, out, err) in zip(methods, cli_calls([["solve", path, "--method", method]
+                                                             for method in methods])):
+        assert code == 0, (method, err)
+        assert "0.013123288" in out, method
 
 
 # --------------------------------------------------------------------------- the checks can fail

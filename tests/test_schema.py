@@ -10,13 +10,12 @@ import pathlib
 
 import numpy as np
 import pytest
+from helpers import result_json
 
 import lpmech
 from lpmech.cli import main
 from lpmech.result import INTERIM_KEYS, JSON_KEYS
 from lpmech.schemas import result_schema
-
-from helpers import result_json
 
 GRIDS = pathlib.Path(__file__).resolve().parent.parent / "grids"
 FILES = sorted(p.name for p in GRIDS.glob("*.toml"))
@@ -24,13 +23,17 @@ GRID_METHODS = ("lp", "structured", "general")
 _CACHE: dict = {}
 
 
-def solved(name: str, method: str, tmp_path_factory):
-    """(exit status, JSON document or None, error line) of ``lpmech solve grids/NAME --method METHOD``."""
+def solved(name: str, method: str, tmp_path_factory, capsys):
+    """(exit status, JSON document or None, stderr) of ``lpmech solve grids/NAME --method METHOD``.
+
+    Cached per (file, method) for the tests of this module, stderr included, so a test finds the
+    same answer whichever test ran the command first."""
     key = (name, method)
     if key not in _CACHE:
         out = tmp_path_factory.mktemp("json") / "r.json"
+        capsys.readouterr()
         code = main(["solve", str(GRIDS / name), "--method", method, "--json", str(out)])
-        _CACHE[key] = (code, result_json(out) if code == 0 else None)
+        _CACHE[key] = (code, result_json(out) if code == 0 else None, capsys.readouterr().err)
     return _CACHE[key]
 
 
@@ -60,22 +63,25 @@ def test_schema_is_valid_and_names_every_key():
 @pytest.mark.parametrize("name", FILES)
 @pytest.mark.parametrize("method", ("auto", "lp", "structured", "general", "continuous"))
 def test_every_file_by_every_method(name, method, tmp_path_factory, capsys):
-    code, data = solved(name, method, tmp_path_factory)
-    err = capsys.readouterr().err
+    code, data, err = solved(name, method, tmp_path_factory, capsys)
     if not applies(name, method):
         # a method that cannot serve the instance is an error naming why (exit 2), never ignored
         assert code == 2 and ("cannot solve this instance" in err or "distribution" in err), err
         return
     assert code == 0, err
     assert list(data) == list(JSON_KEYS) + ["provenance"]        # the same keys, in the same order
-    assert data["method"] == (method if method != "auto" else data["method"])
+    if method == "auto":       # auto says which method it picked, one that serves the instance
+        assert data["method"] in ("lp", "structured", "general", "continuous") and applies(name, data["method"])
+        assert data["method"] != "continuous" or lpmech.load(GRIDS / name).agents[0].grid is None
+    else:
+        assert data["method"] == method
     for row in data["interim"]:
         assert list(row) == list(INTERIM_KEYS)
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_methods_agree_on_common_keys(name, tmp_path_factory):
-    docs = {m: solved(name, m, tmp_path_factory)[1] for m in GRID_METHODS if applies(name, m)}
+def test_methods_agree_on_common_keys(name, tmp_path_factory, capsys):
+    docs = {m: solved(name, m, tmp_path_factory, capsys)[1] for m in GRID_METHODS if applies(name, m)}
     assert "general" in docs
     ref = docs["general"]
     for method, doc in docs.items():
@@ -99,8 +105,8 @@ def test_methods_agree_on_common_keys(name, tmp_path_factory):
     assert ref["omega"] is None and ref["omega_range"] is None and ref["posted_price"] is None
 
 
-def test_continuum_document_has_the_same_keys(tmp_path_factory):
-    code, data = solved("software_example.toml", "continuous", tmp_path_factory)
+def test_continuum_document_has_the_same_keys(tmp_path_factory, capsys):
+    code, data, _ = solved("software_example.toml", "continuous", tmp_path_factory, capsys)
     assert code == 0
     assert data["formulation"] == "continuous" and data["allocation"] is None and data["transfer"] is None
     assert data["omega_range"] is None and data["value_error"] is not None
@@ -108,10 +114,10 @@ def test_continuum_document_has_the_same_keys(tmp_path_factory):
     assert json.dumps(data, allow_nan=False)
 
 
-def test_schema_rejects_a_drifted_document(tmp_path_factory):
+def test_schema_rejects_a_drifted_document(tmp_path_factory, capsys):
     import jsonschema
 
-    code, data = solved("uniform_pair.toml", "lp", tmp_path_factory)
+    code, data, _ = solved("uniform_pair.toml", "lp", tmp_path_factory, capsys)
     broken = dict(data)
     broken["status"] = "Optimal"                       # the old capitalized status
     with pytest.raises(jsonschema.ValidationError):

@@ -2,12 +2,13 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from helpers import examples, plain_bic_lp, random_instance
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import lpmech
 from lpmech.virtual import iron, virtual_costs
 from lpmech.weights import GFunction, weight_ranges
-from helpers import plain_bic_lp, random_instance
 
 
 def assert_audited(inst, res, ref):
@@ -26,7 +27,7 @@ def uniform_pair(k, b=1.0, n=2):
                            buyer_value=b)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25, 10), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10**6), n=st.integers(1, 3), k=st.integers(2, 4),
        side=st.sampled_from(["buy", "sell"]), total=st.booleans())
 def test_maximin_equals_plain_bic_lp(seed, n, k, side, total):
@@ -35,6 +36,17 @@ def test_maximin_equals_plain_bic_lp(seed, n, k, side, total):
     ref = plain_bic_lp(inst)
     assert res.value == pytest.approx(ref, rel=1e-7, abs=1e-8)
     assert_audited(inst, res, ref)
+
+
+@pytest.mark.slow
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), n=st.integers(1, 3), k=st.integers(2, 4),
+       side=st.sampled_from(["buy", "sell"]), total=st.booleans())
+def test_maximin_equals_plain_bic_lp_many(seed, n, k, side, total):
+    """test_maximin_equals_plain_bic_lp with 25 examples (the default run draws a few:
+    conftest.py, helpers.examples)."""
+    test_maximin_equals_plain_bic_lp.hypothesis.inner_test(
+        seed=seed, n=n, k=k, side=side, total=total)
 
 
 def test_theory_tie_example_weight_set():

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from helpers import random_instance
+from helpers import examples, random_instance
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -132,7 +132,7 @@ def assert_matches_lp(instance, chunk=2_000_000):
 
 
 # --------------------------------------------------------------------------- random families
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150, 15), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10**6), n=st.integers(1, 4), data=st.data(),
        kind=st.sampled_from(["random", "spiky", "uniform"]), side=st.sampled_from(["buy", "sell"]))
 def test_structured_matches_maximin_lp(seed, n, data, kind, side):
@@ -141,6 +141,17 @@ def test_structured_matches_maximin_lp(seed, n, data, kind, side):
     rng = np.random.default_rng(seed)
     inst = make_instance(rng, n, sizes, uniform_grid=kind == "uniform", spiky=kind == "spiky", side=side)
     assert_matches_lp(inst)
+
+
+@pytest.mark.slow
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), n=st.integers(1, 4), data=st.data(),
+       kind=st.sampled_from(["random", "spiky", "uniform"]), side=st.sampled_from(["buy", "sell"]))
+def test_structured_matches_maximin_lp_many(seed, n, data, kind, side):
+    """test_structured_matches_maximin_lp with 150 examples (the default run draws a few:
+    conftest.py, helpers.examples)."""
+    test_structured_matches_maximin_lp.hypothesis.inner_test(
+        seed=seed, n=n, data=data, kind=kind, side=side)
 
 
 @pytest.mark.parametrize("seed", range(8))

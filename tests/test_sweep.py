@@ -19,11 +19,11 @@ import pytest
 pytest.importorskip("distributed")
 pd = pytest.importorskip("pandas")
 
+from helpers import plain_bic_lp  # noqa: E402
+
 import lpmech  # noqa: E402
 from lpmech import sweep  # noqa: E402
 from lpmech.errors import InstanceError  # noqa: E402
-
-from helpers import plain_bic_lp  # noqa: E402
 
 BASE = """\
 name = "small pair"
@@ -311,8 +311,10 @@ def test_random_sweep_and_map_points(scheduler, tmp_path):
         sweep.map_points(math.sqrt, [4.0, -1.0], scheduler=scheduler["address"], progress=False)
 
 
+@pytest.mark.slow
 def test_command_on_a_local_cluster(base_dir, tmp_path):
-    """The default path: a LocalCluster of worker processes started and closed by run_sweep."""
+    """The default path: a LocalCluster of worker processes started and closed by run_sweep. (Slow:
+    a second cluster; the default run's LocalCluster is the notebook's, test_example_notebook_executes.)"""
     path = _sweep_file(base_dir, """
 [[vary]]
 path = "buyer_value"
@@ -340,6 +342,19 @@ method = "lp"
     assert np.allclose(table["buyer_value"], [0.75, 1.0, 1.25])
     assert table["value"].is_monotonic_increasing
     # bad arguments are InstanceErrors naming the option
+    with pytest.raises(InstanceError) as info:
+        sweep.run_sweep(path, tmp_path / "out2", scheduler="tcp://127.0.0.1:1", workers=2)
+    assert info.value.field == "--workers"
+
+
+def test_workers_with_a_scheduler_is_an_instance_error(base_dir, tmp_path):
+    """--workers sizes a LocalCluster: with a scheduler address it is bad input naming the option
+    (refused before any connection: nothing listens on port 1)."""
+    path = _sweep_file(base_dir, """
+[[vary]]
+path = "buyer_value"
+values = [0.75, 1.0]
+""", "workers.toml")
     with pytest.raises(InstanceError) as info:
         sweep.run_sweep(path, tmp_path / "out2", scheduler="tcp://127.0.0.1:1", workers=2)
     assert info.value.field == "--workers"
