@@ -197,3 +197,20 @@ def cli_calls(calls, cwd=None, timeout=600):
                     open(f"{capture}/{k}.err", encoding="utf-8") as f_err:
                 results.append((code, f_out.read(), f_err.read()))
     return results
+
+
+#: A two-seller instance small enough for every command (tests write it into files).
+SMALL_TOML = """
+side = "buy"
+buyer_value = 1.0
+
+[[agents]]
+name = "a"
+grid = [0.2, 0.6]
+probs = [0.5, 0.5]
+
+[[agents]]
+name = "b"
+grid = [0.3, 0.9]
+probs = [0.4, 0.6]
+"""

@@ -7,27 +7,14 @@ import textwrap
 
 import numpy as np
 import pytest
-from helpers import result_json
+from helpers import SMALL_TOML, result_json
 
 import lpmech
 from lpmech.cli import main
 
 GRIDS = pathlib.Path(__file__).resolve().parent.parent / "grids"
 
-GOOD = """
-side = "buy"
-buyer_value = 1.0
-
-[[agents]]
-name = "a"
-grid = [0.2, 0.6]
-probs = [0.5, 0.5]
-
-[[agents]]
-name = "b"
-grid = [0.3, 0.9]
-probs = [0.4, 0.6]
-"""
+GOOD = SMALL_TOML
 
 
 def write(tmp_path, text, name="inst.toml"):

@@ -10,24 +10,11 @@ import sys
 import textwrap
 
 import pytest
-from helpers import cli_calls
+from helpers import SMALL_TOML, cli_calls
 
 GRIDS = pathlib.Path(__file__).resolve().parent.parent / "grids"
 
-SMALL = """
-side = "buy"
-buyer_value = 1.0
-
-[[agents]]
-name = "a"
-grid = [0.2, 0.6]
-probs = [0.5, 0.5]
-
-[[agents]]
-name = "b"
-grid = [0.3, 0.9]
-probs = [0.4, 0.6]
-"""
+SMALL = SMALL_TOML
 
 # Every injection first makes noise the way a dependency would (a Python warning, numpy's
 # RuntimeWarning, bytes written to fd 2 from "C"), then fails.

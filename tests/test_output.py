@@ -19,28 +19,14 @@ import time
 
 import numpy as np
 import pytest
-from helpers import cli_calls, result_json
+from helpers import SMALL_TOML, cli_calls, result_json
 
 import lpmech
 
 GRIDS = pathlib.Path(__file__).resolve().parent.parent / "grids"
 GRID_FILES = sorted(GRIDS.glob("*.toml"))
 
-SMALL = """
-name = "small"
-side = "buy"
-buyer_value = 1.0
-
-[[agents]]
-name = "a"
-grid = [0.2, 0.6]
-probs = [0.5, 0.5]
-
-[[agents]]
-name = "b"
-grid = [0.3, 0.9]
-probs = [0.4, 0.6]
-"""
+SMALL = '\nname = "small"\n' + SMALL_TOML.lstrip()
 
 
 def lpmech_cli(*args, cwd=None, timeout=300):
