@@ -1,4 +1,4 @@
-"""Provenance: how a number was made (issue 12, item 5).
+"""Provenance: how a number was made.
 
 :func:`provenance` records lpmech's version, the versions of HiGHS (through highspy), numpy,
 scipy and Python, the platform, the SHA-256 of the input file, the options used and the UTC

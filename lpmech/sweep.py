@@ -1,4 +1,4 @@
-"""Parameter sweeps on dask.distributed: many instances, one tidy table (issue 12).
+"""Parameter sweeps on dask.distributed: many instances, one tidy table.
 
 A *sweep file* (TOML) names a base instance and the numbers to vary::
 

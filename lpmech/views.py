@@ -1,6 +1,6 @@
 """Views of one result: an xarray Dataset, a pandas DataFrame, HTML and one-line reprs, CSV files.
 
-One solved mechanism, many views (issue 12, item 4). Every function reads the result by
+One solved mechanism, many views. Every function reads the result by
 attribute and works for :class:`lpmech.Result` of every formulation (the general LP has no
 weights ω, posted price or virtual costs: those entries are NaN or absent; the continuum has no
 grid: its frame and dataset are per agent), so the result class delegates to them:
