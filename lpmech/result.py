@@ -408,7 +408,7 @@ class Result:
         lines.append(f"  optimal / posted           {ratio}")
         lines += [
             "",
-            f"  checks (all passed; tolerance {c['tolerance']:.1e}):",
+            f"  checks (all passed; each within {c['tolerance']:.0e} of the magnitude of what it compares):",
             f"    audit of (x, m): max IC violation {c['max_ic_violation']:.1e}, "
             f"max IR violation {c['max_ir_violation']:.1e}, profit {fmt(c['values']['audit'], 8)}",
             f"    solver value = V(x) = V(x_ω) = g(ω) = g(ω canonical) = audited profit: "
