@@ -301,6 +301,10 @@ def run(repeats: int = 3, quick: bool = False, out_dir: str | Path | None = None
         g = rates.get((r["method"], r["n"]))
         r["growth_rate"] = g["all"] if g else None
         r["growth_rate_tail"] = g["tail"] if g else None
+        # the exponent over the three largest sizes, shown once per series (on its largest size)
+        largest = max((q["profiles"] for q in rows if q["method"] == r["method"] and q["n"] == r["n"]
+                       and q.get("seconds")), default=None)
+        r["exponent"] = r["growth_rate_tail"] if r["profiles"] == largest else None
     out_dir = Path(__file__).resolve().parent if out_dir is None else Path(out_dir)
     figure = plot(rows, out_dir / "scaling.png")
     if verbose:

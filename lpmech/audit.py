@@ -42,10 +42,10 @@ import numpy as np
 
 from .errors import InstanceError
 from .instance import Instance
-from .profiles import agent_view, beliefs
+from .profiles import agent_view, beliefs, interim
 from .tolerances import ALLOCATION_TOL, AUDIT_CHUNK, CHECK_RTOL, TINY
 
-__all__ = ["verify", "Audit", "check_profile_array", "check_veto"]
+__all__ = ["verify", "Audit", "check_profile_array", "check_veto", "Interim"]
 
 
 @dataclass
@@ -112,7 +112,7 @@ class Audit:
                 "participation": self.participation}
 
 
-def check_profile_array(values, shape: tuple[int, ...], name: str) -> np.ndarray:
+def check_profile_array(values, shape: tuple[int, ...], name: str, copy: bool = True) -> np.ndarray:
     """Validate an array over the profile grid: numeric, of ``shape``, finite.
 
     Parameters
@@ -123,11 +123,13 @@ def check_profile_array(values, shape: tuple[int, ...], name: str) -> np.ndarray
         The profile grid's shape K_1 x ... x K_N.
     name : str
         The argument's name, for the error message (``field``).
+    copy : bool
+        False: a float64 ``values`` is returned itself (for callers that only read it).
 
     Returns
     -------
     ndarray of float, shape ``shape``
-        A float copy.
+        A float copy (or ``values`` itself, see ``copy``).
 
     Raises
     ------
@@ -143,7 +145,7 @@ def check_profile_array(values, shape: tuple[int, ...], name: str) -> np.ndarray
                                 f"(dtype {raw.dtype})", field=name)
         if np.iscomplexobj(raw):
             raise InstanceError("must be real numbers, got complex values", field=name)
-        arr = np.array(raw, dtype=float)
+        arr = np.array(raw, dtype=float, copy=True if copy else None)
     except (TypeError, ValueError) as err:
         if isinstance(err, InstanceError):
             raise
@@ -236,6 +238,52 @@ def expect(belief_rows: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.einsum("tr,sr->ts", belief_rows, values, optimize=False)
 
 
+class Interim:
+    """Agent i's expectations E[v(s, θ_−i) | θ_i = t] of profile arrays v, as [true type t, report s] tables.
+
+    Correlated types (``joint`` given): the beliefs are the rows of :func:`lpmech.profiles.beliefs`
+    and each table is the product of a block of belief rows with the (report, others) view of v
+    (:func:`expect`), K_i x K_i x R operations. Independent types (``joint`` None): every true
+    type holds the same belief, the others' product pmf, so E[v(s, θ_−i) | θ_i = t] does not
+    depend on t and is the interim sum E[v | θ_i = s] (:func:`lpmech.profiles.interim`: one pass
+    contracting every other axis with its pmf): K^N operations per array, neither the (K_i, R)
+    beliefs nor the K^N joint pmf are formed. The tables are the same numbers up to rounding.
+
+    Parameters
+    ----------
+    instance : Instance
+    i : int
+        The agent.
+    arrays : dict of str to ndarray, shapes K_1 x ... x K_N
+        The profile arrays whose expectations are wanted (e.g. x, m, |m|), file order.
+    joint : ndarray, shape K_1 x ... x K_N, or None
+        The joint pmf for correlated types; None for independent types (``instance.probs``).
+    """
+
+    def __init__(self, instance: Instance, i: int, arrays: dict, joint: np.ndarray | None = None):
+        self.k = instance.shape[i]
+        if joint is None:
+            probs = instance.probs
+            self.vectors = {key: interim(a, probs, i) for key, a in arrays.items()}
+            self.belief = None
+        else:
+            self.vectors = None
+            self.belief = beliefs(joint, i)
+            self.views = {key: agent_view(a, i) for key, a in arrays.items()}
+
+    def table(self, key: str, rows: slice) -> np.ndarray:
+        """[t, s] = E[v(s, θ_−i) | θ_i = t] for the true types t in ``rows``, shape (len(rows), K_i)."""
+        if self.belief is None:
+            return np.broadcast_to(self.vectors[key], (rows.stop - rows.start, self.k))
+        return expect(self.belief[rows], self.views[key])
+
+    def truthful(self, key: str) -> np.ndarray:
+        """E[v(t, θ_−i) | θ_i = t] for every type t, shape (K_i,)."""
+        if self.belief is None:
+            return self.vectors[key]
+        return (self.belief * self.views[key]).sum(axis=1)
+
+
 def _check_options(instance, ic, participation) -> None:
     if not isinstance(instance, Instance):
         raise InstanceError(f"must be an lpmech.Instance, got {type(instance).__name__}", field="instance")
@@ -310,11 +358,14 @@ def verify(instance: Instance, x, m, *, ic: str = "bayesian", participation: str
 
         return verify_exact(instance, x, m, ic=ic, participation=participation, veto=veto)
     shape = instance.shape
-    x = check_profile_array(x, shape, "x")
-    m = check_profile_array(m, shape, "m")
+    x = check_profile_array(x, shape, "x", copy=False)        # read only below
+    m = check_profile_array(m, shape, "m", copy=False)
     names = instance.names
     vetoes = set(check_veto(instance, veto))
-    joint = instance.joint_pmf()
+    independent = instance.independent
+    fast = independent and ic == "bayesian" and participation == "interim"
+    # independent types under Bayesian IC and interim IR: interim sums only (no K^N joint pmf)
+    joint = None if fast else instance.joint_pmf()
     sign = instance.money_sign
     worst_ic = worst_ir = 0.0                 # absolute, payoff units
     rel_ic = rel_ir = 0.0                     # relative to the magnitude of the comparison
@@ -324,23 +375,19 @@ def verify(instance: Instance, x, m, *, ic: str = "bayesian", participation: str
     am = np.abs(m)
     for i, (name, share, grid) in enumerate(zip(names, instance.shares, instance.grids)):
         k = grid.size
-        xi = agent_view(x, i)          # [report s, others r]
-        mi = agent_view(m, i)
-        ami = agent_view(am, i)
-        pi = agent_view(joint, i)       # [true t, others r]
-        belief = beliefs(joint, i)       # P(θ_-i = r | θ_i = t)
         t_abs = np.abs(grid)
         if ic == "bayesian":
+            exp = Interim(instance, i, {"x": x, "m": m, "|m|": am}, None if independent else joint)
             # [t, s] arrays (true type x report), built in blocks of rows t: bounded memory
             truthful = np.empty(k)
             ic_gap, ic_rel, ic_where = 0.0, -1.0, None
             for rows in row_blocks(k, k):
                 diag = np.arange(rows.start, rows.stop)        # truthful reports of these rows
                 j = diag - rows.start
-                exp_m = expect(belief[rows], mi)                      # [t, s] = E[m(s, θ_-i) | t]
-                exp_x = expect(belief[rows], xi)
+                exp_m = exp.table("m", rows)                         # [t, s] = E[m(s, θ_-i) | t]
+                exp_x = exp.table("x", rows)
                 util = share * sign * (exp_m - grid[rows, None] * exp_x)
-                size = share * (expect(belief[rows], ami) + t_abs[rows, None])   # magnitude of util[t, s]
+                size = share * (exp.table("|m|", rows) + t_abs[rows, None])   # magnitude of util[t, s]
                 truthful[rows] = util[j, diag]
                 gains = util - util[j, diag][:, None]
                 rel = _ratio(gains, np.maximum(size, size[j, diag][:, None]))
@@ -351,6 +398,10 @@ def verify(instance: Instance, x, m, *, ic: str = "bayesian", participation: str
                     ic_where = {"agent": name, "type": float(grid[rows.start + t_idx]),
                                 "report": float(grid[s_idx])}
         else:
+            xi = agent_view(x, i)          # [report s, others r]
+            mi = agent_view(m, i)
+            ami = agent_view(am, i)
+            belief = beliefs(joint, i)       # P(θ_-i = r | θ_i = t)
             # u[s, r] = payoff of true type t reporting s against others r, at every r.
             ic_gap, ic_rel, ic_where = 0.0, 0.0, None
             for t in range(k):
@@ -372,13 +423,16 @@ def verify(instance: Instance, x, m, *, ic: str = "bayesian", participation: str
         ir_gap, ir_rel, ir_where = 0.0, 0.0, None
         if name in vetoes:
             if participation == "interim":
-                size = share * ((belief * ami).sum(axis=1) + t_abs)
+                if ic != "bayesian":
+                    exp = Interim(instance, i, {"|m|": am}, None if independent else joint)
+                size = share * (exp.truthful("|m|") + t_abs)
                 rel = _ratio(-truthful, size)
                 t = int(np.argmax(rel))
                 ir_gap = max(0.0, -float(truthful.min()))
                 ir_rel = float(rel[t])
                 ir_where = {"agent": name, "type": float(grid[t])}
             else:
+                xi, mi, ami, pi = (agent_view(a, i) for a in (x, m, am, joint))
                 u = share * sign * (mi - grid[:, None] * xi)                # [t, r], every profile
                 size = share * (ami + t_abs[:, None])
                 rel = _ratio(-u, size)
@@ -393,10 +447,12 @@ def verify(instance: Instance, x, m, *, ic: str = "bayesian", participation: str
         per_agent.append({"agent": name, "ic_violation": ic_gap, "ir_violation": ir_gap,
                           "ic_relative": ic_rel, "ir_relative": ir_rel,
                           "interim_utility": truthful.tolist()})
-    if instance.side == "buy":
-        profit = float(np.sum(joint * (instance.buyer_value * x - m)))
+    # buy side E[b·x − m], sell side E[m − c·x]: E[σ (d·x − m)], σ = +1 (buy) or −1 (sell)
+    d, sigma = instance.designer_value, instance.money_sign
+    if joint is None:       # independent types: E[·] = Σ_t p_1(t) E[· | θ_1 = t], interim sums only
+        profit = float(instance.probs[0] @ interim(sigma * (d * x - m), instance.probs, 0))
     else:
-        profit = float(np.sum(joint * (m - instance.seller_cost * x)))
+        profit = float(np.sum(joint * (sigma * (d * x - m))))
     bound = float(max(0.0, -x.min(), x.max() - 1.0))
     return Audit(max_ic_violation=worst_ic, max_ir_violation=worst_ir, profit=profit,
                  max_bound_violation=bound, worst_ic=where_ic, worst_ir=where_ir,

@@ -35,15 +35,16 @@ from typing import Any
 
 import numpy as np
 
-from .audit import expect, row_blocks, verify
+from .audit import Interim, row_blocks, verify
 from .errors import CheckError
-from .profiles import agent_view, along, beliefs, weighted_sum
+from .profiles import along, interim, weighted_sum
 from .structured.oracle import DEFAULT_CHUNK, GOracle
 from .tolerances import (
     ALLOCATION_TOL,
     CHECK_RTOL,
     CONTINUUM_RTOL,
     MONOTONICITY_TOL,
+    PROB_TOL,
     TINY,
     WEIGHT_TOL,
     gap_limit,
@@ -139,25 +140,22 @@ def incentive_ratios(instance, x, m, m_size=None) -> Incentives:
     x = np.asarray(x, dtype=float)
     m = np.asarray(m, dtype=float)
     m_size = np.abs(m) if m_size is None else np.asarray(m_size, dtype=float)
-    joint = instance.joint_pmf()
+    # independent types: interim sums (audit.Interim), no K^N joint pmf or (K_i, R) beliefs
+    joint = None if instance.independent else instance.joint_pmf()
     sign = instance.money_sign
     worst_ic = worst_ir = 0.0
+    ax = np.abs(x)
     for i, (share, grid) in enumerate(zip(instance.shares, instance.grids)):
-        xi = agent_view(x, i)
-        mi = agent_view(m, i)
-        si = agent_view(m_size, i)
-        belief = beliefs(joint, i)
-        axi = np.abs(xi)
+        exp = Interim(instance, i, {"x": x, "m": m, "size": m_size, "|x|": ax}, joint)
         k = grid.size
         truthful, size_t = np.empty(k), np.empty(k)
         for rows in row_blocks(k, k):               # [t, s] arrays in blocks of rows: bounded memory
             diag = np.arange(rows.start, rows.stop)        # truthful reports of these rows
             j = diag - rows.start
-            belief_t = belief[rows]
-            exp_m = expect(belief_t, mi)                    # [t, s] = E[m(s, θ_-i) | t]
-            exp_x = expect(belief_t, xi)
+            exp_m = exp.table("m", rows)                    # [t, s] = E[m(s, θ_-i) | t]
+            exp_x = exp.table("x", rows)
             util = share * sign * (exp_m - grid[rows, None] * exp_x)
-            size = share * (expect(belief_t, si) + np.abs(grid)[rows, None] * expect(belief_t, axi))
+            size = share * (exp.table("size", rows) + np.abs(grid)[rows, None] * exp.table("|x|", rows))
             truthful[rows], size_t[rows] = util[j, diag], size[j, diag]
             gain = util - util[j, diag][:, None]
             worst_ic = max(worst_ic, _worst_ratio(gain, size + size[j, diag][:, None]))
@@ -186,8 +184,10 @@ def profit_magnitude(instance, x, m) -> float:
     float
         In the instance's units.
     """
-    joint = instance.joint_pmf()
-    return float(np.sum(joint * (abs(float(instance.designer_value)) * np.abs(x) + np.abs(m))))
+    terms = abs(float(instance.designer_value)) * np.abs(x) + np.abs(m)
+    if instance.independent:       # Σ_t p_1(t) E[terms | θ_1 = t]: interim sums, no K^N joint pmf
+        return float(instance.probs[0] @ interim(terms, instance.probs, 0))
+    return float(np.sum(instance.joint_pmf() * terms))
 
 
 def gains(problem, pmf: np.ndarray, x: np.ndarray, phi) -> tuple[np.ndarray, np.ndarray]:
@@ -196,8 +196,8 @@ def gains(problem, pmf: np.ndarray, x: np.ndarray, phi) -> tuple[np.ndarray, np.
     Parameters
     ----------
     problem : EngineProblem
-    pmf : ndarray, shape K_1 x ... x K_N
-        The profile pmf.
+    pmf : ndarray, shape K_1 x ... x K_N, or None
+        The profile pmf (unused, may be None, for independent types).
     x : ndarray, same shape
     phi : list of ndarray
         Raw virtual costs per agent.
@@ -205,7 +205,21 @@ def gains(problem, pmf: np.ndarray, x: np.ndarray, phi) -> tuple[np.ndarray, np.
     Returns
     -------
     (ndarray, ndarray), each of shape (N,)
+
+    Notes
+    -----
+    Independent types (``problem.probs`` set): E[x(b − φ_i)] = Σ_t p_i(t)(b − φ_i(t)) X_i(t) with
+    X_i = E[x | θ_i] (:func:`lpmech.profiles.interim`), and E[|x||b − φ_i|] likewise from
+    E[|x| | θ_i]: interim sums, ``pmf`` unused (it may be None).
     """
+    if problem.probs is not None:
+        xa = np.abs(x)
+        val, mag = [], []
+        for i, (f, p) in enumerate(zip(phi, problem.probs)):
+            d = problem.b - f
+            val.append(float((p * d) @ interim(x, problem.probs, i)))
+            mag.append(float((p * np.abs(d)) @ interim(xa, problem.probs, i)))
+        return np.array(val), np.array(mag)
     mass = pmf * x
     absmass = np.abs(mass)
     n = problem.n
@@ -313,8 +327,8 @@ def maximin_checks(*, instance, problem, unit, core, phi, phi_bar, pmf, tr, allo
         The core solver's x, value, ω, x_ω and tie allowance (engine form).
     phi, phi_bar : list of ndarray
         Raw and ironed virtual costs per agent (engine form).
-    pmf : ndarray, shape K_1 x ... x K_N
-        Profile pmf (engine order).
+    pmf : ndarray, shape K_1 x ... x K_N, or None
+        Profile pmf (engine order); None: computed by interim sums of the independent marginals.
     tr : lpmech.transfers.Transfers
         Transfers of ``core.x`` (engine form).
     allocation, transfer : ndarray, shape K_1 x ... x K_N
@@ -417,7 +431,8 @@ def maximin_checks(*, instance, problem, unit, core, phi, phi_bar, pmf, tr, allo
         "posted_ir_violation_relative": posted_incentives.ir,
         "posted_excess": posted_excess,
         "posted_excess_ratio": posted_excess / max(posted_limit, 1e-300),
-        "tie_probability": float(np.sum(pmf * tie)),
+        "tie_probability": float(np.sum(pmf * tie)) if pmf is not None
+        else float(problem.probs[0] @ interim(tie, problem.probs, 0)),
         "tie_tolerance": tie_rtol,
         "tolerance": CHECK_RTOL,
     }
@@ -528,16 +543,41 @@ def general_checks(lp, x: np.ndarray, m: np.ndarray, value: float, lp_value: flo
 
     inst = lp.instance
     mech = inst.mechanism
-    audit = verify(inst, x, m, ic=mech.ic, participation=mech.participation, veto=lp.vetoes)
-    surplus = float(sum(np.dot(p, a["interim_utility"]) for p, a in zip(inst.probs, audit.per_agent)))
+    interdependent = getattr(inst, "interdependence", None) is not None
+    new_ir = mech.participation == "ex-ante" or mech.outside_option is not None or interdependent
+    new_ic = interdependent or mech.ic == "ex-post"
+    if new_ir or new_ic:    # audited by own_payoff_audit (brute force from the definitions)
+        audit = verify(inst, x, m, ic="bayesian" if new_ic else mech.ic, participation="interim", veto=[])
+        shares = inst.shares.reshape((-1,) + (1,) * inst.n)
+        own = own_payoff_audit(inst, x, shares * m[None], ic=mech.ic, participation=mech.participation,
+                               vetoes=lp.vetoes)
+    else:
+        audit = verify(inst, x, m, ic=mech.ic, participation=mech.participation, veto=lp.vetoes)
+    if new_ic or new_ir:        # the agents' total surplus with their true costs
+        from .general import _weighted_types
+
+        costs = _weighted_types(inst, list(range(inst.n))) * float(inst.shares.sum())
+        surplus = float(np.sum(inst.joint_pmf() * inst.money_sign * (m - costs * x)))
+    else:
+        surplus = float(sum(np.dot(p, a["interim_utility"]) for p, a in zip(inst.probs, audit.per_agent)))
     lam = mech.pareto or 0.0
     fb, bound = first_best(inst), profit_bound(inst, lp.vetoes)
     size = _value_magnitude(lp, x, m)
     audited = audit.profit + lam * surplus
     gap = max(abs(lp_value - audited), abs(value - audited)) / size
+    if new_ir:      # summing the vetoes' participation rows: profit <= bound − Σ E[r_i] / Σ σ_i
+        from .general import outer_marginal, outside_options
+
+        idx = [inst.names.index(v) for v in lp.vetoes]
+        opts = outside_options(inst)
+        bound -= sum(float(outer_marginal(inst, i) @ opts[i]) for i in idx) / float(inst.shares[idx].sum())
     excess = max(0.0, audit.profit - bound)
-    checks = {"max_ic_violation": audit.max_ic_violation, "max_ir_violation": audit.max_ir_violation,
-              "ic_relative": audit.ic_relative, "ir_relative": audit.ir_relative,
+    ir_max = own["max_ir_violation"] if new_ir else audit.max_ir_violation
+    ir_rel = own["ir_relative"] if new_ir else audit.ir_relative
+    ic_max = own["max_ic_violation"] if new_ic else audit.max_ic_violation
+    ic_rel = own["ic_relative"] if new_ic else audit.ic_relative
+    checks = {"max_ic_violation": ic_max, "max_ir_violation": ir_max,
+              "ic_relative": ic_rel, "ir_relative": ir_rel,
               "max_bound_violation": audit.max_bound_violation, "analytic_gap": gap,
               "profit_bound_excess": excess, "first_best": fb, "profit_bound": bound,
               "profit": audit.profit, "surplus": surplus, "value_magnitude": size,
@@ -545,7 +585,8 @@ def general_checks(lp, x: np.ndarray, m: np.ndarray, value: float, lp_value: flo
     limits = {"ic_relative": CHECK_RTOL, "ir_relative": CHECK_RTOL, "analytic_gap": CHECK_RTOL,
               "max_bound_violation": ALLOCATION_TOL,
               "profit_bound_excess": CHECK_RTOL * (size + abs(bound))}
-    return enforce(checks, limits)
+    more, more_limits = limits_audit(inst, x, m, size)
+    return enforce({**checks, **more}, {**limits, **more_limits})
 
 
 def algorithms_agree(neg_c: np.ndarray, first, second, *, unit: float, spread: float) -> None:
@@ -611,3 +652,185 @@ def spread_within_limit(spread: float, unit: float) -> None:
                          message=(f"the general LP cannot be solved reliably in floating point: a type or value "
                                   f"is {spread:.3g} times the instance's money unit {unit:.3g} (limit "
                                   f"{MAX_SPREAD:.0e}); HiGHS's tolerances would make the answer unverifiable"))
+
+
+def individual_checks(instance, x: np.ndarray, ms: np.ndarray, value: float, lp_value: float) -> dict:
+    """Audit a mechanism with individual transfers by brute force; raise :class:`CheckError` on failure.
+
+    Every IC and IR inequality is evaluated from its definition on the whole grid, independently
+    of the LP's row builders: agent i of true type t reporting s against the others' types r
+    gets sign·(m_i(s, r) − σ_i t x(s, r)); Bayesian IC and interim IR take expectations under
+    the conditional P(r | t) of the joint pmf, dominant-strategy IC and ex-post IR hold at every
+    r (zero-probability profiles included). Each violation is relative to the payoffs it
+    compares (|m_i| + σ_i|t|·x, with x known to PROB_TOL); the value gap to
+    E|d·x| + Σ_i E|m_i|.
+
+    Parameters
+    ----------
+    instance : Instance
+        With its mechanism (``transfers = "individual"``).
+    x : ndarray, shape K_1 x ... x K_N
+    ms : ndarray, shape N x K_1 x ... x K_N
+        Each agent's own transfer, in the instance's money units.
+    value, lp_value : float
+        The objective of (x, ms) as returned, and HiGHS's optimal value.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    CheckError
+    """
+    from .general import first_best
+
+    mech = instance.mechanism
+    pmf, sign, d = instance.joint_pmf(), instance.money_sign, instance.designer_value
+    floor = PROB_TOL / CHECK_RTOL
+    worst = own_payoff_audit(instance, x, ms, ic=mech.ic, participation=mech.participation, vetoes=instance.names)
+    profit = float(np.sum(pmf * sign * (d * x - ms.sum(axis=0))))
+    size = float(np.sum(pmf * (abs(d) * np.abs(x) + np.abs(ms).sum(axis=0)))) + floor * abs(d)
+    size = max(size, TINY)
+    from .general import outer_marginal, outside_options
+
+    fb = first_best(instance)
+    # summing every agent's participation row: profit <= first best − Σ_i E[r_i]
+    bound = fb - sum(float(outer_marginal(instance, i) @ r) for i, r in enumerate(outside_options(instance)))
+    outside = float(max(np.max(-x), np.max(x - 1.0), 0.0))
+    checks = {**worst, "analytic_gap": max(abs(lp_value - profit), abs(value - profit)) / size,
+              "profit_bound_excess": max(0.0, profit - bound), "max_bound_violation": outside,
+              "first_best": fb, "profit_bound": bound, "profit": profit, "surplus": float(np.sum(pmf * (
+                  sign * (ms.sum(axis=0) - x * sum(s * along(g, j, instance.n)
+                                                  for j, (g, s) in enumerate(zip(instance.grids, instance.shares))))))),
+              "value_magnitude": size, "tolerance": CHECK_RTOL, "allocation_tolerance": ALLOCATION_TOL}
+    limits = {"ic_relative": CHECK_RTOL, "ir_relative": CHECK_RTOL, "analytic_gap": CHECK_RTOL,
+              "max_bound_violation": ALLOCATION_TOL, "profit_bound_excess": CHECK_RTOL * (size + abs(bound))}
+    more, more_limits = limits_audit(instance, x, ms.sum(axis=0), size)
+    return enforce({**checks, **more}, {**limits, **more_limits})
+
+
+def own_payoff_audit(instance, x: np.ndarray, ms: np.ndarray, *, ic: str, participation: str,
+                     vetoes) -> dict:
+    """Brute-force IC and participation audit with each agent's own payment and outside option.
+
+    Agent i of true type t reporting s against the others' types r gets
+    sign·(M_i(s, r) − σ_i t x(s, r)), M_i its own payment (σ_i·m with a shared transfer, m_i with
+    individual transfers). Bayesian IC and interim participation use the conditional P(r | t);
+    dominant-strategy IC and ex-post participation hold at every r (zero-probability profiles
+    included); ex-ante participation is the expectation over the agent's own types. The
+    participation right-hand side is the outside option r_i(t) (ex ante: E[r_i]), from
+    :func:`lpmech.general.outside_options`. Each violation is relative to the payoffs compared
+    (|M_i| + σ_i|t|·x, plus |r_i|; x is known to PROB_TOL).
+
+    Parameters
+    ----------
+    instance : Instance
+    x : ndarray, shape K_1 x ... x K_N
+    ms : ndarray, shape N x K_1 x ... x K_N
+        Each agent's own payment, in the instance's money units.
+    ic : {"bayesian", "dominant"}
+    participation : {"interim", "ex-post", "ex-ante"}
+    vetoes : list of str
+        The agents whose participation is audited.
+
+    Returns
+    -------
+    dict
+        ``ic_relative``, ``ir_relative``, ``max_ic_violation``, ``max_ir_violation`` (>= 0).
+    """
+    from .general import outside_options
+
+    pmf, sign = instance.joint_pmf(), instance.money_sign
+    options = outside_options(instance)
+    gamma = getattr(instance, "interdependence", None)
+    worst = {"ic_relative": 0.0, "ir_relative": 0.0, "max_ic_violation": 0.0, "max_ir_violation": 0.0}
+    floor = PROB_TOL / CHECK_RTOL
+    for i, (name, grid, share) in enumerate(zip(instance.names, instance.grids, instance.shares)):
+        k = grid.size
+        X = np.moveaxis(x, i, 0).reshape(k, -1)
+        M = np.moveaxis(ms[i], i, 0).reshape(k, -1)
+        P = np.moveaxis(pmf, i, 0).reshape(k, -1)
+        true = np.broadcast_to(grid[:, None], (k, X.shape[1]))             # cost of type t against r
+        if gamma is not None:                   # + Σ_j γ_ij θ_j(r), from the grids directly
+            others = [j for j in range(instance.n) if j != i]
+            mesh = np.meshgrid(*[instance.grids[j] for j in others], indexing="ij")
+            e = sum((gamma[i, j] * g for j, g in zip(others, mesh)), np.zeros(mesh[0].shape)).ravel()
+            true = true + e[None, :]
+        cost = share * true[:, None, :] * X[None, :, :]                     # t, s, r
+        pay = sign * (M[None, :, :] - cost)
+        size = np.abs(M)[None, :, :] + np.abs(cost) + floor * share * np.abs(true)[:, None, :]
+        tt = np.arange(k)
+        mass = P.sum(axis=1, keepdims=True)
+        belief = np.divide(P, mass, out=np.zeros_like(P), where=mass > 0)
+        U = np.einsum("tr,tsr->ts", belief, pay)
+        S = np.einsum("tr,tsr->ts", belief, size)
+        if ic == "bayesian":
+            gap = U - U[tt, tt][:, None]
+            rel = gap / np.maximum(S + S[tt, tt][:, None], TINY)
+        else:
+            gap = pay - pay[tt, tt][:, None, :]
+            rel = gap / np.maximum(size + size[tt, tt][:, None, :], TINY)
+        worst["max_ic_violation"] = max(worst["max_ic_violation"], float(gap.max()))
+        worst["ic_relative"] = max(worst["ic_relative"], float(rel.max()))
+        if name not in vetoes:
+            continue
+        r = options[i]
+        if participation == "interim":
+            gap = r - U[tt, tt]
+            rel = gap / np.maximum(S[tt, tt] + np.abs(r), TINY)
+        elif participation == "ex-post":
+            gap = r[:, None] - pay[tt, tt]
+            rel = gap / np.maximum(size[tt, tt] + np.abs(r)[:, None], TINY)
+        else:
+            own = mass.ravel()
+            gap = np.array([own @ (r - U[tt, tt])])
+            rel = gap / max(float(own @ (S[tt, tt] + np.abs(r))), TINY)
+        worst["max_ir_violation"] = max(worst["max_ir_violation"], float(gap.max()))
+        worst["ir_relative"] = max(worst["ir_relative"], float(rel.max()))
+    return {k: max(v, 0.0) for k, v in worst.items()}
+
+
+def limits_audit(instance, x: np.ndarray, m: np.ndarray, money_size: float) -> tuple[dict, dict]:
+    """Check the transfer and trade constraints the mechanism sets, from their definitions.
+
+    ``no_subsidy``: m(θ) >= 0 at every profile; ``max_transfer``: m(θ) <= X at every profile;
+    ``budget``: E[m] <= X; ``min_trade_probability``: E[x] >= q. Money violations are relative
+    to ``money_size`` + |X| (``money_size`` the magnitude E|d·x| + E|m| the LP's value is
+    summed from; a transfer's accuracy is relative to it); the trade probability's to
+    ALLOCATION_TOL.
+
+    Parameters
+    ----------
+    instance : Instance
+        With its mechanism.
+    x, m : ndarray, shape K_1 x ... x K_N
+        Allocation and total transfer, in the instance's units.
+    money_size : float
+        The money magnitude of the problem (instance's units).
+
+    Returns
+    -------
+    (measured, limits) : tuple of dict
+        Relative violations by name (``no_subsidy_violation``, ...) and their limits; empty when
+        the mechanism sets no such constraint.
+    """
+    mech = instance.mechanism
+    pmf = instance.joint_pmf()
+    measured, limits = {}, {}
+    size = max(float(money_size), TINY)
+    if mech.no_subsidy:
+        measured["no_subsidy_violation"] = max(0.0, float(np.max(-m))) / size
+        limits["no_subsidy_violation"] = CHECK_RTOL
+    if mech.max_transfer is not None:
+        X = mech.max_transfer
+        measured["max_transfer_violation"] = max(0.0, float(np.max(m - X))) / max(size + abs(X), TINY)
+        limits["max_transfer_violation"] = CHECK_RTOL
+    if mech.budget is not None:
+        X = mech.budget
+        measured["budget_violation"] = max(0.0, float(np.sum(pmf * m)) - X) / max(size + abs(X), TINY)
+        limits["budget_violation"] = CHECK_RTOL
+    if mech.min_trade_probability is not None:
+        measured["min_trade_probability_violation"] = max(0.0, mech.min_trade_probability - float(np.sum(pmf * x)))
+        limits["min_trade_probability_violation"] = ALLOCATION_TOL
+    return measured, limits

@@ -2,7 +2,8 @@
 
 ``lpmech solve FILE [--json PATH|-] [--plot FILE.png|.pdf|.svg] [--csv DIR] [--max-profiles N]``
 ``lpmech solve FILE [--method auto|lp|structured|general|continuous] [--continuous] [--certify float|exact]``
-``lpmech solve FILE [--ic dominant] [--participation ex-post] [--veto NAME ...] [--pareto λ]``
+``lpmech solve FILE [--ic dominant] [--participation ex-post] [--veto NAME ...] [--pareto λ]
+[--transfers individual]``
 ``lpmech compare FILE [--json PATH|-] [--certify float|exact]``
 ``lpmech frontier FILE --out DIR [--lambdas λ ...]``
 ``lpmech validate [--quick] [--out DIR] [--claim ID ...]``
@@ -304,6 +305,11 @@ def _cmd_solve(args, run: _Run) -> int:
     cap = "default" if args.max_profiles is None else args.max_profiles
     result = solve(instance, max_profiles=cap, method=args.method, certify=args.certify)
     payload = _with_provenance(_unit_keys(result.to_dict(), instance), args)
+    from .compare import fixed_shares_line
+
+    shares_note = fixed_shares_line(instance, result)     # g(σ) − min_ω g(ω), maximin results only
+    if shares_note:
+        payload.setdefault("info", {})["fixed_shares_cost"] = shares_note[1]
     files = []
     if args.plot:
         from .plot import figure
@@ -317,7 +323,8 @@ def _cmd_solve(args, run: _Run) -> int:
         files += [("csv", path, write) for path, write in csv_outputs(result, args.csv)]
         created = make_output_dir(args.csv, "--csv")
     try:
-        run.commit(args, payload, _with_units(result.summary(), instance), files)
+        text = result.summary() + ("\n" + shares_note[0] if shares_note else "")
+        run.commit(args, payload, _with_units(text, instance), files)
     except BaseException:
         _remove_if_empty(args.csv if created else None)
         raise
@@ -360,7 +367,11 @@ def _with_provenance(payload: dict, args) -> dict:
 def _with_options(instance, args):
     """Apply the command line's mechanism options, which override the file's [mechanism]."""
     return instance.with_mechanism(ic=args.ic, participation=args.participation,
-                                   veto=tuple(args.veto) if args.veto else None, pareto=args.pareto)
+                                   veto=tuple(args.veto) if args.veto else None, pareto=args.pareto,
+                                   transfers=getattr(args, "transfers", None), consent=getattr(args, "consent", None),
+                                   no_subsidy=True if getattr(args, "no_subsidy", False) else None,
+                                   max_transfer=getattr(args, "max_transfer", None), budget=getattr(args, "budget", None),
+                                   min_trade_probability=getattr(args, "min_trade_probability", None))
 
 
 def _cmd_compare(args, run: _Run) -> int:
@@ -444,10 +455,21 @@ def _lambda(text: str) -> float:
 
 def _add_mechanism_options(p) -> None:
     g = p.add_argument_group("mechanism options (override the file's [mechanism] table)")
-    g.add_argument("--ic", choices=["bayesian", "dominant"], help="incentive constraints")
-    g.add_argument("--participation", choices=["interim", "ex-post"], help="participation constraints")
+    g.add_argument("--ic", choices=["bayesian", "dominant", "ex-post"],
+                   help="incentive constraints (ex-post: a best reply at every profile of truthful others)")
+    g.add_argument("--participation", choices=["interim", "ex-post", "ex-ante"], help="participation constraints")
+    g.add_argument("--consent", type=_positive_int, metavar="K",
+                   help="the mechanism needs any K agents' consent: the designer picks the K veto holders")
     g.add_argument("--veto", nargs="+", metavar="NAME", help="the agents who hold a veto (default: all)")
     g.add_argument("--pareto", type=_lambda, metavar="λ", help="maximize profit + λ x agents' surplus (0 <= λ <= 1)")
+    g.add_argument("--no-subsidy", action="store_true",
+                   help="m(θ) >= 0 at every profile (the designer never receives money on the buy side, never pays it "
+                        "on the sell side)")
+    g.add_argument("--max-transfer", type=float, metavar="X", help="m(θ) <= X at every profile")
+    g.add_argument("--budget", type=float, metavar="X", help="expected transfer E[m] <= X")
+    g.add_argument("--min-trade-probability", type=float, metavar="Q", help="E[x] >= Q")
+    g.add_argument("--transfers", choices=["shares", "individual"],
+                   help="one transfer split in fixed shares (default) or each agent its own transfer m_i")
 
 
 def _positive_int(text: str) -> int:

@@ -29,10 +29,11 @@ from .instance import Instance
 from .posted import best_posted_price
 from .tolerances import CHECK_RTOL, limit
 
-__all__ = ["compare", "CompareTable", "frontier", "Frontier", "DEFAULT_LAMBDAS"]
+__all__ = ["compare", "CompareTable", "frontier", "Frontier", "DEFAULT_LAMBDAS", "g_at_shares", "fixed_shares_cost"]
 
 VARIANTS = (("bayesian", "interim"), ("bayesian", "ex-post"), ("dominant", "interim"), ("dominant", "ex-post"))
 _LABEL = {"bayesian": "BIC", "dominant": "DSIC", "interim": "interim IR", "ex-post": "ex post IR"}
+_IC_LABEL = {"bayesian": "BIC", "dominant": "DSIC", "ex-post": "ex-post IC"}
 
 #: Default Pareto weights: dense near 0, where the designer's distortion starts to give way,
 #: and near 1, the welfare end.
@@ -50,6 +51,9 @@ class CompareTable:
 
     ``rows``: one dict per variant (label, ic, participation, value, share_of_first_best, and
     value_tolerance: the bound CHECK_RTOL x (E|d·x| + E|m|) the value was cross-checked to);
+    ``extra_rows``: rows beyond the four variants, each with the keys of ``rows``: "individual
+    transfers" (each agent its own transfer, BIC and interim IR; ``closed_form`` g(σ) when types
+    are independent);
     ``posted``: the best collective posted price (:func:`lpmech.posted.best_posted_price`:
     price, value, trade_probability, share_of_first_best). DSIC holds against every profile of
     the others and ex-post IR at every profile, zero-probability profiles included
@@ -62,10 +66,12 @@ class CompareTable:
     rows: list[dict]
     posted: dict
     first_best: float
+    extra_rows: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"instance": self.description, "side": self.side, "veto": list(self.vetoes),
-                "rows": self.rows, "posted_price": self.posted, "first_best": self.first_best}
+                "rows": self.rows, "extra_rows": self.extra_rows, "posted_price": self.posted,
+                "first_best": self.first_best}
 
     def summary(self) -> str:
         """An aligned text table; each value carries the digits its cross-check supports (a
@@ -77,11 +83,15 @@ class CompareTable:
             return _fmt(v, tol / CHECK_RTOL, digits=8)
 
         lines = [(r["label"], value(r["value"], r.get("value_tolerance", limit(r["value"]))),
-                  pct(r["share_of_first_best"])) for r in self.rows]
+                  pct(r["share_of_first_best"])) for r in [*self.rows, *self.extra_rows]]
         p = self.posted
-        price = "no trade" if p["price"] is None else f"p = {p['price']:.6g}"
-        lines.append((f"best posted price ({price})", value(p["value"], p.get("value_tolerance", limit(p["value"]))),
-                      pct(p["share_of_first_best"])))
+        if p.get("value") is None:
+            lines.append((f"best posted price ({p.get('note', 'not computed')})", "n/a", "n/a"))
+        else:
+            price = "no trade" if p["price"] is None else f"p = {p['price']:.6g}"
+            lines.append((f"best posted price ({price})",
+                          value(p["value"], p.get("value_tolerance", limit(p["value"]))),
+                          pct(p["share_of_first_best"])))
         lines.append(("first best", value(self.first_best, limit(self.first_best)),
                       "100.00%" if self.first_best > 0 else "n/a"))
         head = ("mechanism", "value", "of first best")
@@ -90,12 +100,16 @@ class CompareTable:
                f"{head[0]:<{w[0]}}  {head[1]:>{w[1]}}  {head[2]:>{w[2]}}",
                f"{'-' * w[0]}  {'-' * w[1]}  {'-' * w[2]}"]
         out += [f"{a:<{w[0]}}  {b:>{w[1]}}  {c:>{w[2]}}" for a, b, c in lines]
-        certs = [(r["label"], r["certificate"]) for r in self.rows if r.get("certificate") is not None]
+        certs = [(r["label"], r["certificate"]) for r in [*self.rows, *self.extra_rows]
+                 if r.get("certificate") is not None]
         for label, c in certs:
             if c.get("proven"):
                 out.append(f"{label}: proven optimal in exact arithmetic, value {c['value']} = {c['value_float']:.17g}")
             else:
                 out.append(f"{label}: not certified ({c.get('reason', '')})")
+        if self.extra_rows:
+            out += ["individual transfers: each agent its own transfer (BIC, interim IR, every agent a veto);",
+                    "ex-ante IR: each veto holder's expected payoff over its own types."]
         out += ["value: the designer's expected profit; BIC/DSIC: Bayesian / dominant-strategy IC (DSIC against",
                 "every profile of the others); interim IR: every type; ex post IR: every profile, zero-probability",
                 "profiles included; first best: the expected gains from trade."]
@@ -115,9 +129,13 @@ def _certify_row(instance: Instance, mech) -> dict:
 
 
 def compare(instance: Instance, *, certify: str = "float") -> CompareTable:
-    """Profit under BIC/DSIC x interim/ex post IR, the best posted price and the first best.
+    """Profit under BIC/DSIC x interim/ex post IR, individual transfers, the best posted price and
+    the first best.
 
-    The instance's veto set is kept; the objective is profit. Every LP solution is audited
+    The instance's veto set is kept; the objective is profit. The four IC x participation rows
+    share one transfer in the fixed shares; the row "individual transfers" (BIC, interim IR,
+    every agent a veto) gives each agent its own transfer (:func:`lpmech.general.solve_individual`)
+    and, with independent types, is cross-checked against g(σ) (:func:`g_at_shares`). Every LP solution is audited
     (see :func:`lpmech.general.solve_general`).
 
     Parameters
@@ -149,27 +167,166 @@ def compare(instance: Instance, *, certify: str = "float") -> CompareTable:
     >>> table = compare(inst)
     >>> [round(r["value"], 4) for r in table.rows], table.posted["value"], table.first_best
     ([0.3125, 0.3125, 0.3125, 0.25], 0.25, 0.5)
+    >>> [(r["label"], round(r["value"], 4)) for r in table.extra_rows]
+    [('individual transfers', 0.3125), ('BIC, ex-ante IR', 0.5)]
     """
     if certify not in ("float", "exact"):
         raise InstanceError(f"certify must be 'float' or 'exact', got {certify!r}", field="certify")
     fb = first_best(instance)
     rows: list[dict] = []
     vetoes: tuple[str, ...] = ()
+    gamma = getattr(instance, "interdependence", None)
+    interdependent = gamma is not None and bool(np.any(gamma != 0))
     for ic, participation in VARIANTS:
-        mech = replace(instance.mechanism, ic=ic, participation=participation, pareto=None)
+        if interdependent and ic == "dominant":     # DSIC is not defined with interdependent values
+            ic = "ex-post"
+        mech = replace(instance.mechanism, ic=ic, participation=participation, pareto=None, transfers="shares")
         res = solve_general(instance, mechanism=mech)
         vetoes = res.vetoes
-        rows.append({"label": f"{_LABEL[ic]}, {_LABEL[participation]}", "ic": ic,
+        rows.append({"label": f"{_IC_LABEL[ic]}, {_LABEL[participation]}", "ic": ic,
                      "participation": participation, "value": res.value,
                      "share_of_first_best": _share(res.value, fb),
                      "value_tolerance": CHECK_RTOL * res.checks["value_magnitude"]})
         if certify == "exact":
             rows[-1]["certificate"] = _certify_row(instance, mech)
+    base = replace(instance.mechanism, ic="bayesian", participation="interim", pareto=None)
+    extra = [_individual_row(replace(instance, mechanism=base, agents=instance.agents), fb)]
+    ante = replace(base, participation="ex-ante", transfers="shares")
+    res = solve_general(instance, mechanism=ante)
+    extra.append({"label": "BIC, ex-ante IR", "ic": "bayesian", "participation": "ex-ante", "value": res.value,
+                  "share_of_first_best": _share(res.value, fb),
+                  "value_tolerance": CHECK_RTOL * res.checks["value_magnitude"]})
+    if certify == "exact":
+        extra[0]["certificate"] = {"method": "exact", "proven": False,
+                                   "reason": "the exact certificate covers one shared transfer only"}
+        extra[1]["certificate"] = {"method": "exact", "proven": False,
+                                   "reason": "the exact certificate covers interim and ex-post participation only"}
+    if interdependent:        # lpmech.posted prices private values only
+        return CompareTable(instance.describe(), instance.side, vetoes, rows,
+                            {"price": None, "value": None, "share_of_first_best": None,
+                             "note": "not computed with interdependent values"}, fb, extra)
     pp = best_posted_price(instance)
     posted = {**pp.to_dict(), "share_of_first_best": _share(pp.value, fb)}
     if pp.price is not None:     # the posted profit (d - p)·P(trade) is summed from |d| and |p| per trade
         posted["value_tolerance"] = limit((abs(instance.designer_value) + abs(pp.price)) * pp.trade_probability)
-    return CompareTable(instance.describe(), instance.side, vetoes, rows, posted, fb)
+    return CompareTable(instance.describe(), instance.side, vetoes, rows, posted, fb, extra)
+
+
+# --------------------------------------------------------------------------- individual transfers
+def g_at_shares(instance: Instance) -> tuple[float, float]:
+    """g(σ) = E[(b − σ·φ̄)_+] at the shares σ, and the magnitude of its terms (docs/model.md, section 10).
+
+    The value of the optimal mechanism with individual transfers when types are independent:
+    revenue equivalence agent by agent gives profit E[x(b − Σ_i σ_i φ̄_i)] minus rents, so x_σ is
+    optimal. φ̄_i are the ironed virtual costs of the per-share grids in the buy-side (engine)
+    form, so on the sell side this is E[(σ·ψ̄ − c)_+] with ψ̄ the ironed virtual values.
+    Evaluated by :class:`lpmech.structured.oracle.GOracle`.
+
+    Parameters
+    ----------
+    instance : Instance
+        Independent types on grids.
+
+    Returns
+    -------
+    g : float
+        In the instance's money units.
+    magnitude : float
+        E[(|b| + σ·|φ̄|) 1{σ·φ̄ < b}], the size of the terms g is summed from.
+
+    Raises
+    ------
+    InstanceError
+        Correlated types (the closed form needs independent types).
+    """
+    from .structured.oracle import DEFAULT_CHUNK, GOracle
+    from .virtual import iron, virtual_costs
+
+    if not instance.independent:
+        raise InstanceError("g(σ) is the individual-transfer value for independent types only; this instance "
+                            "has a joint pmf", field="joint", source=instance.source)
+    eng = instance.engine()
+    phi_bar = [iron(virtual_costs(g, p), p) for g, p in zip(eng.grids, eng.probs)]
+    cut = GOracle(phi_bar, eng.probs, eng.b, DEFAULT_CHUNK)(np.asarray(instance.shares, dtype=float), magnitude=True)
+    return float(cut.g), float(cut.magnitude)
+
+
+def fixed_shares_cost(instance: Instance, maximin_value: float) -> dict:
+    """What fixed shares cost the designer: g(σ) − min_ω g(ω) (docs/model.md, section 10).
+
+    Parameters
+    ----------
+    instance : Instance
+        Independent types on grids.
+    maximin_value : float
+        min_ω g(ω), the value of the optimal shared-transfer mechanism (the maximin LP's value),
+        in the instance's money units.
+
+    Returns
+    -------
+    dict
+        ``individual_value`` g(σ), ``shared_value`` min_ω g(ω), ``cost`` their difference
+        (clipped at 0 within CHECK_RTOL of the magnitude of g(σ)'s terms: it is >= 0 in exact
+        arithmetic) and ``tolerance``.
+
+    Raises
+    ------
+    InstanceError
+        Correlated types.
+    CheckError
+        g(σ) below min_ω g(ω) by more than the tolerance (one of the two values is wrong).
+    """
+    from .errors import CheckError
+
+    g_sigma, size = g_at_shares(instance)
+    tol = CHECK_RTOL * max(size, abs(maximin_value), abs(g_sigma))
+    cost = g_sigma - float(maximin_value)
+    if cost < -tol:
+        raise CheckError(["fixed_shares_cost"], {"fixed_shares_cost": cost, "g_sigma": g_sigma,
+                                                 "maximin_value": maximin_value}, {"fixed_shares_cost": tol},
+                         message=f"g(σ) = {g_sigma:.12g} is below min_ω g(ω) = {maximin_value:.12g}")
+    return {"individual_value": g_sigma, "shared_value": float(maximin_value),
+            "cost": max(cost, 0.0) if abs(cost) <= tol else cost, "tolerance": tol}
+
+
+def fixed_shares_line(instance: Instance, result) -> tuple[str, dict] | None:
+    """The solve report's line on what fixed shares cost, for a maximin result (None otherwise)."""
+    if getattr(result, "omega", None) is None or getattr(instance, "is_continuous", False) \
+            or not instance.independent:
+        return None
+    info = fixed_shares_cost(instance, result.value)
+    size = info["tolerance"] / CHECK_RTOL
+    text = (f"fixed shares cost the designer g(σ) − min_ω g(ω) = {_fmt(info['cost'], size, digits=8)} "
+            f"(individual transfers: g(σ) = {_fmt(info['individual_value'], size, digits=8)}, "
+            f"shared transfer: {_fmt(info['shared_value'], size, digits=8)})")
+    return text, info
+
+
+def _individual_row(instance: Instance, fb: float) -> dict:
+    """The compare row "individual transfers": the LP, cross-checked against g(σ) when independent."""
+    from .errors import CheckError
+    from .general import solve_individual
+
+    mech = replace(instance.mechanism, transfers="individual", pareto=None, veto=None, consent=None)
+    res = solve_individual(instance, mechanism=mech)
+    tol = CHECK_RTOL * res.checks["value_magnitude"]
+    partial = instance.mechanism.veto is not None or (instance.mechanism.consent or instance.n) < instance.n
+    label = "individual transfers" + (" (every agent a veto)" if partial else "")
+    row = {"label": label, "ic": mech.ic, "participation": mech.participation,
+           "transfers": "individual", "value": res.value, "share_of_first_best": _share(res.value, fb),
+           "value_tolerance": tol}
+    if (instance.independent and mech.ic == "bayesian" and mech.participation == "interim"
+            and getattr(instance, "interdependence", None) is None and not mech.has_limits
+            and mech.outside_option is None):
+        g_sigma, size = g_at_shares(instance)
+        gap = abs(g_sigma - res.value)
+        lim = CHECK_RTOL * max(size, res.checks["value_magnitude"])
+        row["closed_form"] = g_sigma
+        if gap > lim:
+            raise CheckError(["individual_closed_form"], {"individual_closed_form": gap, "lp": res.value,
+                                                          "g_sigma": g_sigma}, {"individual_closed_form": lim},
+                             message=f"individual-transfer LP {res.value:.12g} differs from g(σ) = {g_sigma:.12g}")
+    return row
 
 
 # --------------------------------------------------------------------------- frontier

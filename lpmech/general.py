@@ -92,7 +92,7 @@ from .instance import Instance, Mechanism, unit_scale
 from .profiles import agent_view, along, beliefs, conditional_interim, outer_pmf
 from .tolerances import ALLOCATION_TOL, CHECK_RTOL, CROSSCHECK_SPREAD, LEX_RTOL, MAX_SPREAD, PROB_TOL, TINY
 
-__all__ = ["solve_general", "assemble", "GeneralLP", "RowBlock", "GeneralResult", "CheckError", "first_best",
+__all__ = ["solve_general", "solve_individual", "assemble", "GeneralLP", "RowBlock", "GeneralResult", "CheckError", "first_best",
            "profit_bound", "CHECK_RTOL", "GENERAL_LP_MAX_PROFILES", "LEX_RTOL", "CROSSCHECK_SPREAD", "MAX_SPREAD"]
 
 #: The general LP's cap on profiles (:func:`lpmech.solve` with ``method="general"``, ``compare``,
@@ -102,11 +102,14 @@ GENERAL_LP_MAX_PROFILES = 20_000
 
 
 def _weighted_types(instance: Instance, members: list[int]) -> np.ndarray:
-    """Σ_{i in members} σ_i θ_i / Σ σ_i over the profile grid."""
+    """Σ_{i in members} σ_i c_i(θ) / Σ σ_i over the profile grid, c_i(θ) = θ_i (+ Σ_j γ_ij θ_j)."""
     shares = instance.shares
     total = np.zeros(instance.shape)
+    extra = interdependent_costs(instance)
     for i in members:
         total = total + shares[i] * along(instance.grids[i], i, instance.n)
+        if extra is not None:
+            total = total + shares[i] * extra[i]
     return total / shares[members].sum()
 
 
@@ -175,7 +178,8 @@ def _check_instance(instance) -> None:
         raise InstanceError(f"must be an lpmech.Instance, got {type(instance).__name__}", field="instance")
 
 
-_MECHANISM_KEYS = ("ic", "participation", "veto", "pareto")
+_MECHANISM_KEYS = ("ic", "participation", "veto", "pareto", "transfers", "outside_option", "consent", "no_subsidy",
+                   "max_transfer", "budget", "min_trade_probability")
 
 
 def _resolve(instance: Instance, mechanism: Mechanism | Mapping | None) -> Instance:
@@ -211,6 +215,13 @@ def _resolve(instance: Instance, mechanism: Mechanism | Mapping | None) -> Insta
         raise InstanceError(f"is {mech.pareto:g} > 1: the LP is unbounded (paying the group one more "
                             "unit everywhere keeps every constraint and raises profit + λ·surplus "
                             "by λ − 1); use 0 <= λ <= 1", field="mechanism.pareto", source=instance.source)
+    if mech.transfers == "individual":
+        individual_options_ok(instance)
+    gamma = getattr(instance, "interdependence", None)
+    if gamma is not None and np.any(gamma != 0) and mech.ic == "dominant":
+        raise InstanceError('is "dominant", which is not defined here with interdependent values (a cost depends on '
+                            'the others\' true types, not their reports): use "ex-post" (ex-post IC) or "bayesian"',
+                            field="mechanism.ic", source=instance.source)
     return instance
 
 
@@ -224,6 +235,7 @@ class _Agent:
     grid: np.ndarray
     n: int                  # number of profiles
     sign: float             # +1 buy side, −1 sell side
+    extra: np.ndarray | None = None     # interdependent values: Σ_j γ_ij θ_j at each θ_−i = r (LP units)
 
     @property
     def k(self) -> int:
@@ -282,15 +294,40 @@ def _pick(k: int, t: np.ndarray, s: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix((np.ones(t.size), (np.arange(t.size), t * k + s)), shape=(t.size, k * k))
 
 
+def _expected_payoff(agent: _Agent, t: np.ndarray, s: np.ndarray) -> sp.csr_matrix:
+    """Rows over [x; m]: E[sign·(m(s, r) − (t + e(r))·x(s, r)) | θ_i = t] for each pair (t, s).
+
+    Written out over profiles (the interdependent case, where the cost e(r) = Σ_j γ_ij θ_j
+    depends on the others' true types and the interim operator of x and m alone does not
+    suffice).
+    """
+    k_r = agent.view.shape[1]
+    extra = np.zeros(k_r) if agent.extra is None else agent.extra
+    rows = np.repeat(np.arange(t.size), k_r)
+    tt, ss = np.repeat(t, k_r), np.repeat(s, k_r)
+    r = np.tile(np.arange(k_r), t.size)
+    w = agent.belief[tt, r]
+    live = w != 0
+    rows, tt, ss, r, w = rows[live], tt[live], ss[live], r[live], w[live]
+    prof = agent.view[ss, r]
+    data = agent.sign * np.concatenate([-w * (agent.grid[tt] + extra[r]), w])
+    return sp.csr_matrix((data, (np.concatenate([rows, rows]), np.concatenate([prof, prof + agent.n]))),
+                         shape=(t.size, 2 * agent.n))
+
+
 def _bayesian_ic(agent: _Agent):
     """Every pair (t, s), s != t: the truthful interim payoff is at least the deviation's."""
     t, s = np.nonzero(~np.eye(agent.k, dtype=bool))
+    if agent.extra is not None:
+        return "profile", _expected_payoff(agent, t, t) - _expected_payoff(agent, t, s)
     return "interim", _pick(agent.k, t, t) - _pick(agent.k, t, s)
 
 
 def _interim_ir(agent: _Agent):
     """The truthful interim payoff of every type is nonnegative."""
     t = np.arange(agent.k)
+    if agent.extra is not None:
+        return "profile", _expected_payoff(agent, t, t)
     return "interim", _pick(agent.k, t, t)
 
 
@@ -321,13 +358,98 @@ def _ex_post_payoff(agent: _Agent, t: np.ndarray, s: np.ndarray, r: np.ndarray) 
     """Rows sign·(m − t·x) at the profile (s, r): true type t reports s, the others are r."""
     rows = np.arange(t.size)
     prof = agent.view[s, r]
-    data = agent.sign * np.concatenate([-agent.grid[t], np.ones(t.size)])
+    cost = agent.grid[t] if agent.extra is None else agent.grid[t] + agent.extra[r]
+    data = agent.sign * np.concatenate([-cost, np.ones(t.size)])
     return sp.csr_matrix((data, (np.concatenate([rows, rows]), np.concatenate([prof, prof + agent.n]))),
                          shape=(t.size, 2 * agent.n))
 
 
-_IC_ROWS = {"bayesian": _bayesian_ic, "dominant": _dominant_ic}
+def _ex_ante_ir(agent: _Agent, own_pmf: np.ndarray):
+    """The expected truthful payoff over the agent's own types is nonnegative (one row)."""
+    k = agent.k
+    t = np.arange(k)
+    if agent.extra is not None:
+        return "profile", sp.csr_matrix(own_pmf[None, :] @ _expected_payoff(agent, t, t))
+    return "interim", sp.csr_matrix((own_pmf, (np.zeros(k, dtype=int), t * k + t)), shape=(1, k * k))
+
+
+_IC_ROWS = {"bayesian": _bayesian_ic, "dominant": _dominant_ic, "ex-post": _dominant_ic}
+
+
+def interdependent_costs(instance: Instance) -> list[np.ndarray] | None:
+    """c_i(θ) − θ_i = Σ_j γ_ij θ_j on the profile grid for each agent (None: private values)."""
+    gamma = getattr(instance, "interdependence", None)
+    if gamma is None:
+        return None
+    return [sum((gamma[i, j] * along(instance.grids[j], j, instance.n) for j in range(instance.n) if j != i),
+                np.zeros(instance.shape)) * np.ones(instance.shape) for i in range(instance.n)]
+
+
+def _make_agent(instance: Instance, i: int, flat: np.ndarray, unit: float, extra_all) -> _Agent:
+    """Agent i's view of the grid (with its interdependent cost term at each θ_−i, if any)."""
+    view = agent_view(flat, i)
+    extra = None if extra_all is None else extra_all[i].ravel()[view[0]] / unit
+    return _Agent(view, _beliefs(instance, view, i), instance.grids[i] / unit, flat.size, instance.money_sign, extra)
 _IR_ROWS = {"interim": _interim_ir, "ex-post": _ex_post_ir}
+
+
+def outside_options(instance: Instance) -> list[np.ndarray]:
+    """Each agent's outside option r_i(θ_i) on its grid (file order), in its payoff units (0 by default)."""
+    table = instance.mechanism.outside_options()
+    return [np.broadcast_to(np.asarray(table.get(name, 0.0), dtype=float), grid.shape).copy()
+            for name, grid in zip(instance.names, instance.grids)]
+
+
+def _participation(instance: Instance, i: int, agent: _Agent, unit: float):
+    """(acts_on, matrix, rhs) of agent i's participation rows: payoff per unit of share >= r_i / (σ_i·unit).
+
+    rhs is None when the outside option is 0.
+    """
+    mech = instance.mechanism
+    r = outside_options(instance)[i] / (instance.shares[i] * unit)
+    if mech.participation == "ex-ante":
+        own = outer_marginal(instance, i)
+        acts_on, matrix = _ex_ante_ir(agent, own)
+        rhs = np.array([float(own @ r)])
+    else:
+        acts_on, matrix = _IR_ROWS[mech.participation](agent)
+        rhs = r if mech.participation == "interim" else np.repeat(r, agent.view.shape[1])
+    return acts_on, matrix, (rhs if np.any(rhs != 0) else None)
+
+
+#: The transfer and trade constraint groups (docs/model.md, section 11), in this order.
+LIMIT_GROUPS = ("no_subsidy", "max_transfer", "budget", "min_trade_probability")
+
+
+def _limit_blocks(instance: Instance, pmf: np.ndarray, unit: float) -> dict[str, list[RowBlock]]:
+    """Rows over [x; m / unit] of the transfer and trade constraints the mechanism sets (agent −1).
+
+    ``no_subsidy``: m(θ) >= 0 at every profile; ``max_transfer``: −m(θ) >= −X at every profile;
+    ``budget``: −E[m] >= −X; ``min_trade_probability``: E[x] >= q (zero-probability profiles
+    included in the first two).
+    """
+    mech = instance.mechanism
+    n = pmf.size
+    eye, none = sp.identity(n, format="csr"), sp.csr_matrix((n, n))
+    out: dict[str, list[RowBlock]] = {}
+    if mech.no_subsidy:
+        out["no_subsidy"] = [RowBlock(-1, "profile", sp.hstack([none, eye], format="csr"), None)]
+    if mech.max_transfer is not None:
+        out["max_transfer"] = [RowBlock(-1, "profile", sp.hstack([none, -eye], format="csr"),
+                                        np.full(n, -mech.max_transfer / unit))]
+    if mech.budget is not None:
+        row = sp.csr_matrix(np.concatenate([np.zeros(n), -pmf])[None, :])
+        out["budget"] = [RowBlock(-1, "profile", row, np.array([-mech.budget / unit]))]
+    if mech.min_trade_probability is not None:
+        row = sp.csr_matrix(np.concatenate([pmf, np.zeros(n)])[None, :])
+        out["min_trade_probability"] = [RowBlock(-1, "profile", row, np.array([mech.min_trade_probability]))]
+    return out
+
+
+def outer_marginal(instance: Instance, i: int) -> np.ndarray:
+    """Agent i's marginal pmf over its grid (file order)."""
+    pmf = instance.joint_pmf()
+    return pmf.sum(axis=tuple(j for j in range(instance.n) if j != i))
 
 
 @dataclass(frozen=True)
@@ -342,6 +464,7 @@ class RowBlock:
     agent: int
     acts_on: str
     matrix: sp.csr_matrix
+    rhs: np.ndarray | None = None      # right-hand side (None: 0), per unit of share in LP units
 
 
 @dataclass(frozen=True, eq=False)
@@ -416,7 +539,8 @@ class GeneralLP:
         Raises
         ------
         InstanceError
-            If ``name`` is not ``"ic"`` or ``"participation"``.
+            If ``name`` is not one of the groups (``"ic"``, ``"participation"`` and the transfer and
+        trade constraints the mechanism sets, :data:`LIMIT_GROUPS`).
         """
         if name not in self.groups:
             raise InstanceError(f"must be one of {', '.join(map(repr, self.groups))}, got {name!r}", field="name")
@@ -462,7 +586,9 @@ class GeneralLP:
                     blocks.append(place(b.matrix if F is None else b.matrix @ F, offset[b.agent]))
         A = sp.vstack(define + blocks, format="csr")
         n_def = sum(sizes)
-        row_lo = np.zeros(A.shape[0])
+        rhs = [np.zeros(b.matrix.shape[0]) if b.rhs is None else b.rhs for name in self.groups
+               for b in self.groups[name]]
+        row_lo = np.concatenate([np.zeros(n_def), *rhs])
         row_hi = np.concatenate([np.zeros(n_def), np.full(A.shape[0] - n_def, INF)])
         col_lo = np.concatenate([np.zeros(n), self.m_lower, np.full(n_cols - 2 * n, -INF)])
         col_hi = np.concatenate([np.ones(n), self.m_upper, np.full(n_cols - 2 * n, INF)])
@@ -505,16 +631,17 @@ def assemble(instance: Instance, *, mechanism: Mechanism | Mapping | None = None
     flat = np.arange(n, dtype=np.int64).reshape(shape)       # flat profile indices
     groups: dict[str, list[RowBlock]] = {"ic": [], "participation": []}
     interim_factors: dict[int, tuple[sp.csr_matrix, sp.csr_matrix]] = {}
-    for i, (name, grid) in enumerate(zip(instance.names, instance.grids)):
-        view = agent_view(flat, i)
-        agent = _Agent(view, _beliefs(instance, view, i), grid / unit, n, sign)
-        makers = [("ic", _IC_ROWS[mech.ic])] + ([("participation", _IR_ROWS[mech.participation])]
-                                                if name in vetoes else [])
-        for group, make in makers:
-            acts_on, matrix = make(agent)
+    extra_all = interdependent_costs(instance)
+    for i, name in enumerate(instance.names):
+        agent = _make_agent(instance, i, flat, unit, extra_all)
+        made = [("ic", *_IC_ROWS[mech.ic](agent), None)]
+        if name in vetoes:
+            made.append(("participation", *_participation(instance, i, agent, unit)))
+        for group, acts_on, matrix, rhs in made:
             if acts_on == "interim" and i not in interim_factors:
                 interim_factors[i] = (_interim_payoff(agent), _interim_operator(agent))
-            groups[group].append(RowBlock(i, acts_on, matrix))
+            groups[group].append(RowBlock(i, acts_on, matrix, rhs))
+    groups.update(_limit_blocks(instance, pmf, unit))
     mean_type = _weighted_types(instance, list(range(instance.n))).ravel() / unit
     profit = (sign * instance.designer_value / unit * pmf, -sign * pmf)
     surplus = (-sign * mean_type * pmf, sign * pmf)
@@ -551,7 +678,7 @@ def _solver_for(mech: Mechanism) -> str:
     case over a minute); the pure variants are fastest with simplex (measured on the
     benchmarks and grids/ instances).
     """
-    mixed = (mech.ic == "dominant") != (mech.participation == "ex-post")
+    mixed = (mech.ic in ("dominant", "ex-post")) != (mech.participation == "ex-post")
     return "ipm" if mixed else "simplex"
 
 
@@ -636,14 +763,16 @@ def _interim(instance: Instance, x: np.ndarray, m: np.ndarray) -> list[dict]:
     """Per agent: grid, E[x | θ_i], E[m | θ_i] (as "expected_transfer" and its older key
     "transfer"), the agent's part σ_i·E[m | θ_i] ("expected_payout") and the interim utility."""
     pmf, sign = instance.joint_pmf(), instance.money_sign
+    extra = interdependent_costs(instance)
     out = []
     for i, (name, grid, share) in enumerate(zip(instance.names, instance.grids, instance.shares)):
         X = conditional_interim(x, pmf, i)
         M = conditional_interim(m, pmf, i)
+        C = grid * X if extra is None else grid * X + conditional_interim(extra[i] * x, pmf, i)
         out.append({"agent": name, "grid": grid.tolist(), "trade_probability": X.tolist(),
                     "expected_transfer": M.tolist(), "transfer": M.tolist(),
                     "expected_payout": (share * M).tolist(),
-                    "utility": (share * sign * (M - grid * X)).tolist()})
+                    "utility": (share * sign * (M - C)).tolist()})
     return out
 
 
@@ -745,6 +874,8 @@ class GeneralResult:
     formulation: str = "general"
     instance: Instance | None = field(default=None, repr=False)
     highs_status: str = "Optimal"
+    agent_transfers: np.ndarray | None = None
+    coalitions: list[dict] | None = None
 
     @property
     def profit(self) -> float:
@@ -756,13 +887,24 @@ class GeneralResult:
 
     def mechanism_dict(self) -> dict:
         m = self.mechanism
-        return {"ic": m.ic, "participation": m.participation, "veto": list(self.vetoes),
-                "objective": "profit" if m.pareto is None else "pareto", "pareto": m.pareto}
+        out = {"ic": m.ic, "participation": m.participation, "veto": list(self.vetoes),
+               "objective": "profit" if m.pareto is None else "pareto", "pareto": m.pareto}
+        if m.transfers != "shares":
+            out["transfers"] = m.transfers
+        if m.outside_option is not None:
+            out["outside_option"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in m.outside_option}
+        if m.consent is not None:
+            out["consent"] = m.consent
+            out["coalitions"] = self.coalitions
+        return out
 
     def to_dict(self) -> dict:
         """JSON-ready dict (lists and floats)."""
         interim = self.interim
-        return {"status": self.status, "highs_status": self.highs_status, "side": self.side,
+        extra = {} if self.agent_transfers is None else {"agent_transfers": self.agent_transfers.tolist()}
+        if self.coalitions is not None:
+            extra["coalitions"] = self.coalitions
+        return {**extra, "status": self.status, "highs_status": self.highs_status, "side": self.side,
                 "formulation": self.formulation, "mechanism": self.mechanism_dict(), "value": float(self.value),
                 "allocation": self.allocation.tolist(), "transfer": self.transfer.tolist(),
                 "interim": interim, "checks": __import__("lpmech.result", fromlist=["_jsonable"])._jsonable(self.checks),
@@ -772,15 +914,26 @@ class GeneralResult:
         """Readable text: options, value against the first best, checks, and the interim table
         with every column defined. Numbers carry the precision their checks support."""
         m, c = self.mechanism, self.checks
-        ic = "Bayesian IC" if m.ic == "bayesian" else "dominant-strategy IC (every profile of the others)"
-        ir = "interim IR" if m.participation == "interim" else "ex-post IR (every profile)"
+        ic = {"bayesian": "Bayesian IC", "dominant": "dominant-strategy IC (every profile of the others)",
+              "ex-post": "ex-post IC (a best reply at every profile of truthful others)"}[m.ic]
+        gamma = getattr(self.instance, "interdependence", None)
+        if gamma is not None:
+            ic += ", interdependent values γ = " + str(np.asarray(gamma).tolist())
+        ir = {"interim": "interim IR", "ex-post": "ex-post IR (every profile)",
+              "ex-ante": "ex-ante IR (expected over own types)"}[m.participation]
+        if m.outside_option is not None:
+            ir += " with outside options " + ", ".join(
+                f"{k} {list(v) if isinstance(v, tuple) else v:g}" if not isinstance(v, tuple) else f"{k} {list(v)}"
+                for k, v in m.outside_option)
         objective = "profit" if m.pareto is None else f"profit + {m.pareto:g} x surplus"
         size = c.get("value_magnitude", abs(self.value))
         fb = c["first_best"]
         share = f" ({self.value / fb:.1%} of first best {_fmt(fb, fb)})" if fb > 0 else ""
         buy = self.side == "buy"
         flow = "designer to group" if buy else "group to designer"
-        lines = [f"general LP, {self.side} side: {ic}, {ir}, veto {', '.join(self.vetoes)}; maximize {objective}",
+        own = self.agent_transfers is not None
+        lines = [f"general LP, {self.side} side: {ic}, {ir}, veto {', '.join(self.vetoes)}; maximize {objective}"
+                 + ("; individual transfers m_i(θ), one per agent" if own else ""),
                  (f"status {self.status}, value {_fmt(self.value, size, digits=10)}{share}, "
                   f"profit {_fmt(c['profit'], size, digits=10)}, "
                   f"agents' surplus {_fmt(c['surplus'], size, digits=10)}, {self.solve_seconds:.3f} s"),
@@ -789,15 +942,25 @@ class GeneralResult:
                   f"value {c['analytic_gap']:.1e}"),
                  "interim table, per agent and type θ (per share):",
                  "  P(trade) = E[x | θ], the probability of trade given the agent's type;",
-                 f"  E[m | θ] = expected total transfer given the agent's type, {flow};",
+                 (f"  E[m | θ] = expected total transfer given the agent's type, {flow};" if not own else
+                  f"  E[m_i | θ] = the agent's own expected transfer given its type, {flow};"),
                  "  utility = the agent's expected payoff given its type, share σ included: "
-                 + ("σ·(E[m | θ] − θ·P(trade))" if buy else "σ·(θ·P(trade) − E[m | θ])") + "."]
+                 + (("σ·(E[m | θ] − θ·P(trade))" if buy else "σ·(θ·P(trade) − E[m | θ])") if not own else
+                    ("E[m_i | θ] − σ·θ·P(trade)" if buy else "σ·θ·P(trade) − E[m_i | θ]")) + "."]
+        if self.coalitions is not None:
+            lines.insert(1, f"consent of any {m.consent} agent(s): the designer picks the coalition whose "
+                            "participation binds; value of each coalition:")
+            for j, c in enumerate(self.coalitions):
+                best = " (best)" if tuple(c["veto"]) == tuple(self.vetoes) else ""
+                lines.insert(2 + j, f"  {', '.join(c['veto'])}: {_fmt(c['value'], size, digits=10)}{best}")
         for i, a in enumerate(self.interim):
-            lines.append(f"  {a['agent']}: {'θ':>10} {'P(trade)':>10} {'E[m | θ]':>12} {'utility':>12}")
+            lines.append(f"  {a['agent']}: {'θ':>10} {'P(trade)':>10} {'E[m_i | θ]' if own else 'E[m | θ]':>12} "
+                         f"{'utility':>12}")
             n_types = len(a["grid"])
             # each number's check is relative to the terms it is summed from: E[|m| | θ] and |θ|
             if self.instance is not None:
-                size_m = conditional_interim(np.abs(self.transfer), self.instance.joint_pmf(), i)
+                mine = self.transfer if not own else self.agent_transfers[i]
+                size_m = conditional_interim(np.abs(mine), self.instance.joint_pmf(), i)
                 size_u = self.instance.shares[i] * (size_m + np.abs(np.asarray(a["grid"])))
             else:
                 size_m, size_u = np.abs(a["expected_transfer"]), np.abs(a["utility"])
@@ -818,7 +981,9 @@ def solve_general(instance: Instance, *, mechanism: Mechanism | Mapping | None =
         Independent or correlated (joint pmf) types, either side.
     mechanism : Mechanism or dict, optional
         Overrides ``instance.mechanism`` (IC notion, participation, veto set, Pareto weight λ
-        in [0, 1]); a dict may hold the keys ``ic``, ``participation``, ``veto``, ``pareto``.
+        in [0, 1], transfers); a dict may hold the keys ``ic``, ``participation``, ``veto``,
+        ``pareto``, ``transfers``. ``transfers = "individual"`` is solved by
+        :func:`solve_individual`.
 
     Returns
     -------
@@ -851,6 +1016,11 @@ def solve_general(instance: Instance, *, mechanism: Mechanism | Mapping | None =
     start = time.perf_counter()
     _check_instance(instance)
     instance.check_size()                     # before anything the size of the grid is allocated
+    resolved = _resolve(instance, mechanism)
+    if resolved.mechanism.consent is not None:
+        return _solve_consent(resolved)
+    if resolved.mechanism.transfers == "individual":
+        return solve_individual(instance, mechanism=mechanism)
     lp = assemble(instance, mechanism=mechanism)
     inst = lp.instance
     from .checks import spread_within_limit
@@ -868,3 +1038,174 @@ def solve_general(instance: Instance, *, mechanism: Mechanism | Mapping | None =
     return GeneralResult(status="optimal", side=inst.side, value=value, allocation=x_nd, transfer=m_nd,
                          interim=_interim(inst, x_nd, m_nd), checks=checks, solve_seconds=seconds,
                          mechanism=inst.mechanism, vetoes=lp.vetoes, instance=inst, highs_status=highs_status)
+
+
+# --------------------------------------------------------------------------- individual transfers
+def _individual_lp(instance: Instance, unit: float):
+    """(c, A, row_lo, row_hi, col_lo, col_hi) of the LP with one transfer column block per agent.
+
+    Columns are ``[x, t_1, ..., t_N]`` (each a flattened profile vector), t_i = m_i / (σ_i·unit)
+    agent i's own transfer per unit of its share in LP units. Agent i's rows are the shared-
+    transfer rows of :func:`assemble` (``_IC_ROWS``, ``_IR_ROWS``: per unit of share,
+    sign·(t − θ_i x)) with the transfer column m replaced by t_i; ``c`` is the designer's
+    expected profit sign·(d·x − Σ_i σ_i t_i) per LP unit (to maximize).
+    """
+    mech = instance.mechanism
+    pmf = instance.joint_pmf().ravel()
+    n, nag, sign = pmf.size, instance.n, instance.money_sign
+    flat = np.arange(n, dtype=np.int64).reshape(instance.shape)
+    blocks, rhs_parts = [], []
+    extra_all = interdependent_costs(instance)
+    for i in range(nag):
+        agent = _make_agent(instance, i, flat, unit, extra_all)
+        for acts_on, matrix, rhs in ((*_IC_ROWS[mech.ic](agent), None), _participation(instance, i, agent, unit)):
+            rhs_parts.append(np.zeros(matrix.shape[0]) if rhs is None else rhs)
+            if acts_on == "interim":
+                matrix = matrix @ (_interim_payoff(agent) @ _interim_operator(agent))
+            g = sp.csc_matrix(matrix)
+            zeros = [sp.csc_matrix((g.shape[0], n))] * nag
+            parts = [g[:, :n]] + [g[:, n:] if j == i else zeros[j] for j in range(nag)]
+            blocks.append(sp.hstack(parts, format="csr"))
+    for group in _limit_blocks(instance, pmf, unit).values():     # on the total Σ_i σ_i t_i
+        for b in group:
+            g = sp.csc_matrix(b.matrix)
+            blocks.append(sp.hstack([g[:, :n]] + [instance.shares[i] * g[:, n:] for i in range(nag)], format="csr"))
+            rhs_parts.append(np.zeros(g.shape[0]) if b.rhs is None else b.rhs)
+    A = sp.vstack(blocks, format="csr")
+    row_lo = np.concatenate(rhs_parts)
+    c = np.concatenate([sign * instance.designer_value / unit * pmf]
+                       + [-sign * instance.shares[i] * pmf for i in range(nag)])
+    col_lo = np.concatenate([np.zeros(n), np.full(nag * n, -INF)])
+    col_hi = np.concatenate([np.ones(n), np.full(nag * n, INF)])
+    return c, A, row_lo, np.full(A.shape[0], INF), col_lo, col_hi
+
+
+def _solve_consent(inst: Instance) -> GeneralResult:
+    """Consent of any k agents: solve with every coalition of k veto holders, return the best.
+
+    The result's ``vetoes`` is the best coalition (the first in the agents' order on a tie
+    within CHECK_RTOL of the values' magnitude) and ``coalitions`` lists every coalition's value.
+    """
+    from itertools import combinations
+
+    mech = inst.mechanism
+    k = mech.consent
+    start = time.perf_counter()
+    runs = []
+    for coalition in combinations(inst.names, k):
+        sub = replace(mech, consent=None, veto=None if k == inst.n else tuple(coalition))
+        runs.append((coalition, solve_general(inst, mechanism=sub)))
+    top = max(r.value for _, r in runs)
+    tol = CHECK_RTOL * max(max(r.checks["value_magnitude"] for _, r in runs), TINY)
+    coalition, best = next((c, r) for c, r in runs if r.value >= top - tol)
+    best.coalitions = [{"veto": list(c), "value": r.value} for c, r in runs]
+    best.mechanism = mech
+    best.vetoes = tuple(coalition)
+    best.solve_seconds = time.perf_counter() - start
+    return best
+
+
+def individual_options_ok(inst: Instance) -> None:
+    """Refuse what individual transfers do not support: a Pareto weight, an agent without a veto.
+
+    Raises
+    ------
+    InstanceError
+        A Pareto weight (profit only), or a veto set that leaves an agent out (its own transfer
+        could be made arbitrarily negative: the LP is unbounded).
+    """
+    mech = inst.mechanism
+    if mech.consent is not None and mech.consent < inst.n:
+        raise InstanceError(f"= {mech.consent} < {inst.n} leaves agents without a veto, which individual transfers "
+                            "cannot have (an agent's own transfer would be unbounded)", field="mechanism.consent",
+                            source=inst.source)
+    if mech.pareto is not None:
+        raise InstanceError("is not supported with individual transfers (profit only)", field="mechanism.pareto",
+                            source=inst.source)
+    if mech.veto is not None and set(mech.veto) != set(inst.names):
+        left = [a for a in inst.names if a not in mech.veto]
+        raise InstanceError("must include every agent with individual transfers: an agent without a "
+                            "participation constraint can be charged any amount of its own transfer "
+                            "(the LP is unbounded)", field="mechanism.veto", agent=left[0], source=inst.source)
+
+
+def solve_individual(instance: Instance, *, mechanism: Mechanism | Mapping | None = None) -> GeneralResult:
+    """The general LP with individual transfers: each agent i gets its own transfer m_i(θ).
+
+    Agent i's payoff is sign·(m_i − σ_i θ_i x) (θ_i per share), the designer's profit
+    sign·(d·x − Σ_i m_i); every agent is BIC (or DSIC) and IR (interim or ex post) with its own
+    transfer (docs/model.md, section 10). With independent per-share types the value is
+    g(σ) = E[(b − σ·φ̄)_+] on the buy side (E[(σ·φ̄ − c)_+] on the sell side), φ̄ the ironed
+    virtual costs (values): revenue equivalence agent by agent. The solution is audited by
+    :func:`lpmech.checks.individual_checks`, a brute-force evaluation of every IC and IR
+    inequality from the definitions.
+
+    Parameters
+    ----------
+    instance : Instance
+        Independent or correlated types, either side.
+    mechanism : Mechanism or dict, optional
+        Overrides ``instance.mechanism``; its ``transfers`` is taken as ``"individual"``.
+
+    Returns
+    -------
+    GeneralResult
+        ``transfer`` is the total Σ_i m_i(θ) (shape K_1 x ... x K_N) and ``agent_transfers``
+        the N x K_1 x ... x K_N array of the m_i, in the instance's money units; ``interim``
+        reports each agent's own transfer.
+
+    Raises
+    ------
+    InstanceError
+        Bad options (see :func:`solve_general`), a Pareto weight, or a veto set that leaves an
+        agent out (its own transfer could then be made arbitrarily negative: unbounded).
+    SolverError
+        HiGHS reports no optimum (its status is in the error).
+    CheckError
+        The brute-force audit finds an IC or IR violation above CHECK_RTOL times the payoffs
+        compared, or a value gap above CHECK_RTOL times E|d·x| + Σ E|m_i|.
+    """
+    from .checks import individual_checks
+
+    start = time.perf_counter()
+    _check_instance(instance)
+    instance.check_size()
+    inst = _resolve(instance, mechanism)
+    mech = inst.mechanism
+    if mech.transfers != "individual":
+        inst = replace(inst, mechanism=replace(mech, transfers="individual"), agents=inst.agents)
+        mech = inst.mechanism
+    individual_options_ok(inst)
+    unit = unit_scale(inst.engine())
+    from .checks import spread_within_limit
+
+    big = max([abs(inst.designer_value)] + [float(np.max(np.abs(g))) for g in inst.grids])
+    spread_within_limit(big / unit, unit)
+    c, A, row_lo, row_hi, col_lo, col_hi = _individual_lp(inst, unit)
+    h = make_highs(-c, A, row_lo, row_hi, col_lo, col_hi)
+    h.setOptionValue("solver", _solver_for(mech))
+    what = "general LP (individual transfers)"
+    sol = run(h, what, retry=cold_simplex(h, what))
+    seconds = time.perf_counter() - start
+    n = inst.n_profiles
+    x = np.clip(sol.x[:n], 0.0, 1.0).reshape(inst.shape)
+    per_share = sol.x[n:n * (inst.n + 1)].reshape((inst.n, *inst.shape)) * unit
+    ms = inst.shares.reshape((-1,) + (1,) * inst.n) * per_share
+    lp_value = -sol.objective * unit
+    pmf = inst.joint_pmf()
+    sign = inst.money_sign
+    value = float(np.sum(pmf * sign * (inst.designer_value * x - ms.sum(axis=0))))
+    checks = individual_checks(inst, x, ms, value, lp_value)
+    interim = []
+    for i, (name, grid, share) in enumerate(zip(inst.names, inst.grids, inst.shares)):
+        X = conditional_interim(x, pmf, i)
+        M = conditional_interim(ms[i], pmf, i)
+        extra = interdependent_costs(inst)
+        C = grid * X if extra is None else grid * X + conditional_interim(extra[i] * x, pmf, i)
+        interim.append({"agent": name, "grid": grid.tolist(), "trade_probability": X.tolist(),
+                        "expected_transfer": M.tolist(), "transfer": M.tolist(), "expected_payout": M.tolist(),
+                        "utility": (sign * (M - share * C)).tolist()})
+    return GeneralResult(status="optimal", side=inst.side, value=value, allocation=x, transfer=ms.sum(axis=0),
+                         interim=interim, checks=checks, solve_seconds=seconds, mechanism=mech,
+                         vetoes=tuple(inst.names), instance=inst, highs_status=sol.status, agent_transfers=ms,
+                         formulation="general")

@@ -577,13 +577,39 @@ class Mechanism:
 
     Parameters
     ----------
-    ic : {"bayesian", "dominant"}
-    participation : {"interim", "ex-post"}
+    ic : {"bayesian", "dominant", "ex-post"}
+        Bayesian IC, dominant-strategy IC, or ex-post IC (truth-telling a best reply at every
+        profile of the others given truthful others; with private values the same rows as
+        dominant-strategy IC, with interdependent values the notion to use).
+    participation : {"interim", "ex-post", "ex-ante"}
+        Interim (every type), ex post (every profile) or ex ante (the expected payoff over the
+        agent's own types) participation, for each agent holding a veto.
     veto : list or tuple of str, or None
         Agents whose participation constraint binds (None: all of them). A string is not a
         list of names (``"ab"`` is an error, not the agents a and b).
     pareto : float or None
         None maximizes profit; λ >= 0 maximizes profit + λ x (agents' total expected surplus).
+    transfers : {"shares", "individual"}
+        ``"shares"`` (default): one total transfer split in the fixed shares σ. ``"individual"``:
+        each agent i gets its own transfer m_i(θ) (docs/model.md, section 10; general LP only).
+    outside_option : dict of str to float or list of float, or None
+        Per agent (by name), the payoff r_i(θ_i) its participation constraint must reach, in the
+        agent's payoff units σ_i·sign·(m − θ_i x): a number (every type) or a list over the
+        agent's grid (file order). Missing agents have 0 (docs/model.md, section 11).
+    consent : int or None
+        The mechanism needs the consent of any ``consent`` = k agents: the designer picks the
+        coalition of k agents whose participation constraints bind, and the best value over
+        coalitions is the answer (k = N: every agent holds a veto). Not with ``veto``.
+    no_subsidy : bool
+        m(θ) >= 0 at every profile (the total transfer, designer to group on the buy side, group
+        to designer on the sell side: the designer never receives money from the group on the
+        buy side and never pays it on the sell side).
+    max_transfer : float or None
+        m(θ) <= X at every profile (money units of the file).
+    budget : float or None
+        E[m] <= X.
+    min_trade_probability : float or None
+        E[x] >= q, q in [0, 1].
 
     The defaults (Bayesian IC, interim participation, every agent a veto, profit) are the
     setting of the talks, solved by the maximin LP when types are independent.
@@ -600,12 +626,64 @@ class Mechanism:
     participation: str = "interim"
     veto: tuple[str, ...] | None = None
     pareto: float | None = None
+    transfers: str = "shares"
+    outside_option: Any = None
+    consent: int | None = None
+    no_subsidy: bool = False
+    max_transfer: float | None = None
+    budget: float | None = None
+    min_trade_probability: float | None = None
 
     def __post_init__(self):
-        if not isinstance(self.ic, str) or self.ic not in ("bayesian", "dominant"):
-            raise InstanceError(f'must be "bayesian" or "dominant", got {_kind(self.ic)}', field="mechanism.ic")
-        if not isinstance(self.participation, str) or self.participation not in ("interim", "ex-post"):
-            raise InstanceError(f'must be "interim" or "ex-post", got {_kind(self.participation)}',
+        if not isinstance(self.no_subsidy, (bool, np.bool_)):
+            raise InstanceError(f"must be true or false, got {_kind(self.no_subsidy)}", field="mechanism.no_subsidy")
+        object.__setattr__(self, "no_subsidy", bool(self.no_subsidy))
+        for key in ("max_transfer", "budget", "min_trade_probability"):
+            value = getattr(self, key)
+            if value is not None:
+                object.__setattr__(self, key, float_number(value, field=f"mechanism.{key}"))
+        q = self.min_trade_probability
+        if q is not None and not 0.0 <= q <= 1.0:
+            raise InstanceError(f"must lie in [0, 1], got {q:g}", field="mechanism.min_trade_probability")
+        if self.outside_option is not None:
+            table = self.outside_option
+            if isinstance(table, tuple) and all(isinstance(e, tuple) and len(e) == 2 for e in table):
+                table = dict(table)
+            if not isinstance(table, Mapping):
+                raise InstanceError(f"must be a table of agent names to numbers or lists, got {_kind(table)}",
+                                    field="mechanism.outside_option")
+            norm = []
+            for name, value in table.items():
+                if not isinstance(name, str):
+                    raise InstanceError(f"must be keyed by agent names, found {_kind(name)}",
+                                        field="mechanism.outside_option")
+                if isinstance(value, (list, tuple, np.ndarray)):
+                    vals = tuple(float_number(v, field="outside_option", agent=name) for v in value)
+                    if not vals:
+                        raise InstanceError("is an empty list", field="outside_option", agent=name)
+                else:
+                    vals = float_number(value, field="outside_option", agent=name)
+                norm.append((name, vals))
+            object.__setattr__(self, "outside_option", tuple(norm) if norm else None)
+        if self.consent is not None:
+            if isinstance(self.consent, bool) or not isinstance(self.consent, (int, np.integer)):
+                raise InstanceError(f"must be a whole number of agents, got {_kind(self.consent)}",
+                                    field="mechanism.consent")
+            if self.consent < 1:
+                raise InstanceError(f"must be between 1 and the number of agents, got {int(self.consent)}",
+                                    field="mechanism.consent")
+            if self.veto is not None:
+                raise InstanceError("give either consent = k (the designer picks the k veto holders) or a fixed "
+                                    "veto list, not both", field="mechanism.consent")
+            object.__setattr__(self, "consent", int(self.consent))
+        if not isinstance(self.transfers, str) or self.transfers not in ("shares", "individual"):
+            raise InstanceError(f'must be "shares" or "individual", got {_kind(self.transfers)}',
+                                field="mechanism.transfers")
+        if not isinstance(self.ic, str) or self.ic not in ("bayesian", "dominant", "ex-post"):
+            raise InstanceError(f'must be "bayesian", "dominant" or "ex-post", got {_kind(self.ic)}',
+                                field="mechanism.ic")
+        if not isinstance(self.participation, str) or self.participation not in ("interim", "ex-post", "ex-ante"):
+            raise InstanceError(f'must be "interim", "ex-post" or "ex-ante", got {_kind(self.participation)}',
                                 field="mechanism.participation")
         if self.veto is not None:
             if not isinstance(self.veto, (list, tuple)):
@@ -628,7 +706,45 @@ class Mechanism:
     @property
     def is_default(self) -> bool:
         return (self.ic == "bayesian" and self.participation == "interim" and self.veto is None
-                and not self.pareto)
+                and not self.pareto and self.transfers == "shares" and self.outside_option is None
+                and self.consent is None and not self.has_limits)
+
+    @property
+    def has_limits(self) -> bool:
+        """Whether any transfer or trade constraint (no_subsidy, max_transfer, budget,
+        min_trade_probability) is set."""
+        return (self.no_subsidy or self.max_transfer is not None or self.budget is not None
+                or self.min_trade_probability is not None)
+
+    def outside_options(self) -> dict:
+        """The outside options as a dict of agent name to a float or a tuple over the grid."""
+        return dict(self.outside_option or ())
+
+    def check_against(self, names: Sequence[str], sizes: Sequence[int | None]) -> None:
+        """Check the options that depend on the agents: consent <= N, outside options' names and lengths.
+
+        Parameters
+        ----------
+        names : list of str
+            The agents' names.
+        sizes : list of int or None
+            Each agent's grid size (None for an agent given by a law: no length check).
+
+        Raises
+        ------
+        InstanceError
+            Naming the field and the agent.
+        """
+        if self.consent is not None and self.consent > len(names):
+            raise InstanceError(f"must be between 1 and the number of agents ({len(names)}), got {self.consent}",
+                                field="mechanism.consent")
+        for name, value in self.outside_options().items():
+            if name not in names:
+                raise InstanceError(f"names {name!r}, which is not an agent", field="outside_option", agent=name)
+            size = sizes[list(names).index(name)]
+            if isinstance(value, tuple) and size is not None and len(value) != size:
+                raise InstanceError(f"has {len(value)} entries but the agent's grid has {size} (give a number "
+                                    "or one value per grid point)", field="outside_option", agent=name)
 
 
 @dataclass(frozen=True)
@@ -746,6 +862,23 @@ def _nested(joint: Any, shape: tuple[int, ...], names: list[str]) -> list:
     return flat
 
 
+def _interdependence(gamma: Any, n: int) -> np.ndarray:
+    """γ as a finite N x N float array with zero diagonal (InstanceError naming the field otherwise)."""
+    if isinstance(gamma, np.ndarray):
+        gamma = gamma.tolist()
+    if not isinstance(gamma, (list, tuple)) or len(gamma) != n or any(
+            not isinstance(row, (list, tuple)) or len(row) != n for row in gamma):
+        raise InstanceError(f"must be an N x N matrix (a list of {n} lists of {n} numbers, one row per agent)",
+                            field="interdependence")
+    out = np.array([[float_number(v, field="interdependence") for v in row] for row in gamma])
+    bad = np.flatnonzero(np.diag(out) != 0)
+    if bad.size:
+        i = int(bad[0])
+        raise InstanceError(f"must have a zero diagonal (entry {i + 1},{i + 1} is {out[i, i]:g}: an agent's own "
+                            "type enters its cost once, with weight 1)", field="interdependence")
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class Instance:
     """A group-trading instance.
@@ -771,6 +904,10 @@ class Instance:
     name : str, optional
     mechanism : Mechanism, optional
         Constraints and objective (default: the talks' setting).
+    interdependence : array_like, shape N x N, optional
+        γ with zero diagonal: agent i's cost per share on the buy side (value on the sell side)
+        at profile θ is θ_i + Σ_j γ_ij θ_j (docs/model.md, section 11). None: private values.
+        Solved by the general LP only.
 
     Shares given on the agents must sum to 1 within PROB_TOL; they are normalized
     (σ / Σσ, exactly on the exact path). ``_exact`` is internal: it carries the exact data
@@ -805,6 +942,7 @@ class Instance:
     source: str | None = None
     name: str | None = None
     mechanism: Mechanism = field(default_factory=Mechanism)
+    interdependence: Any = None
     _exact: Any = field(default=None, repr=False, kw_only=True)
     if TYPE_CHECKING:             # set by _validate (object.__setattr__), not dataclass fields
         _grids: tuple[np.ndarray, ...] = field(init=False)
@@ -934,6 +1072,9 @@ class Instance:
                     listed = ", ".join(repr(nm) for nm in names[:10]) + (", ..." if len(names) > 10 else "")
                     raise InstanceError(f"is not an agent of this instance (agents: {listed})",
                                         field="mechanism.veto", agent=v)
+        self.mechanism.check_against(names, [None if g is None else g.size for g in per_share])
+        if self.interdependence is not None:
+            object.__setattr__(self, "interdependence", _interdependence(self.interdependence, len(names)))
         object.__setattr__(self, "agents", agents)
         object.__setattr__(self, "_shares", shares)
         object.__setattr__(self, "_grids", tuple(per_share))

@@ -35,6 +35,7 @@ an :class:`InstanceError` naming the file, the agent and the field.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import tomllib
@@ -46,10 +47,12 @@ from .instance import Agent, Instance, InstanceError, Mechanism, _kind, exact_fl
 
 __all__ = ["AGENT_KEYS", "TOP_KEYS", "from_dict", "load", "read_toml", "read_toml_document"]
 
-TOP_KEYS = {"name", "description", "side", "buyer_value", "seller_cost", "types", "agents", "joint", "mechanism"}
-AGENT_KEYS = {"name", "share", "grid", "probs", "distribution", "params", "points"}
+TOP_KEYS = {"name", "description", "side", "buyer_value", "seller_cost", "types", "agents", "joint", "mechanism",
+            "interdependence"}
+AGENT_KEYS = {"name", "share", "grid", "probs", "distribution", "params", "points", "outside_option"}
 JOINT_KEYS = {"probs"}
-MECHANISM_KEYS = {"ic", "participation", "veto", "objective", "pareto"}
+MECHANISM_KEYS = {"ic", "participation", "veto", "objective", "pareto", "transfers", "consent", "no_subsidy",
+                  "max_transfer", "budget", "min_trade_probability"}
 
 
 def _agent_name(k: int, table: Any) -> str:
@@ -175,10 +178,18 @@ def from_dict(data: Mapping[str, Any], source: str | None = None, *, max_profile
         if max_profiles is not None:
             _check_profiles(names, agents_raw, sizes, max_profiles)
         mechanism = _mechanism(data.get("mechanism", {}))
+        outside = {n: t["outside_option"] for n, t in zip(names, agents_raw) if "outside_option" in t}
+        if outside:
+            for n, v in outside.items():
+                if isinstance(v, (bool, str, Mapping)):
+                    raise InstanceError(f"must be a number or a list over the grid, got {_kind(v)}",
+                                        field="outside_option", agent=n)
+            mechanism = dataclasses.replace(mechanism, outside_option=outside)
         agents = [_agent(n, t) for n, t in zip(names, agents_raw)]
         return Instance(side=data["side"], agents=agents, buyer_value=data.get("buyer_value"),
                         seller_cost=data.get("seller_cost"), types=data.get("types", "per-share"),
-                        joint=joint, source=source, name=data.get("name"), mechanism=mechanism)
+                        joint=joint, source=source, name=data.get("name"), mechanism=mechanism,
+                        interdependence=data.get("interdependence"))
     except InstanceError as err:
         raise err.with_source(source) from None
 
@@ -200,7 +211,10 @@ def _mechanism(table: Any) -> Mechanism:
     if veto is not None and not isinstance(veto, list):
         raise InstanceError(f"must be a list of agent names, got {_kind(veto)}", field="mechanism.veto")
     return Mechanism(ic=table.get("ic", "bayesian"), participation=table.get("participation", "interim"),
-                     veto=None if veto is None else tuple(veto), pareto=table.get("pareto"))
+                     veto=None if veto is None else tuple(veto), pareto=table.get("pareto"),
+                     transfers=table.get("transfers", "shares"), consent=table.get("consent"),
+                     no_subsidy=table.get("no_subsidy", False), max_transfer=table.get("max_transfer"),
+                     budget=table.get("budget"), min_trade_probability=table.get("min_trade_probability"))
 
 
 def load(path: str | os.PathLike, *, max_profiles: int | None = None) -> Instance:

@@ -34,7 +34,7 @@ import scipy.sparse as sp
 
 from .audit import check_profile_array
 from .errors import InstanceError, SolverError
-from .general import GeneralLP, assemble
+from .general import LIMIT_GROUPS, GeneralLP, assemble, individual_options_ok
 from .highs import in_own_thread
 from .instance import Instance, Mechanism
 from .profiles import agent_view, beliefs
@@ -58,7 +58,12 @@ class GeneralModel:
     x, m : cvxpy.Variable or cvxpy.Expression
         Trade probability and transfer on every profile, flattened in C order (use
         :meth:`reshape`), in the instance's units. The solver's variable for the transfer is
-        ``m_in_units`` = m / ``unit`` (``m`` is that variable itself when ``unit`` is 1).
+        ``m_in_units`` = m / ``unit`` (``m`` is that variable itself when ``unit`` is 1). With
+        ``transfers = "individual"`` m is the total Σ_i m_i, an expression.
+    agent_m : list of cvxpy.Expression or None
+        With ``transfers = "individual"``: each agent's own transfer m_i(θ) in the instance's
+        units (its variable is ``t[i]`` = m_i / (σ_i·unit)); agent i's IC and participation rows
+        act on it. None with shared transfers.
     unit : float
         The money unit of the LP's rows (a power of two; see :class:`lpmech.general.GeneralLP`).
     pmf : ndarray
@@ -66,7 +71,9 @@ class GeneralModel:
     constraints : dict of str to list of cvxpy.Constraint
         ``"bounds"`` (0 <= x <= 1; m is free),
         ``"ic"`` (one constraint per agent, in agent order) and ``"participation"`` (one per
-        agent holding a veto).
+        agent holding a veto), and the groups of the transfer and trade constraints the
+        mechanism sets: ``"no_subsidy"`` (m >= 0), ``"max_transfer"`` (m <= X), ``"budget"``
+        (E[m] <= X), ``"min_trade_probability"`` (E[x] >= q), each on the total transfer.
     objective : cvxpy.Maximize
         Profit, plus λ times the agents' surplus when the mechanism has a Pareto weight.
     profit, surplus : cvxpy.Expression
@@ -87,13 +94,29 @@ class GeneralModel:
         self.unit = self.lp.unit
         # The LP's rows are in units of `unit` (a power of two, see lpmech.general._unit): the
         # solver sees m / unit, the user m, so the same instance in cents or billions solves alike.
-        self.m_in_units = cp.Variable(n, name="m" if self.unit == 1.0 else "m_in_units")
-        self.m = self.m_in_units if self.unit == 1.0 else self.unit * self.m_in_units
+        self.individual = self.instance.mechanism.transfers == "individual"
+        if self.individual:
+            # one transfer per agent (docs/model.md, section 10): t_i = m_i / (σ_i·unit) is agent
+            # i's own transfer per unit of its share in LP units; the rows of agent i act on t_i
+            individual_options_ok(self.instance)
+            shares = self.instance.shares
+            self.t = [cp.Variable(n, name=f"t_{i}") for i in range(self.instance.n)]
+            self.m_in_units = sum(float(shares[i]) * self.t[i] for i in range(self.instance.n))
+            self.agent_m = [float(shares[i]) * self.unit * self.t[i] for i in range(self.instance.n)]
+            self.m = self.unit * self.m_in_units
+        else:
+            self.t = None
+            self.agent_m = None
+            self.m_in_units = cp.Variable(n, name="m" if self.unit == 1.0 else "m_in_units")
+            self.m = self.m_in_units if self.unit == 1.0 else self.unit * self.m_in_units
         self.profit = self._linear(self.lp.profit)
         self.surplus = self._linear(self.lp.surplus)
         self.objective = cp.Maximize(self._linear(self.lp.objective))
         self.constraints = {"bounds": self._bounds(), "ic": self._rows("ic"),
                             "participation": self._rows("participation")}
+        for group in LIMIT_GROUPS:               # transfer and trade constraints the mechanism sets
+            if group in self.lp.groups:
+                self.constraints[group] = self._rows(group)
         self.problem = cp.Problem(self.objective, self.all_constraints())
 
     # ------------------------------------------------------------------ building
@@ -112,7 +135,9 @@ class GeneralModel:
         for block in self.lp.groups[group]:
             g = block.matrix @ self.lp.payoff_operator(block.agent) if block.acts_on == "interim" else block.matrix
             g = sp.csc_matrix(g)
-            out.append(g[:, :n] @ self.x + g[:, n:] @ self.m_in_units >= 0)
+            own = self.t[block.agent] if self.individual and block.agent >= 0 else self.m_in_units
+            rhs = 0 if block.rhs is None else block.rhs        # outside options (LP units per share)
+            out.append(g[:, :n] @ self.x + g[:, n:] @ own >= rhs)
         return out
 
     def all_constraints(self) -> list:
@@ -226,6 +251,19 @@ class GeneralModel:
     def transfer(self) -> np.ndarray:
         """The solved m as an N-d array (file order, JSON sign convention)."""
         return self.reshape(self.m)
+
+    def agent_transfers(self) -> np.ndarray:
+        """With individual transfers, the solved m_i as an N x K_1 x ... x K_N array.
+
+        Raises
+        ------
+        InstanceError
+            With shared transfers (the model has no per-agent transfer).
+        """
+        if not self.individual:
+            raise InstanceError('has no per-agent transfers: the model shares one transfer (transfers = "shares")',
+                                field="agent_m")
+        return np.stack([self.reshape(e) for e in self.agent_m])
 
     # ------------------------------------------------------------------ solving
     def solve(self, extra_constraints: Iterable = (), **solver_kwargs) -> float:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .instance import EngineProblem, Instance
+from .profiles import outer_accumulate
 
 __all__ = ["PostedPrice", "best_posted_price"]
 
@@ -53,12 +54,19 @@ class PostedPrice:
 
 def _acceptance(problem: EngineProblem, prices: np.ndarray) -> np.ndarray:
     """P(every agent accepts) at each candidate engine price: P(θ_i <= p for all i), read off
-    the N-d cumulative array of the engine's joint pmf."""
+    the N-d cumulative array of the engine's joint pmf; for independent types the product of the
+    marginal CDFs Π_i F_i(p) (the same probability, no K^N array)."""
+    idx = [np.searchsorted(g, prices, side="right") - 1 for g in problem.grids]
+    if problem.probs is not None:
+        out = np.ones(prices.shape)
+        for k, p in zip(idx, problem.probs):
+            cdf = np.cumsum(p)
+            out = out * np.where(k >= 0, cdf[np.maximum(k, 0)], 0.0)
+        return out
     cum = problem.joint_pmf()
     for ax in range(problem.n):
         cum = np.cumsum(cum, axis=ax)
-    # index of the largest grid point <= p (or -1: nobody of that agent accepts)
-    idx = [np.searchsorted(g, prices, side="right") - 1 for g in problem.grids]
+    # idx: the largest grid point <= p (or -1: nobody of that agent accepts)
     valid = np.all([k >= 0 for k in idx], axis=0)
     safe = tuple(np.where(k >= 0, k, 0) for k in idx)
     return np.where(valid, cum[safe], 0.0)
@@ -104,9 +112,7 @@ def best_posted_price(instance: Instance) -> PostedPrice:
     ties = np.flatnonzero(values == best)
     k = int(ties[np.argmin(instance.user_money(prices[ties]))])
     p_engine = float(prices[k])
-    x = np.ones(problem.shape)
-    for i, g in enumerate(problem.grids):
-        x = x * (g <= p_engine).reshape([-1 if j == i else 1 for j in range(problem.n)])
-    x = instance.to_user(x)
+    # x(θ) = Π_i 1{θ_i <= p}, by nested outer products (one K^N write)
+    x = instance.to_user(outer_accumulate(np.multiply, 1.0, [(g <= p_engine).astype(float) for g in problem.grids]))
     p = instance.user_money(p_engine)
     return PostedPrice(p, float(values[k]), float(accept[k]), x, p * x)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .instance import EngineProblem
-from .profiles import along, interim
+from .profiles import interim, outer_accumulate
 
 __all__ = ["Transfers", "transfers"]
 
@@ -43,10 +43,7 @@ class Transfers:
     def m_size(self) -> np.ndarray:
         """The magnitude of the terms of m(θ) = Σ_i M_i(θ_i) − (N − 1)T, over the profile grid."""
         n = len(self.M)
-        out = np.full(self.m.shape, (n - 1) * abs(self.constant))
-        for i, size in enumerate(self.M_size):
-            out = out + along(size, i, n)
-        return out
+        return outer_accumulate(np.add, (n - 1) * abs(self.constant), self.M_size)
 
 
 def transfers(problem: EngineProblem, x: np.ndarray) -> Transfers:
@@ -95,9 +92,7 @@ def transfers(problem: EngineProblem, x: np.ndarray) -> Transfers:
     binding = int(np.argmax(expected))
     T = float(expected[binding])
     M = [m0 + (T - e) for m0, e in zip(M0, expected)]
-    m = np.full(problem.shape, -(n - 1) * T)
-    for i, mi in enumerate(M):
-        m = m + along(mi, i, n)
+    m = outer_accumulate(np.add, -(n - 1) * T, M)      # the same floats as adding N whole-grid arrays
     U = [mi - t * xi for mi, t, xi in zip(M, problem.grids, X)]
     M_size = [s0 + abs(T - e) for s0, e in zip(size0, expected)]
     return Transfers(m=m, X=X, M=M, U=U, constant=T, binding_agent=binding, M_size=M_size)

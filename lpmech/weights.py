@@ -36,7 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .highs import INF, SolverError, make_highs, run
-from .profiles import along, outer_pmf
+from .profiles import along, outer_accumulate, outer_pmf
 from .structured.oracle import DEFAULT_CHUNK, GOracle
 from .tolerances import TIE_RTOL, TRADE_TOL
 
@@ -45,14 +45,7 @@ __all__ = ["Face", "GFunction", "canonical_weights", "face_ranges", "g_value", "
 
 def _extremes(phi_bar) -> tuple[np.ndarray, np.ndarray]:
     """min_i φ̄_i(θ_i) and max_i φ̄_i(θ_i) over the profile grid."""
-    n = len(phi_bar)
-    shape = tuple(v.size for v in phi_bar)
-    lo = np.full(shape, np.inf)
-    hi = np.full(shape, -np.inf)
-    for i, v in enumerate(phi_bar):
-        lo = np.minimum(lo, along(v, i, n))
-        hi = np.maximum(hi, along(v, i, n))
-    return lo, hi
+    return outer_accumulate(np.minimum, np.inf, phi_bar), outer_accumulate(np.maximum, -np.inf, phi_bar)
 
 
 def g_value(omega, phi_bar, probs, b, *, pmf: np.ndarray | None = None, chunk: int = DEFAULT_CHUNK) -> float:
@@ -205,10 +198,21 @@ def optimal_face(x: np.ndarray, phi_bar, b: float, gains: np.ndarray, interim_x,
     allowed = cap > 0
     # x is unitless, but a trade probability of 1e-10 at a profile where some φ̄_i is 1e9 moves the
     # value as much as 0.1 elsewhere: the threshold shrinks by (|b| + min_i |φ̄_i|) / (|b| + max_i |φ̄_i|)
-    lowest_abs, highest_abs = _extremes([np.abs(np.asarray(v, dtype=float)) for v in phi_bar])
-    threshold = x_tol * (abs(b) + lowest_abs) / np.maximum(abs(b) + highest_abs, 1e-300)
-    trades = x > threshold             # needs ω·φ̄ <= b
-    refuses = x < 1.0 - threshold      # needs ω·φ̄ >= b
+    # The threshold is at most x_tol, so it is computed only where x is within x_tol of 0 or 1
+    # (the same floats, profile by profile, as on the whole grid).
+    abs_bar = [np.abs(np.asarray(v, dtype=float)) for v in phi_bar]
+
+    def threshold(where):
+        lowest = np.min([a[k] for a, k in zip(abs_bar, where)], axis=0)
+        highest = np.max([a[k] for a, k in zip(abs_bar, where)], axis=0)
+        return x_tol * (abs(b) + lowest) / np.maximum(abs(b) + highest, 1e-300)
+
+    trades = x > x_tol                 # needs ω·φ̄ <= b
+    near = np.nonzero((x > 0.0) & ~trades)
+    trades[near] = x[near] > threshold(near)
+    refuses = x < 1.0 - x_tol          # needs ω·φ̄ >= b
+    near = np.nonzero((x < 1.0) & ~refuses)
+    refuses[near] = x[near] < 1.0 - threshold(near)
     # φ̄ is nondecreasing along every axis and ω >= 0: a refusal row is implied by the row of a
     # predecessor along any axis that refuses too, a trade row by a successor that trades.
     refuses = refuses & ~_any_neighbour(refuses, -1)
@@ -217,9 +221,12 @@ def optimal_face(x: np.ndarray, phi_bar, b: float, gains: np.ndarray, interim_x,
     low_rows = [np.asarray(v, dtype=float) + r * np.abs(v) for v in phi_bar]     # refusal rows
     up_rows = [np.asarray(v, dtype=float) - r * np.abs(v) for v in phi_bar]      # trade rows
     # Rows that every ω in the simplex satisfies say nothing: min_i of a refusal row's
-    # coefficients >= its bound, max_i of a trade row's <= its bound.
-    refuses &= _extremes(low_rows)[0] < b - r * abs(b)
-    trades &= _extremes(up_rows)[1] > b + r * abs(b)
+    # coefficients >= its bound, max_i of a trade row's <= its bound (tested on the rows kept).
+    for mask, vecs, keep in ((refuses, low_rows, lambda c: c.min(axis=0) < b - r * abs(b)),
+                             (trades, up_rows, lambda c: c.max(axis=0) > b + r * abs(b))):
+        where = np.nonzero(mask)
+        if where[0].size:
+            mask[where] = keep(np.array([v[k] for v, k in zip(vecs, where)]))
 
     def rows(mask, vecs):
         idx = np.nonzero(mask)
@@ -280,15 +287,21 @@ def face_ranges(face: Face, reference: np.ndarray | None = None) -> np.ndarray:
         return np.array([[1.0, 1.0]])
     out = np.empty((n, 2))
     active = _initial_rows(face, reference)
+    h, built = None, None          # one HiGHS model per row set; only the cost changes between LPs
+    columns = np.arange(n, dtype=np.int32)
     for i in range(n):
         for j, sense in enumerate((1.0, -1.0)):
             cost = np.zeros(n)
             cost[i] = sense
             while True:
-                A = sp.vstack([sp.csr_matrix(face.Phi[active]), sp.csr_matrix(np.ones((1, n)))], format="csc")
-                h = make_highs(cost, A, np.concatenate([face.lower[active], [1.0]]),
-                               np.concatenate([face.upper[active], [1.0]]), np.zeros(n),
-                               face.cap)
+                if built is not active:
+                    A = sp.vstack([sp.csr_matrix(face.Phi[active]), sp.csr_matrix(np.ones((1, n)))], format="csc")
+                    h = make_highs(cost, A, np.concatenate([face.lower[active], [1.0]]),
+                                   np.concatenate([face.upper[active], [1.0]]), np.zeros(n),
+                                   face.cap)
+                    built = active
+                else:
+                    h.changeColsCost(n, columns, cost)
                 w = run(h, f"range of weight {i + 1} over the optimal face").x
                 more = _violated(face, w, active)
                 if more.size == 0:

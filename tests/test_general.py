@@ -359,8 +359,8 @@ BAD = {
     "joint zero own type": ('[joint]\nprobs = [[0.5, 0.5], [0.0, 0.0]]\n', "joint.probs", ""),
     "joint with probs": ('[joint]\nprobs = [[0.25, 0.25], [0.25, 0.25]]\n', "probs", "probs = [0.5, 0.5]\n"),
     "unknown veto": ('[mechanism]\nveto = ["zed"]\n', "mechanism.veto", ""),
-    "unknown ic": ('[mechanism]\nic = "ex-post"\n', "mechanism.ic", ""),
-    "unknown participation": ('[mechanism]\nparticipation = "ex-ante"\n', "mechanism.participation", ""),
+    "unknown ic": ('[mechanism]\nic = "ex-interim"\n', "mechanism.ic", ""),
+    "unknown participation": ('[mechanism]\nparticipation = "ex-interim"\n', "mechanism.participation", ""),
 }
 
 

@@ -40,7 +40,8 @@ def test_results_json_schema_and_claims(report):
         assert set(e) >= {"claim", "instance", "expected", "measured", "tolerance", "passed"}
     claims = {e["claim"] for e in entries}
     assert claims == {"uniform-pair", "posted-ratio", "posted-suboptimal", "weight-ranking", "shares-neutral",
-                      "grid-convergence", "software-example", "dominant-vs-bayesian"}
+                      "grid-convergence", "software-example", "dominant-vs-bayesian", "individual-transfers",
+                      "interdependent", "consent"}
 
 
 @pytest.mark.validation

@@ -22,6 +22,9 @@ CLAIMS = [
     ("grid-convergence", "grid_convergence"),
     ("software-example", "software_example"),
     ("dominant-vs-bayesian", "dominant_vs_bayesian"),
+    ("individual-transfers", "individual_transfers"),
+    ("interdependent", "interdependent"),
+    ("consent", "consent"),
 ]
 
 

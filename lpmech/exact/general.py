@@ -192,7 +192,8 @@ def certify_general(instance, *, mechanism: Mapping | None = None, audit: bool =
     ------
     lpmech.errors.InstanceError
         Above :data:`~lpmech.exact.data.GENERAL_EXACT_MAX_PROFILES` profiles, an empty veto set,
-        or λ > 1.
+        or λ > 1; individual transfers (``transfers = "individual"``), ex-ante participation,
+        outside options or ``consent``, which the exact LP does not have.
     lpmech.errors.SolverError
         HiGHS does not report an optimum.
     """
@@ -203,6 +204,24 @@ def certify_general(instance, *, mechanism: Mapping | None = None, audit: bool =
     resolved = assemble(instance, mechanism=mechanism)          # validates the options (λ <= 1, a veto)
     inst, vetoes = resolved.instance, resolved.vetoes
     mech = inst.mechanism
+    from ..errors import InstanceError
+
+    if mech.transfers != "shares":
+        raise InstanceError(f'is "{mech.transfers}": the exact certificate covers one shared transfer only '
+                            '(its LP has no per-agent transfer columns); use --certify float',
+                            field="mechanism.transfers", source=inst.source)
+    for name, what in (("participation", mech.participation == "ex-ante"), ("outside_option", mech.outside_option),
+                       ("consent", mech.consent is not None), ("no_subsidy", mech.no_subsidy),
+                       ("max_transfer", mech.max_transfer is not None), ("budget", mech.budget is not None),
+                       ("min_trade_probability", mech.min_trade_probability is not None),
+                       ("ic", mech.ic == "ex-post"),
+                       ("interdependence", getattr(inst, "interdependence", None) is not None)):
+        if what:
+            raise InstanceError("is not covered by the exact certificate (its LP has interim and ex-post "
+                                "participation with zero outside options, a fixed veto set, no transfer or "
+                                "trade constraints); use --certify float",
+                                field=name if name == "interdependence" else f"mechanism.{name}",
+                                source=inst.source)
     data = exact_data(inst)
     lp, n = exact_general_lp(data, mech.ic, mech.participation, vetoes, mech.pareto)
     lower, upper, v, _y, reason, pivots = certify_lp(lp, "general LP (exact certificate)")

@@ -1,0 +1,117 @@
+"""Certified-solve benchmark (issue 14): ``lpmech.solve(method="auto")`` with every check, against the floor.
+
+Instances (N sellers, K-point grids, b = min(1, 2/N)): uniform N = 2 K = 1000, random Dirichlet
+pmfs N = 3 K = 100 (:func:`dirichlet`, seed 0), uniform N = 4 K = 32 (10^6 profiles each) and
+uniform N = 7 K = 10 (10^7); and the series uniform N = 2, K = 250, 500, 1000 for the growth
+exponent. Each (instance, method) runs in a fresh process (:func:`benchmarks.harness.measure`):
+median wall seconds over ``repeats`` runs (instance built and modules imported first, not
+timed) and the process's peak resident memory. The floor is one vectorized pass of ω·φ̄ over all
+profiles (:func:`benchmarks.baselines.floor`); ``x/floor`` is the certified solve's median as a
+multiple of the floor's on the same instance. ``exponent``: the least-squares slope of
+log(seconds) against log(profiles) over the three largest sizes of the N = 2 series, for the
+certified solve and for the floor.
+
+Targets (issue 14, measured and reported, never asserted): 10^6 profiles under 0.5 s, 10^7 under
+3 s, all checks included, peak memory under 4 GB.
+
+Run ``python -m benchmarks --only certified [--repeats R]``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+
+__all__ = ["CASES", "SERIES", "dirichlet", "run", "timed"]
+
+AUTO, FLOOR = "lpmech.solve auto (with checks)", "floor (numpy pass)"
+#: (label, kind, N, K, target seconds)
+CASES = [("uniform N=2 K=1000", "uniform", 2, 1000, 0.5), ("dirichlet N=3 K=100", "dirichlet", 3, 100, 0.5),
+         ("uniform N=4 K=32", "uniform", 4, 32, 0.5), ("uniform N=7 K=10", "uniform", 7, 10, 3.0)]
+#: The N = 2 series the growth exponent is fitted on (the last is CASES[0], measured once).
+SERIES = [("uniform N=2 K=250", "uniform", 2, 250, None), ("uniform N=2 K=500", "uniform", 2, 500, None)]
+MEMORY_TARGET_MB = 4096.0
+
+
+def dirichlet(n: int, k: int, seed: int = 0):
+    """N sellers on the midpoint grid of [0, 1] with K points, pmfs drawn from Dirichlet(1, ..., 1)."""
+    import lpmech
+
+    rng = np.random.default_rng(seed)
+    grid = ((np.arange(k) + 0.5) / k).tolist()
+    agents = [lpmech.Agent(f"s{i}", grid, rng.dirichlet(np.ones(k)).tolist()) for i in range(n)]
+    return lpmech.Instance("buy", agents, buyer_value=min(1.0, 2.0 / n))
+
+
+def _instance(kind: str, n: int, k: int):
+    from .core import uniform
+
+    return dirichlet(n, k) if kind == "dirichlet" else uniform(n, k)
+
+
+def timed(method: str, kind: str, n: int, k: int, repeats: int = 3) -> dict:
+    """Median wall seconds of ``method`` on the instance (built and imported first, not timed)."""
+    instance = _instance(kind, n, k)
+    if method == AUTO:
+        import lpmech
+
+        def fn():
+            return lpmech.solve(instance, method="auto")
+    else:
+        from .baselines import floor
+
+        def fn():
+            return floor(instance)
+    walls, out = [], None
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        out = fn()
+        walls.append(time.perf_counter() - t0)
+    info = {"seconds": statistics.median(walls), "runs": len(walls), "all_seconds": [round(s, 4) for s in walls]}
+    if method == AUTO:
+        info.update(value=float(out.value), core=out.method, core_seconds=float(out.solve_seconds),
+                    checks_passed=bool(out.checks["passed"]))
+    return info
+
+
+def _slope(points) -> float | None:
+    pts = sorted((p, s) for p, s in points if s)
+    if len(pts) < 2:
+        return None
+    pts = pts[-3:]
+    return float(np.polyfit(np.log([p for p, _ in pts]), np.log([s for _, s in pts]), 1)[0])
+
+
+def run(repeats: int = 3) -> list[dict]:
+    """Measure every case and method; return the rows (printed by ``python -m benchmarks``)."""
+    from .harness import measure
+
+    rows = []
+    for label, kind, n, k, target in SERIES + CASES:
+        for method in (FLOOR, AUTO):
+            m = measure(__name__, "timed", {"method": method, "kind": kind, "n": n, "k": k, "repeats": repeats},
+                        repeats=1, timeout=900)
+            info = dict(m["info"])
+            row = {"suite": "certified", "instance": label, "n": n, "k": k, "profiles": k ** n, "method": method,
+                   **info, "seconds": info.get("seconds"), "peak_mb": m["peak_mb"], "error": m["error"]}
+            if method == AUTO and target:
+                row["target_seconds"] = target
+                if row["seconds"]:
+                    row["target_ratio"] = row["seconds"] / target
+            rows.append(row)
+    floors = {r["instance"]: r["seconds"] for r in rows if r["method"] == FLOOR}
+    for r in rows:
+        fl = floors.get(r["instance"])
+        r["floor_multiple"] = r["seconds"] / fl if r["seconds"] and fl else None
+    for method in (FLOOR, AUTO):
+        pts = [(r["profiles"], r["seconds"]) for r in rows
+               if r["method"] == method and r["n"] == 2 and r["instance"].startswith("uniform")]
+        slope = _slope(pts)
+        for r in rows:
+            if r["method"] == method and r["n"] == 2 and r["k"] == 1000:
+                r["exponent"] = slope
+    for r in rows:
+        r["memory_ok"] = None if r["peak_mb"] is None else r["peak_mb"] <= MEMORY_TARGET_MB
+    return rows
