@@ -104,6 +104,7 @@ def test_heavy_tails_are_refused_with_one_line(tmp_path, law, side):
     assert err.value.agent == "a" and err.value.field == "distribution"
 
 
+@pytest.mark.integration
 def test_an_inaccurate_continuum_never_exits_0(tmp_path):
     """Student's t with 1.5 degrees of freedom: the solver's own error estimate is ~1e-6 relative.
 

@@ -228,6 +228,7 @@ def _valid(doc):
     jsonschema.validate(doc, schema)
 
 
+@pytest.mark.integration
 def test_cli_file_key_option_and_errors(tmp_path):
     import json
 

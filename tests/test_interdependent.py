@@ -149,6 +149,7 @@ def _run(*args):
     return subprocess.run([sys.executable, "-m", "lpmech", *args], capture_output=True, text=True, timeout=120, check=False)
 
 
+@pytest.mark.integration
 def test_file_and_command_line(tmp_path):
     f = tmp_path / "i.toml"
     f.write_text(_FILE.format(gamma="[[0.0, 0.3], [0.2, 0.0]]"))

@@ -186,6 +186,7 @@ def _run(*args):
     return subprocess.run([sys.executable, "-m", "lpmech", *args], capture_output=True, text=True, timeout=120, check=False)
 
 
+@pytest.mark.integration
 def test_files_and_command_line(tmp_path):
     from lpmech.loader import load
 
@@ -273,6 +274,7 @@ def test_limits_bind_and_are_audited():
     assert measured["no_subsidy_violation"] > limits["no_subsidy_violation"]
 
 
+@pytest.mark.integration
 def test_infeasible_limits_exit_1_with_highs_status(tmp_path):
     from lpmech.errors import SolverError
 

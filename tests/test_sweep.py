@@ -360,6 +360,7 @@ values = [0.75, 1.0]
     assert info.value.field == "--workers"
 
 
+@pytest.mark.integration
 def test_example_notebook_executes():
     """examples/workflow.ipynb (a solve, the views, a compare, a sweep on a LocalCluster, the
     figures) runs top to bottom, its own asserts included (issue 12, item 7)."""
