@@ -214,3 +214,12 @@ name = "b"
 grid = [0.3, 0.9]
 probs = [0.4, 0.6]
 """
+
+
+def run_cli(*args, timeout: float = 120):
+    """``python -m lpmech ARGS`` as a subprocess (what a user's shell sees); the CompletedProcess."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "lpmech", *args], capture_output=True, text=True,
+                          timeout=timeout, check=False)

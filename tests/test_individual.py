@@ -9,6 +9,7 @@ import itertools
 
 import numpy as np
 import pytest
+from helpers import run_cli
 from scipy.optimize import linprog
 
 from lpmech.checks import individual_checks
@@ -211,11 +212,7 @@ share = 0.2
 """
 
 
-def _run(*args):
-    import subprocess
-    import sys
-
-    return subprocess.run([sys.executable, "-m", "lpmech", *args], capture_output=True, text=True, timeout=120, check=False)
+_run = run_cli
 
 
 def _valid(doc):

@@ -5,11 +5,10 @@ and the first best against a direct sum."""
 
 import itertools
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from helpers import run_cli
 from scipy.optimize import linprog
 
 from lpmech.errors import InstanceError
@@ -145,8 +144,7 @@ share = 0.4
 """
 
 
-def _run(*args):
-    return subprocess.run([sys.executable, "-m", "lpmech", *args], capture_output=True, text=True, timeout=120, check=False)
+_run = run_cli
 
 
 @pytest.mark.integration

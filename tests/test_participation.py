@@ -4,11 +4,10 @@ scipy.optimize.linprog over (x, m) (shared transfer) or (x, m_1, ..., m_N) (indi
 
 import itertools
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from helpers import run_cli
 from scipy.optimize import linprog
 
 from lpmech.checks import own_payoff_audit
@@ -182,8 +181,7 @@ share = 0.5
 """
 
 
-def _run(*args):
-    return subprocess.run([sys.executable, "-m", "lpmech", *args], capture_output=True, text=True, timeout=120, check=False)
+_run = run_cli
 
 
 @pytest.mark.integration
