@@ -18,6 +18,10 @@ the closed form x_ω of Haghpanah, Kuvalekar and Lipnowski ("Selling to a Group"
 __version__ = "0.1.0"     # the one definition (pyproject.toml reads it)
 
 from .audit import Audit, verify
+
+# `compare` and `frontier` are functions at the top level (the module stays importable as
+# `from lpmech.compare import ...`)
+from .compare import compare, frontier
 from .errors import CertificateError, CheckError, InstanceError, LpmechError, OutputError, SolverError
 from .instance import Agent, Instance, Mechanism
 from .loader import from_dict, load
@@ -25,6 +29,17 @@ from .posted import best_posted_price
 from .result import Result, SolveResult
 from .solver import METHODS, solve
 
+
+def __getattr__(name: str):
+    """The extensible cvxpy model of the general LP, imported on first use (cvxpy is slow to import):
+    ``lpmech.general_model(instance)`` (:func:`lpmech.model.model`) and ``lpmech.GeneralModel``."""
+    if name in ("general_model", "GeneralModel"):
+        from . import model
+
+        return model.model if name == "general_model" else model.GeneralModel
+    raise AttributeError(f"module 'lpmech' has no attribute {name!r}")
+
 __all__ = ["Agent", "Instance", "InstanceError", "Mechanism", "load", "from_dict", "solve", "METHODS", "Result",
            "SolveResult", "verify", "Audit", "best_posted_price",
+           "compare", "frontier", "general_model", "GeneralModel",
            "LpmechError", "CheckError", "SolverError", "CertificateError", "OutputError"]

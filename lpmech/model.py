@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from .audit import check_profile_array
 from .errors import InstanceError, SolverError
 from .general import LIMIT_GROUPS, GeneralLP, assemble, individual_options_ok
-from .highs import in_own_thread
+from .highs import in_own_thread, new_highs
 from .instance import Instance, Mechanism
 from .profiles import agent_view, beliefs
 
@@ -276,6 +276,7 @@ class GeneralModel:
         extra = list(extra_constraints)
         problem = self.problem if not extra else cp.Problem(self.objective, self.all_constraints() + extra)
         solver_kwargs.setdefault("solver", _default_solver())
+        new_highs()     # HiGHS prints its licence banner at a process's first Highs object: make that one ours, silent
         in_own_thread(problem.solve, **solver_kwargs)     # HiGHS's thread pool stays out of the caller's thread
         self.last_problem = problem
         if problem.status != cp.OPTIMAL:
