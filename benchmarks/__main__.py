@@ -31,13 +31,26 @@ def main(argv=None) -> int:
         for r in suite_rows:
             r.setdefault("suite", suite)
         rows += suite_rows
-        print(table(suite_rows, [("instance", "instance", ""), ("profiles", "profiles", ","),
-                                 ("method", "method", ""), ("seconds", "median s", ".4g"),
-                                 ("runs", "runs", ""), ("peak_mb", "peak MB", ".0f"),
-                                 ("ratio_vs_cvxpy", "cvxpy/x", ".4g"), ("ratio_vs_linprog", "linprog/x", ".3g"),
-                                 ("floor_multiple", "x/floor", ".4g"), ("exponent", "exponent", ".2f"),
-                                 ("target_seconds", "target s", ".1f"),
-                                 ("target_ratio", "time/target", ".2f"), ("error", "error", "")]))
+        print(
+            table(
+                suite_rows,
+                [
+                    ("instance", "instance", ""),
+                    ("profiles", "profiles", ","),
+                    ("method", "method", ""),
+                    ("seconds", "median s", ".4g"),
+                    ("runs", "runs", ""),
+                    ("peak_mb", "peak MB", ".0f"),
+                    ("ratio_vs_cvxpy", "cvxpy/x", ".4g"),
+                    ("ratio_vs_linprog", "linprog/x", ".3g"),
+                    ("floor_multiple", "x/floor", ".4g"),
+                    ("exponent", "exponent", ".2f"),
+                    ("target_seconds", "target s", ".1f"),
+                    ("target_ratio", "time/target", ".2f"),
+                    ("error", "error", ""),
+                ],
+            )
+        )
         print()
     if args.json:
         write_json(args.json, rows)

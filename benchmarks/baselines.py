@@ -58,29 +58,34 @@ def handwritten_cvxpy(instance) -> float:
     for i in range(n):
         pmf *= probs[i][idx[:, i]]
 
-    x = cp.Variable(len(idx))   # trade probability on every profile
-    m = cp.Variable(len(idx))   # transfer from the buyer to the group on every profile
+    x = cp.Variable(len(idx))  # trade probability on every profile
+    m = cp.Variable(len(idx))  # transfer from the buyer to the group on every profile
     constraints = [x >= 0, x <= 1]
     for i in range(n):
         # Interim trade probability and transfer of agent i at each of its types.
         X, M = [], []
         for k in range(sizes[i]):
             rows = np.flatnonzero(idx[:, i] == k)
-            weights = pmf[rows] / probs[i][k]          # beliefs about the others' types
+            weights = pmf[rows] / probs[i][k]  # beliefs about the others' types
             X.append(weights @ x[rows])
             M.append(weights @ m[rows])
         for k, t in enumerate(grids[i]):
             truthful = M[k] - t * X[k]
-            constraints.append(truthful >= 0)                           # interim IR
+            constraints.append(truthful >= 0)  # interim IR
             for s in range(sizes[i]):
                 if s != k:
-                    constraints.append(truthful >= M[s] - t * X[s])     # BIC: no gain from reporting s
+                    constraints.append(truthful >= M[s] - t * X[s])  # BIC: no gain from reporting s
     prob = cp.Problem(cp.Maximize(pmf @ (b * x - m)), constraints)
     prob.solve()
     LAST_CVXPY.clear()
-    LAST_CVXPY.update(status=prob.status, solver=prob.solver_stats.solver_name,
-                      constraints=len(constraints), variables=2 * len(idx),
-                      compile_seconds=prob.compilation_time, solver_seconds=prob.solver_stats.solve_time)
+    LAST_CVXPY.update(
+        status=prob.status,
+        solver=prob.solver_stats.solver_name,
+        constraints=len(constraints),
+        variables=2 * len(idx),
+        compile_seconds=prob.compilation_time,
+        solver_seconds=prob.solver_stats.solve_time,
+    )
     return float(prob.value)
 
 
@@ -112,7 +117,7 @@ def linprog_maximin(instance) -> float:
         k = p.size
         if k > 1:
             diff = sp.diags([np.ones(k - 1), -np.ones(k - 1)], [0, 1], shape=(k - 1, k))
-            blocks.append(-interim_operator(problem.probs, i, left=diff))      # -(X_k - X_{k+1}) <= 0
+            blocks.append(-interim_operator(problem.probs, i, left=diff))  # -(X_k - X_{k+1}) <= 0
     rows = [top]
     if blocks:
         mono = sp.vstack(blocks, format="csr")
@@ -120,8 +125,9 @@ def linprog_maximin(instance) -> float:
     A_ub, _ = row_scaled(sp.vstack(rows, format="csr"))
     c = np.zeros(n_prof + 1)
     c[-1] = -1.0
-    bounds = np.column_stack([np.concatenate([np.zeros(n_prof), [-np.inf]]),
-                              np.concatenate([np.ones(n_prof), [np.inf]])])
+    bounds = np.column_stack(
+        [np.concatenate([np.zeros(n_prof), [-np.inf]]), np.concatenate([np.ones(n_prof), [np.inf]])]
+    )
     res = linprog(c, A_ub=A_ub.tocsc(), b_ub=np.zeros(A_ub.shape[0]), bounds=bounds, method="highs")
     if res.status != 0:
         raise RuntimeError(f"linprog: {res.message}")
@@ -142,14 +148,16 @@ def floor(instance, chunk: int = 4_000_000) -> float:
     problem = instance.engine()
     n, shape, b = problem.n, problem.shape, problem.b
     omega = np.full(n, 1.0 / n)
-    terms = [along(omega[i] * iron(virtual_costs(g, p), p), i, n)
-             for i, (g, p) in enumerate(zip(problem.grids, problem.probs))]
+    terms = [
+        along(omega[i] * iron(virtual_costs(g, p), p), i, n)
+        for i, (g, p) in enumerate(zip(problem.grids, problem.probs))
+    ]
     rest = int(np.prod(shape[1:], dtype=np.int64))
     step = max(1, chunk // max(rest, 1))
     count = 0
     for lo in range(0, shape[0], step):
-        index = terms[0][lo:lo + step]
+        index = terms[0][lo : lo + step]
         for t in terms[1:]:
-            index = index + t                               # broadcast: a block of ω·φ̄(θ)
+            index = index + t  # broadcast: a block of ω·φ̄(θ)
         count += int(np.count_nonzero(index <= b))
     return count / float(np.prod(shape, dtype=np.int64))

@@ -28,8 +28,12 @@ __all__ = ["CASES", "SERIES", "dirichlet", "run", "timed"]
 
 AUTO, FLOOR = "lpmech.solve auto (with checks)", "floor (numpy pass)"
 #: (label, kind, N, K, target seconds)
-CASES = [("uniform N=2 K=1000", "uniform", 2, 1000, 0.5), ("dirichlet N=3 K=100", "dirichlet", 3, 100, 0.5),
-         ("uniform N=4 K=32", "uniform", 4, 32, 0.5), ("uniform N=7 K=10", "uniform", 7, 10, 3.0)]
+CASES = [
+    ("uniform N=2 K=1000", "uniform", 2, 1000, 0.5),
+    ("dirichlet N=3 K=100", "dirichlet", 3, 100, 0.5),
+    ("uniform N=4 K=32", "uniform", 4, 32, 0.5),
+    ("uniform N=7 K=10", "uniform", 7, 10, 3.0),
+]
 #: The N = 2 series the growth exponent is fitted on (the last is CASES[0], measured once).
 SERIES = [("uniform N=2 K=250", "uniform", 2, 250, None), ("uniform N=2 K=500", "uniform", 2, 500, None)]
 MEMORY_TARGET_MB = 4096.0
@@ -64,6 +68,7 @@ def timed(method: str, kind: str, n: int, k: int, repeats: int = 3) -> dict:
 
         def fn():
             return floor(instance)
+
     walls, out = [], None
     for _ in range(max(1, repeats)):
         t0 = time.perf_counter()
@@ -71,8 +76,12 @@ def timed(method: str, kind: str, n: int, k: int, repeats: int = 3) -> dict:
         walls.append(time.perf_counter() - t0)
     info = {"seconds": statistics.median(walls), "runs": len(walls), "all_seconds": [round(s, 4) for s in walls]}
     if method == AUTO:
-        info.update(value=float(out.value), core=out.method, core_seconds=float(out.solve_seconds),
-                    checks_passed=bool(out.checks["passed"]))
+        info.update(
+            value=float(out.value),
+            core=out.method,
+            core_seconds=float(out.solve_seconds),
+            checks_passed=bool(out.checks["passed"]),
+        )
     return info
 
 
@@ -91,11 +100,26 @@ def run(repeats: int = 3) -> list[dict]:
     rows = []
     for label, kind, n, k, target in SERIES + CASES:
         for method in (FLOOR, AUTO):
-            m = measure(__name__, "timed", {"method": method, "kind": kind, "n": n, "k": k, "repeats": repeats},
-                        repeats=1, timeout=900)
+            m = measure(
+                __name__,
+                "timed",
+                {"method": method, "kind": kind, "n": n, "k": k, "repeats": repeats},
+                repeats=1,
+                timeout=900,
+            )
             info = dict(m["info"])
-            row = {"suite": "certified", "instance": label, "n": n, "k": k, "profiles": k ** n, "method": method,
-                   **info, "seconds": info.get("seconds"), "peak_mb": m["peak_mb"], "error": m["error"]}
+            row = {
+                "suite": "certified",
+                "instance": label,
+                "n": n,
+                "k": k,
+                "profiles": k**n,
+                "method": method,
+                **info,
+                "seconds": info.get("seconds"),
+                "peak_mb": m["peak_mb"],
+                "error": m["error"],
+            }
             if method == AUTO and target:
                 row["target_seconds"] = target
                 if row["seconds"]:
@@ -106,8 +130,11 @@ def run(repeats: int = 3) -> list[dict]:
         fl = floors.get(r["instance"])
         r["floor_multiple"] = r["seconds"] / fl if r["seconds"] and fl else None
     for method in (FLOOR, AUTO):
-        pts = [(r["profiles"], r["seconds"]) for r in rows
-               if r["method"] == method and r["n"] == 2 and r["instance"].startswith("uniform")]
+        pts = [
+            (r["profiles"], r["seconds"])
+            for r in rows
+            if r["method"] == method and r["n"] == 2 and r["instance"].startswith("uniform")
+        ]
         slope = _slope(pts)
         for r in rows:
             if r["method"] == method and r["n"] == 2 and r["k"] == 1000:

@@ -10,8 +10,9 @@ import lpmech
 
 def uniform(n: int, k: int, b: float | None = None) -> lpmech.Instance:
     b = min(1.0, 2.0 / n) if b is None else b
-    return lpmech.Instance("buy", [lpmech.Agent.from_distribution(f"s{i}", "uniform", {}, k) for i in range(n)],
-                           buyer_value=b)
+    return lpmech.Instance(
+        "buy", [lpmech.Agent.from_distribution(f"s{i}", "uniform", {}, k) for i in range(n)], buyer_value=b
+    )
 
 
 def solve_uniform(n: int, k: int) -> dict:
@@ -32,9 +33,17 @@ def run(repeats: int = 3) -> list[dict]:
     rows = []
     for case in CASES:
         m = measure(__name__, "solve_uniform", {"n": case["n"], "k": case["k"]}, repeats=repeats)
-        row = {"suite": "core", "instance": case["instance"], "profiles": case["k"] ** case["n"],
-               "method": "lpmech.solve (lp + checks)", "seconds": m["seconds"], "peak_mb": m["peak_mb"],
-               "target_seconds": case["target"], "error": m["error"], **m["info"]}
+        row = {
+            "suite": "core",
+            "instance": case["instance"],
+            "profiles": case["k"] ** case["n"],
+            "method": "lpmech.solve (lp + checks)",
+            "seconds": m["seconds"],
+            "peak_mb": m["peak_mb"],
+            "target_seconds": case["target"],
+            "error": m["error"],
+            **m["info"],
+        }
         if case["target"] and m["seconds"]:
             row["target_ratio"] = m["seconds"] / case["target"]
         rows.append(row)

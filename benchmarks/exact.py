@@ -39,26 +39,51 @@ def exact_case(n: int, k: int, formulation: str = "maximin", b: float = 1.0) -> 
     t1 = time.perf_counter()
     cert = certify(inst, res) if formulation == "maximin" else certify_general(inst)
     t2 = time.perf_counter()
-    return {"float_seconds": t1 - t0, "certificate_seconds": t2 - t1, "proven": "yes" if cert.proven else "no",
-            "value": None if cert.value is None else float(cert.value), "float_value": float(res.value),
-            "denominator_digits": None if cert.value is None else len(str(cert.value.denominator)),
-            "tie_profiles": cert.checks.get("tie_profiles"), "tie_completion": cert.checks.get("tie_completion"),
-            "reason": cert.reason or None}
+    return {
+        "float_seconds": t1 - t0,
+        "certificate_seconds": t2 - t1,
+        "proven": "yes" if cert.proven else "no",
+        "value": None if cert.value is None else float(cert.value),
+        "float_value": float(res.value),
+        "denominator_digits": None if cert.value is None else len(str(cert.value.denominator)),
+        "tie_profiles": cert.checks.get("tie_profiles"),
+        "tie_completion": cert.checks.get("tie_completion"),
+        "reason": cert.reason or None,
+    }
 
 
 CASES = [
     {"instance": "uniform N=2 K=316", "n": 2, "k": 316, "method": "maximin certificate", "target": 30.0},
     {"instance": "uniform N=3 K=40", "n": 3, "k": 40, "method": "maximin certificate", "target": 30.0},
-    {"instance": "uniform N=2 K=16", "n": 2, "k": 16, "method": "general LP certificate", "target": 30.0,
-     "kwargs": {"formulation": "general"}},
-    {"instance": "uniform N=2 K=256, ties", "n": 2, "k": 256, "method": "maximin certificate",
-     "kwargs": {"b": 514 / 1024}},
+    {
+        "instance": "uniform N=2 K=16",
+        "n": 2,
+        "k": 16,
+        "method": "general LP certificate",
+        "target": 30.0,
+        "kwargs": {"formulation": "general"},
+    },
+    {
+        "instance": "uniform N=2 K=256, ties",
+        "n": 2,
+        "k": 256,
+        "method": "maximin certificate",
+        "kwargs": {"b": 514 / 1024},
+    },
 ]
 
-COLUMNS = [("instance", "instance", ""), ("profiles", "profiles", ","), ("method", "method", ""),
-           ("float_seconds", "float s", ".3f"), ("certificate_seconds", "certificate s", ".3f"),
-           ("proven", "proven", ""), ("target_seconds", "target s", ".0f"), ("value", "value", ".12g"),
-           ("tie_profiles", "ties", ""), ("error", "error", "")]
+COLUMNS = [
+    ("instance", "instance", ""),
+    ("profiles", "profiles", ","),
+    ("method", "method", ""),
+    ("float_seconds", "float s", ".3f"),
+    ("certificate_seconds", "certificate s", ".3f"),
+    ("proven", "proven", ""),
+    ("target_seconds", "target s", ".0f"),
+    ("value", "value", ".12g"),
+    ("tie_profiles", "ties", ""),
+    ("error", "error", ""),
+]
 
 
 def run(repeats: int = 1) -> list[dict]:
@@ -69,9 +94,17 @@ def run(repeats: int = 1) -> list[dict]:
     for case in CASES:
         kwargs = {"n": case["n"], "k": case["k"], **case.get("kwargs", {})}
         m = measure(__name__, "exact_case", kwargs, repeats=repeats)
-        row = {"suite": "exact", "instance": case["instance"], "profiles": case["k"] ** case["n"],
-               "method": case["method"], "seconds": m["seconds"], "peak_mb": m["peak_mb"],
-               "target_seconds": case.get("target"), "error": m["error"], **m["info"]}
+        row = {
+            "suite": "exact",
+            "instance": case["instance"],
+            "profiles": case["k"] ** case["n"],
+            "method": case["method"],
+            "seconds": m["seconds"],
+            "peak_mb": m["peak_mb"],
+            "target_seconds": case.get("target"),
+            "error": m["error"],
+            **m["info"],
+        }
         if case.get("target") and m["info"].get("certificate_seconds") is not None:
             row["target_ratio"] = m["info"]["certificate_seconds"] / case["target"]
         rows.append(row)

@@ -26,17 +26,18 @@ def uniform(n: int, k: int, correlated: bool = False) -> Instance:
         return Instance("buy", [Agent(f"s{i}", grid, np.full(k, 1.0 / k)) for i in range(n)], buyer_value=1.0)
     idx = np.indices((k,) * n)
     joint = np.exp(-(idx.max(axis=0) - idx.min(axis=0)) / 5.0)
-    return Instance("buy", [Agent(f"s{i}", grid) for i in range(n)], buyer_value=1.0,
-                    joint=joint / joint.sum())
+    return Instance("buy", [Agent(f"s{i}", grid) for i in range(n)], buyer_value=1.0, joint=joint / joint.sum())
 
 
-def solve_case(n: int, k: int, correlated: bool = False, ic: str = "bayesian",
-               participation: str = "interim") -> dict:
+def solve_case(n: int, k: int, correlated: bool = False, ic: str = "bayesian", participation: str = "interim") -> dict:
     from lpmech.general import solve_general
 
     res = solve_general(uniform(n, k, correlated), mechanism={"ic": ic, "participation": participation})
-    return {"value": res.value, "lp_seconds": res.solve_seconds,
-            "max_violation": max(res.checks["max_ic_violation"], res.checks["max_ir_violation"])}
+    return {
+        "value": res.value,
+        "lp_seconds": res.solve_seconds,
+        "max_violation": max(res.checks["max_ic_violation"], res.checks["max_ir_violation"]),
+    }
 
 
 def model_case(n: int, k: int) -> dict:
@@ -48,16 +49,41 @@ def model_case(n: int, k: int) -> dict:
 CASES = [
     {"instance": "uniform N=2 K=40", "n": 2, "k": 40, "method": "general BIC, interim IR", "target": 2.0},
     {"instance": "uniform N=3 K=12", "n": 3, "k": 12, "method": "general BIC, interim IR", "target": 10.0},
-    {"instance": "uniform N=2 K=40", "n": 2, "k": 40, "method": "general DSIC, ex post IR",
-     "kwargs": {"ic": "dominant", "participation": "ex-post"}},
-    {"instance": "uniform N=3 K=12", "n": 3, "k": 12, "method": "general DSIC, ex post IR",
-     "kwargs": {"ic": "dominant", "participation": "ex-post"}},
-    {"instance": "correlated N=2 K=20", "n": 2, "k": 20, "method": "general BIC, interim IR",
-     "kwargs": {"correlated": True}},
-    {"instance": "correlated N=2 K=40", "n": 2, "k": 40, "method": "general BIC, interim IR",
-     "kwargs": {"correlated": True}},
-    {"instance": "correlated N=3 K=12", "n": 3, "k": 12, "method": "general BIC, interim IR",
-     "kwargs": {"correlated": True}},
+    {
+        "instance": "uniform N=2 K=40",
+        "n": 2,
+        "k": 40,
+        "method": "general DSIC, ex post IR",
+        "kwargs": {"ic": "dominant", "participation": "ex-post"},
+    },
+    {
+        "instance": "uniform N=3 K=12",
+        "n": 3,
+        "k": 12,
+        "method": "general DSIC, ex post IR",
+        "kwargs": {"ic": "dominant", "participation": "ex-post"},
+    },
+    {
+        "instance": "correlated N=2 K=20",
+        "n": 2,
+        "k": 20,
+        "method": "general BIC, interim IR",
+        "kwargs": {"correlated": True},
+    },
+    {
+        "instance": "correlated N=2 K=40",
+        "n": 2,
+        "k": 40,
+        "method": "general BIC, interim IR",
+        "kwargs": {"correlated": True},
+    },
+    {
+        "instance": "correlated N=3 K=12",
+        "n": 3,
+        "k": 12,
+        "method": "general BIC, interim IR",
+        "kwargs": {"correlated": True},
+    },
     {"instance": "uniform N=2 K=20", "n": 2, "k": 20, "method": "cvxpy model (HiGHS)", "func": "model_case"},
 ]
 
@@ -70,9 +96,17 @@ def run(repeats: int = 3) -> list[dict]:
     for case in CASES:
         kwargs = {"n": case["n"], "k": case["k"], **case.get("kwargs", {})}
         m = measure(__name__, case.get("func", "solve_case"), kwargs, repeats=repeats)
-        row = {"suite": "general", "instance": case["instance"], "profiles": case["k"] ** case["n"],
-               "method": case["method"], "seconds": m["seconds"], "peak_mb": m["peak_mb"],
-               "target_seconds": case.get("target"), "error": m["error"], **m["info"]}
+        row = {
+            "suite": "general",
+            "instance": case["instance"],
+            "profiles": case["k"] ** case["n"],
+            "method": case["method"],
+            "seconds": m["seconds"],
+            "peak_mb": m["peak_mb"],
+            "target_seconds": case.get("target"),
+            "error": m["error"],
+            **m["info"],
+        }
         if case.get("target") and m["seconds"]:
             row["target_ratio"] = m["seconds"] / case["target"]
         rows.append(row)
@@ -82,7 +116,20 @@ def run(repeats: int = 3) -> list[dict]:
 if __name__ == "__main__":
     from .harness import table
 
-    print(table(run(), [("instance", "instance", ""), ("profiles", "profiles", ","), ("method", "method", ""),
-                        ("seconds", "median s", ".3f"), ("lp_seconds", "lp s", ".3f"), ("peak_mb", "peak MB", ".0f"),
-                        ("target_seconds", "target s", ".1f"), ("target_ratio", "time/target", ".2f"),
-                        ("value", "value", ".8g"), ("error", "error", "")]))
+    print(
+        table(
+            run(),
+            [
+                ("instance", "instance", ""),
+                ("profiles", "profiles", ","),
+                ("method", "method", ""),
+                ("seconds", "median s", ".3f"),
+                ("lp_seconds", "lp s", ".3f"),
+                ("peak_mb", "peak MB", ".0f"),
+                ("target_seconds", "target s", ".1f"),
+                ("target_ratio", "time/target", ".2f"),
+                ("value", "value", ".8g"),
+                ("error", "error", ""),
+            ],
+        )
+    )

@@ -24,8 +24,15 @@ def _child(module: str, func: str, kwargs: dict, repeats: int, queue) -> None:
             info = target(**kwargs) or {}
             seconds.append(time.perf_counter() - start)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-        queue.put({"seconds": statistics.median(seconds), "all_seconds": seconds, "peak_mb": peak_mb,
-                   "info": info, "error": None})
+        queue.put(
+            {
+                "seconds": statistics.median(seconds),
+                "all_seconds": seconds,
+                "peak_mb": peak_mb,
+                "info": info,
+                "error": None,
+            }
+        )
     except Exception as exc:  # noqa: BLE001 (reported in the table, not hidden)
         queue.put({"seconds": None, "all_seconds": [], "peak_mb": None, "info": {}, "error": repr(exc)})
 

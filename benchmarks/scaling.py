@@ -66,21 +66,31 @@ METHODS = {
 LPMECH_METHODS = (MAXIMIN, STRUCTURED, AUTO)
 
 #: (N, K, methods); None means every method.
-CASES = [(2, 16, None), (2, 32, None), (2, 64, None), (2, 128, None), (2, 256, None), (2, 1000, None),
-         (3, 12, None), (3, 24, None), (3, 48, None),
-         (7, 10, (FLOOR, STRUCTURED, AUTO))]
+CASES = [
+    (2, 16, None),
+    (2, 32, None),
+    (2, 64, None),
+    (2, 128, None),
+    (2, 256, None),
+    (2, 1000, None),
+    (3, 12, None),
+    (3, 24, None),
+    (3, 48, None),
+    (7, 10, (FLOOR, STRUCTURED, AUTO)),
+]
 
 #: Targets: {(N, K): {method: seconds}}; the speed-up target over cvxpy; the memory target.
 TIME_TARGETS = {(2, 1000): {MAXIMIN: 30.0, STRUCTURED: 2.0}, (7, 10): {AUTO: 30.0}}
 SPEEDUP_TARGET = {(2, 32): 100.0}
 MEMORY_TARGET_MB = 4096.0
 
-FAST = 0.1          # methods faster than this get extra runs (up to MAX_RUNS) ...
-FAST_TOTAL = 0.5    # ... until this many seconds have been spent
+FAST = 0.1  # methods faster than this get extra runs (up to MAX_RUNS) ...
+FAST_TOTAL = 0.5  # ... until this many seconds have been spent
 MAX_RUNS = 25
 
 
 # ---------------------------------------------------------------- the measured child function
+
 
 def _prepare(method: str, instance):
     """Import what ``method`` needs and return a zero-argument callable giving its value."""
@@ -90,14 +100,18 @@ def _prepare(method: str, instance):
         return lambda: baselines.floor(instance)
     if method == LINPROG:
         import scipy.optimize  # noqa: F401  (imported before timing)
+
         return lambda: baselines.linprog_maximin(instance)
     if method == CVXPY:
         import cvxpy  # noqa: F401
+
         return lambda: baselines.handwritten_cvxpy(instance)
     if method == AUTO:
         import lpmech
+
         return lambda: lpmech.solve(instance, method="auto")
     from lpmech.virtual import iron, virtual_costs
+
     if method == MAXIMIN:
         from lpmech.maximin import MaximinLP
 
@@ -105,6 +119,7 @@ def _prepare(method: str, instance):
             problem = instance.engine()
             phi = [virtual_costs(g, p) for g, p in zip(problem.grids, problem.probs)]
             return MaximinLP(problem, phi).solve()
+
         return maximin
     if method == STRUCTURED:
         from lpmech.structured import solve_structured
@@ -113,6 +128,7 @@ def _prepare(method: str, instance):
             problem = instance.engine()
             phi = [virtual_costs(g, p) for g, p in zip(problem.grids, problem.probs)]
             return solve_structured(problem, phi, [iron(f, p) for f, p in zip(phi, problem.probs)])
+
         return structured
     raise ValueError(f"unknown method {method!r}")
 
@@ -138,28 +154,39 @@ def timed(method: str, n: int, k: int, repeats: int = 3, budget: float = 60.0) -
             cpus.append(time.process_time() - c0)
         caught += [f"{x.category.__name__}: {str(x.message).splitlines()[0][:100]}" for x in w]
         total = sum(walls)
-        if len(walls) >= MAX_RUNS or total + walls[-1] > budget:      # the next run would not fit
+        if len(walls) >= MAX_RUNS or total + walls[-1] > budget:  # the next run would not fit
             break
         if len(walls) >= repeats and not (statistics.median(walls) < FAST and total < FAST_TOTAL):
             break
-    info = {"seconds": statistics.median(walls), "cpu_seconds": statistics.median(cpus),
-            "runs": len(walls), "all_seconds": [round(s, 6) for s in walls],
-            "warnings": sorted(set(caught))}
+    info = {
+        "seconds": statistics.median(walls),
+        "cpu_seconds": statistics.median(cpus),
+        "runs": len(walls),
+        "all_seconds": [round(s, 6) for s in walls],
+        "warnings": sorted(set(caught)),
+    }
     if method == AUTO:
-        info.update(value=float(out.value), core=out.method, core_seconds=float(out.solve_seconds),
-                    checks_passed=bool(out.checks["passed"]))
+        info.update(
+            value=float(out.value),
+            core=out.method,
+            core_seconds=float(out.solve_seconds),
+            checks_passed=bool(out.checks["passed"]),
+        )
     elif method in (MAXIMIN, STRUCTURED):
         info.update(value=float(out.value), status=str(out.status), iterations=int(out.iterations))
     elif method == CVXPY:
         from .baselines import LAST_CVXPY
-        info.update(value=float(out), **{key: (round(v, 3) if isinstance(v, float) else v)
-                                          for key, v in LAST_CVXPY.items()})
+
+        info.update(
+            value=float(out), **{key: (round(v, 3) if isinstance(v, float) else v) for key, v in LAST_CVXPY.items()}
+        )
     else:
         info["value"] = float(out)
     return info
 
 
 # ---------------------------------------------------------------- estimates, rates, figure
+
 
 def _slope(points: list[tuple[float, float]]) -> float | None:
     """Least-squares slope of log(seconds) against log(profiles)."""
@@ -199,6 +226,7 @@ def growth_rates(rows: list[dict]) -> dict:
 def plot(rows: list[dict], path: Path) -> Path:
     """Log-log plot of seconds against profiles: a line per method (solid N = 2, dashed N = 3, N = 7 a marker)."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -207,14 +235,23 @@ def plot(rows: list[dict], path: Path) -> Path:
     for j, method in enumerate(METHODS):
         color = f"C{j}"
         for n, (ls, marker) in styles.items():
-            pts = sorted((r["profiles"], r["seconds"]) for r in rows
-                         if r["method"] == method and r["n"] == n and r.get("seconds"))
+            pts = sorted(
+                (r["profiles"], r["seconds"])
+                for r in rows
+                if r["method"] == method and r["n"] == n and r.get("seconds")
+            )
             if not pts:
                 continue
-            ax.plot(*zip(*pts), linestyle=ls or "none", marker=marker, color=color,
-                    markersize=5 if n != 7 else 11, label=f"{method} (N={n})")
+            ax.plot(
+                *zip(*pts),
+                linestyle=ls or "none",
+                marker=marker,
+                color=color,
+                markersize=5 if n != 7 else 11,
+                label=f"{method} (N={n})",
+            )
     floor_pts = sorted((r["profiles"], r["seconds"]) for r in rows if r["method"] == FLOOR and r.get("seconds"))
-    if floor_pts:   # a line of slope 1 (time proportional to profiles) through the floor's largest grid
+    if floor_pts:  # a line of slope 1 (time proportional to profiles) through the floor's largest grid
         p1, s1 = floor_pts[-1]
         xs = np.array([max(min(r["profiles"] for r in rows), p1 / 1e3), p1])
         ax.plot(xs, s1 * xs / p1, ":", color="gray", label="slope 1 (time ∝ profiles)")
@@ -235,8 +272,15 @@ def plot(rows: list[dict], path: Path) -> Path:
 
 # ---------------------------------------------------------------- the suite
 
-def run(repeats: int = 3, quick: bool = False, out_dir: str | Path | None = None, cases=None,
-        budget: float = 60.0, verbose: bool = True) -> list[dict]:
+
+def run(
+    repeats: int = 3,
+    quick: bool = False,
+    out_dir: str | Path | None = None,
+    cases=None,
+    budget: float = 60.0,
+    verbose: bool = True,
+) -> list[dict]:
     """Measure every (instance, method); return the rows, print the table, write ``scaling.png``.
 
     Parameters
@@ -262,11 +306,20 @@ def run(repeats: int = 3, quick: bool = False, out_dir: str | Path | None = None
     rows: list[dict] = []
     start = time.perf_counter()
     for n, k, methods in cases:
-        profiles = k ** n
+        profiles = k**n
         name = f"uniform N={n} K={k}"
-        for method in (methods or tuple(METHODS)):
-            row = {"suite": "scaling", "instance": name, "n": n, "k": k, "profiles": profiles, "method": method,
-                   "seconds": None, "peak_mb": None, "error": None}
+        for method in methods or tuple(METHODS):
+            row = {
+                "suite": "scaling",
+                "instance": name,
+                "n": n,
+                "k": k,
+                "profiles": profiles,
+                "method": method,
+                "seconds": None,
+                "peak_mb": None,
+                "error": None,
+            }
             rows.append(row)
             est = _estimate(history.get((method, n), []), profiles)
             limit = limits.get(method)
@@ -278,8 +331,13 @@ def run(repeats: int = 3, quick: bool = False, out_dir: str | Path | None = None
                 row["est_seconds"] = est
             else:
                 timeout = 2 * limit if limit else 900.0
-                m = measure(__name__, "timed", {"method": method, "n": n, "k": k, "repeats": repeats,
-                                                "budget": budget}, repeats=1, timeout=timeout)
+                m = measure(
+                    __name__,
+                    "timed",
+                    {"method": method, "n": n, "k": k, "repeats": repeats, "budget": budget},
+                    repeats=1,
+                    timeout=timeout,
+                )
                 info = dict(m["info"])
                 row.update(info)
                 row["seconds"] = info.get("seconds")
@@ -288,13 +346,17 @@ def run(repeats: int = 3, quick: bool = False, out_dir: str | Path | None = None
                 row["error"] = m["error"]
                 if row["seconds"]:
                     history.setdefault((method, n), []).append((profiles, row["seconds"]))
-                elif str(m["error"]).startswith("timeout"):              # a lower bound for later estimates
+                elif str(m["error"]).startswith("timeout"):  # a lower bound for later estimates
                     history.setdefault((method, n), []).append((profiles, timeout))
             if verbose:
                 s = "-" if row["seconds"] is None else f"{row['seconds']:.4g} s"
                 mb = "-" if row["peak_mb"] is None else f"{row['peak_mb']:.0f} MB"
-                print(f"[{time.perf_counter() - start:7.1f} s] {name:<20} {method:<34} {s:>12} {mb:>8}"
-                      f"  {row['error'] or ''}", file=sys.stderr, flush=True)
+                print(
+                    f"[{time.perf_counter() - start:7.1f} s] {name:<20} {method:<34} {s:>12} {mb:>8}"
+                    f"  {row['error'] or ''}",
+                    file=sys.stderr,
+                    flush=True,
+                )
     _derive(rows)
     rates = growth_rates(rows)
     for r in rows:
@@ -302,24 +364,50 @@ def run(repeats: int = 3, quick: bool = False, out_dir: str | Path | None = None
         r["growth_rate"] = g["all"] if g else None
         r["growth_rate_tail"] = g["tail"] if g else None
         # the exponent over the three largest sizes, shown once per series (on its largest size)
-        largest = max((q["profiles"] for q in rows if q["method"] == r["method"] and q["n"] == r["n"]
-                       and q.get("seconds")), default=None)
+        largest = max(
+            (q["profiles"] for q in rows if q["method"] == r["method"] and q["n"] == r["n"] and q.get("seconds")),
+            default=None,
+        )
         r["exponent"] = r["growth_rate_tail"] if r["profiles"] == largest else None
     out_dir = Path(__file__).resolve().parent if out_dir is None else Path(out_dir)
     figure = plot(rows, out_dir / "scaling.png")
     if verbose:
-        print(table(rows, [("instance", "instance", ""), ("profiles", "profiles", ","), ("method", "method", ""),
-                           ("seconds", "median s", ".4g"), ("cpu_seconds", "cpu s", ".4g"), ("runs", "runs", "d"),
-                           ("peak_mb", "peak MB", ".0f"), ("ratio_vs_cvxpy", "cvxpy/x", ".4g"),
-                           ("ratio_vs_linprog", "linprog/x", ".3g"), ("floor_multiple", "x/floor", ".4g"),
-                           ("target_seconds", "target s", "g"), ("target_ratio", "time/target", ".3g"),
-                           ("target_met", "met", ""), ("value_gap", "|value-ref|", ".1e"),
-                           ("error", "error", "")]))
+        print(
+            table(
+                rows,
+                [
+                    ("instance", "instance", ""),
+                    ("profiles", "profiles", ","),
+                    ("method", "method", ""),
+                    ("seconds", "median s", ".4g"),
+                    ("cpu_seconds", "cpu s", ".4g"),
+                    ("runs", "runs", "d"),
+                    ("peak_mb", "peak MB", ".0f"),
+                    ("ratio_vs_cvxpy", "cvxpy/x", ".4g"),
+                    ("ratio_vs_linprog", "linprog/x", ".3g"),
+                    ("floor_multiple", "x/floor", ".4g"),
+                    ("target_seconds", "target s", "g"),
+                    ("target_ratio", "time/target", ".3g"),
+                    ("target_met", "met", ""),
+                    ("value_gap", "|value-ref|", ".1e"),
+                    ("error", "error", ""),
+                ],
+            )
+        )
         print()
         print("Growth rate: slope of log(median s) against log(profiles), per method and N")
-        print(table([{"method": m, "n": n, **g} for (m, n), g in sorted(rates.items(), key=lambda t: (t[0][1], t[0][0]))],
-                    [("method", "method", ""), ("n", "N", "d"), ("sizes", "sizes", "d"),
-                     ("all", "slope (all sizes)", ".2f"), ("tail", "slope (3 largest)", ".2f")]))
+        print(
+            table(
+                [{"method": m, "n": n, **g} for (m, n), g in sorted(rates.items(), key=lambda t: (t[0][1], t[0][0]))],
+                [
+                    ("method", "method", ""),
+                    ("n", "N", "d"),
+                    ("sizes", "sizes", "d"),
+                    ("all", "slope (all sizes)", ".2f"),
+                    ("tail", "slope (3 largest)", ".2f"),
+                ],
+            )
+        )
         print()
         for r in rows:
             if r.get("warnings"):
@@ -338,7 +426,7 @@ def _derive(rows: list[dict]) -> None:
         cv, lp, fl = (by.get((*key, m)) for m in (CVXPY, LINPROG, FLOOR))
         r["ratio_vs_cvxpy"] = cv["seconds"] / s if s and cv and cv.get("seconds") else None
         if s and cv and not cv.get("seconds") and cv.get("est_seconds"):
-            r["ratio_vs_cvxpy_est"] = cv["est_seconds"] / s          # against an extrapolated cvxpy time
+            r["ratio_vs_cvxpy_est"] = cv["est_seconds"] / s  # against an extrapolated cvxpy time
         r["ratio_vs_linprog"] = lp["seconds"] / s if s and lp and lp.get("seconds") else None
         r["floor_multiple"] = s / fl["seconds"] if s and fl and fl.get("seconds") else None
         target = TIME_TARGETS.get(key, {}).get(r["method"])

@@ -15,7 +15,7 @@ the closed form x_ω of Haghpanah, Kuvalekar and Lipnowski ("Selling to a Group"
 0.1925
 """
 
-__version__ = "0.1.0"     # the one definition (pyproject.toml reads it)
+__version__ = "0.1.0"  # the one definition (pyproject.toml reads it)
 
 from .audit import Audit, verify
 
@@ -39,7 +39,28 @@ def __getattr__(name: str):
         return model.model if name == "general_model" else model.GeneralModel
     raise AttributeError(f"module 'lpmech' has no attribute {name!r}")
 
-__all__ = ["Agent", "Instance", "InstanceError", "Mechanism", "load", "from_dict", "solve", "METHODS", "Result",
-           "SolveResult", "verify", "Audit", "best_posted_price",
-           "compare", "frontier", "general_model", "GeneralModel",
-           "LpmechError", "CheckError", "SolverError", "CertificateError", "OutputError"]
+
+__all__ = [
+    "Agent",
+    "Instance",
+    "InstanceError",
+    "Mechanism",
+    "load",
+    "from_dict",
+    "solve",
+    "METHODS",
+    "Result",
+    "SolveResult",
+    "verify",
+    "Audit",
+    "best_posted_price",
+    "compare",
+    "frontier",
+    "general_model",
+    "GeneralModel",
+    "LpmechError",
+    "CheckError",
+    "SolverError",
+    "CertificateError",
+    "OutputError",
+]

@@ -101,15 +101,21 @@ class Audit:
         -------
         bool
         """
-        return (self.ic_relative <= rtol and self.ir_relative <= rtol
-                and self.max_bound_violation <= allocation_tol)
+        return self.ic_relative <= rtol and self.ir_relative <= rtol and self.max_bound_violation <= allocation_tol
 
     def to_dict(self) -> dict:
-        return {"max_ic_violation": self.max_ic_violation, "max_ir_violation": self.max_ir_violation,
-                "ic_relative": self.ic_relative, "ir_relative": self.ir_relative,
-                "profit": self.profit, "max_bound_violation": self.max_bound_violation,
-                "worst_ic": self.worst_ic, "worst_ir": self.worst_ir, "ic": self.ic,
-                "participation": self.participation}
+        return {
+            "max_ic_violation": self.max_ic_violation,
+            "max_ir_violation": self.max_ir_violation,
+            "ic_relative": self.ic_relative,
+            "ir_relative": self.ir_relative,
+            "profit": self.profit,
+            "max_bound_violation": self.max_bound_violation,
+            "worst_ic": self.worst_ic,
+            "worst_ir": self.worst_ir,
+            "ic": self.ic,
+            "participation": self.participation,
+        }
 
 
 def check_profile_array(values, shape: tuple[int, ...], name: str, copy: bool = True) -> np.ndarray:
@@ -139,18 +145,21 @@ def check_profile_array(values, shape: tuple[int, ...], name: str, copy: bool = 
     """
     try:
         raw = np.asarray(values)
-        if raw.dtype.kind in "USV" or (raw.dtype.kind == "O"
-                                       and any(isinstance(v, (str, bytes)) for v in raw.ravel().tolist())):
-            raise InstanceError(f"must be an array of numbers of shape {shape}, got strings "
-                                f"(dtype {raw.dtype})", field=name)
+        if raw.dtype.kind in "USV" or (
+            raw.dtype.kind == "O" and any(isinstance(v, (str, bytes)) for v in raw.ravel().tolist())
+        ):
+            raise InstanceError(
+                f"must be an array of numbers of shape {shape}, got strings (dtype {raw.dtype})", field=name
+            )
         if np.iscomplexobj(raw):
             raise InstanceError("must be real numbers, got complex values", field=name)
         arr = np.array(raw, dtype=float, copy=True if copy else None)
     except (TypeError, ValueError) as err:
         if isinstance(err, InstanceError):
             raise
-        raise InstanceError(f"must be an array of numbers of shape {shape}, got {type(values).__name__}",
-                            field=name) from None
+        raise InstanceError(
+            f"must be an array of numbers of shape {shape}, got {type(values).__name__}", field=name
+        ) from None
     if arr.shape != tuple(shape):
         raise InstanceError(f"must have shape {tuple(shape)} (the profile grid), got {arr.shape}", field=name)
     bad = ~np.isfinite(arr)
@@ -302,8 +311,16 @@ def _ratio(gap: np.ndarray, size: np.ndarray) -> np.ndarray:
     return out
 
 
-def verify(instance: Instance, x, m, *, ic: str = "bayesian", participation: str = "interim",
-           veto: Sequence[str] | None = None, exact: bool = False):
+def verify(
+    instance: Instance,
+    x,
+    m,
+    *,
+    ic: str = "bayesian",
+    participation: str = "interim",
+    veto: Sequence[str] | None = None,
+    exact: bool = False,
+):
     """Audit a mechanism by brute force.
 
     Parameters
@@ -358,7 +375,7 @@ def verify(instance: Instance, x, m, *, ic: str = "bayesian", participation: str
 
         return verify_exact(instance, x, m, ic=ic, participation=participation, veto=veto)
     shape = instance.shape
-    x = check_profile_array(x, shape, "x", copy=False)        # read only below
+    x = check_profile_array(x, shape, "x", copy=False)  # read only below
     m = check_profile_array(m, shape, "m", copy=False)
     names = instance.names
     vetoes = set(check_veto(instance, veto))
@@ -367,8 +384,8 @@ def verify(instance: Instance, x, m, *, ic: str = "bayesian", participation: str
     # independent types under Bayesian IC and interim IR: interim sums only (no K^N joint pmf)
     joint = None if fast else instance.joint_pmf()
     sign = instance.money_sign
-    worst_ic = worst_ir = 0.0                 # absolute, payoff units
-    rel_ic = rel_ir = 0.0                     # relative to the magnitude of the comparison
+    worst_ic = worst_ir = 0.0  # absolute, payoff units
+    rel_ic = rel_ir = 0.0  # relative to the magnitude of the comparison
     where_ic: dict | None = None
     where_ir: dict | None = None
     per_agent = []
@@ -382,30 +399,29 @@ def verify(instance: Instance, x, m, *, ic: str = "bayesian", participation: str
             truthful = np.empty(k)
             ic_gap, ic_rel, ic_where = 0.0, -1.0, None
             for rows in row_blocks(k, k):
-                diag = np.arange(rows.start, rows.stop)        # truthful reports of these rows
+                diag = np.arange(rows.start, rows.stop)  # truthful reports of these rows
                 j = diag - rows.start
-                exp_m = exp.table("m", rows)                         # [t, s] = E[m(s, θ_-i) | t]
+                exp_m = exp.table("m", rows)  # [t, s] = E[m(s, θ_-i) | t]
                 exp_x = exp.table("x", rows)
                 util = share * sign * (exp_m - grid[rows, None] * exp_x)
-                size = share * (exp.table("|m|", rows) + t_abs[rows, None])   # magnitude of util[t, s]
+                size = share * (exp.table("|m|", rows) + t_abs[rows, None])  # magnitude of util[t, s]
                 truthful[rows] = util[j, diag]
                 gains = util - util[j, diag][:, None]
                 rel = _ratio(gains, np.maximum(size, size[j, diag][:, None]))
                 t_idx, s_idx = np.unravel_index(np.argmax(rel), rel.shape)
                 ic_gap = max(ic_gap, float(gains.max()))
-                if rel[t_idx, s_idx] > ic_rel:         # strict: the first worst pair in (t, s) order
+                if rel[t_idx, s_idx] > ic_rel:  # strict: the first worst pair in (t, s) order
                     ic_rel = float(rel[t_idx, s_idx])
-                    ic_where = {"agent": name, "type": float(grid[rows.start + t_idx]),
-                                "report": float(grid[s_idx])}
+                    ic_where = {"agent": name, "type": float(grid[rows.start + t_idx]), "report": float(grid[s_idx])}
         else:
-            xi = agent_view(x, i)          # [report s, others r]
+            xi = agent_view(x, i)  # [report s, others r]
             mi = agent_view(m, i)
             ami = agent_view(am, i)
-            belief = beliefs(joint, i)       # P(θ_-i = r | θ_i = t)
+            belief = beliefs(joint, i)  # P(θ_-i = r | θ_i = t)
             # u[s, r] = payoff of true type t reporting s against others r, at every r.
             ic_gap, ic_rel, ic_where = 0.0, 0.0, None
             for t in range(k):
-                u = share * sign * (mi - grid[t] * xi)                      # [s, r]
+                u = share * sign * (mi - grid[t] * xi)  # [s, r]
                 size = share * (ami + t_abs[t])
                 g = u - u[t][None, :]
                 rel = _ratio(g, np.maximum(size, size[t][None, :]))
@@ -413,8 +429,12 @@ def verify(instance: Instance, x, m, *, ic: str = "bayesian", participation: str
                 ic_gap = max(ic_gap, float(g.max()))
                 if rel[s_best, r_best] > ic_rel:
                     ic_rel = float(rel[s_best, r_best])
-                    ic_where = {"agent": name, "type": float(grid[t]), "report": float(grid[s_best]),
-                                "others_profile": int(r_best)}
+                    ic_where = {
+                        "agent": name,
+                        "type": float(grid[t]),
+                        "report": float(grid[s_best]),
+                        "others_profile": int(r_best),
+                    }
             truthful = share * sign * ((belief * mi).sum(axis=1) - grid * (belief * xi).sum(axis=1))
         ic_rel = max(ic_rel, 0.0)
         worst_ic = max(worst_ic, ic_gap)
@@ -433,28 +453,48 @@ def verify(instance: Instance, x, m, *, ic: str = "bayesian", participation: str
                 ir_where = {"agent": name, "type": float(grid[t])}
             else:
                 xi, mi, ami, pi = (agent_view(a, i) for a in (x, m, am, joint))
-                u = share * sign * (mi - grid[:, None] * xi)                # [t, r], every profile
+                u = share * sign * (mi - grid[:, None] * xi)  # [t, r], every profile
                 size = share * (ami + t_abs[:, None])
                 rel = _ratio(-u, size)
                 t, r = (int(v) for v in np.unravel_index(np.argmax(rel), rel.shape))
                 ir_gap = max(0.0, -float(u.min()))
                 ir_rel = float(rel[t, r])
-                ir_where = {"agent": name, "type": float(grid[t]), "others_profile": int(r),
-                            "probability": float(pi[t, r])}
+                ir_where = {
+                    "agent": name,
+                    "type": float(grid[t]),
+                    "others_profile": int(r),
+                    "probability": float(pi[t, r]),
+                }
         worst_ir = max(worst_ir, ir_gap)
         if ir_rel > rel_ir:
             rel_ir, where_ir = ir_rel, ir_where
-        per_agent.append({"agent": name, "ic_violation": ic_gap, "ir_violation": ir_gap,
-                          "ic_relative": ic_rel, "ir_relative": ir_rel,
-                          "interim_utility": truthful.tolist()})
+        per_agent.append(
+            {
+                "agent": name,
+                "ic_violation": ic_gap,
+                "ir_violation": ir_gap,
+                "ic_relative": ic_rel,
+                "ir_relative": ir_rel,
+                "interim_utility": truthful.tolist(),
+            }
+        )
     # buy side E[b·x − m], sell side E[m − c·x]: E[σ (d·x − m)], σ = +1 (buy) or −1 (sell)
     d, sigma = instance.designer_value, instance.money_sign
-    if joint is None:       # independent types: E[·] = Σ_t p_1(t) E[· | θ_1 = t], interim sums only
+    if joint is None:  # independent types: E[·] = Σ_t p_1(t) E[· | θ_1 = t], interim sums only
         profit = float(instance.probs[0] @ interim(sigma * (d * x - m), instance.probs, 0))
     else:
         profit = float(np.sum(joint * (sigma * (d * x - m))))
     bound = float(max(0.0, -x.min(), x.max() - 1.0))
-    return Audit(max_ic_violation=worst_ic, max_ir_violation=worst_ir, profit=profit,
-                 max_bound_violation=bound, worst_ic=where_ic, worst_ir=where_ir,
-                 per_agent=per_agent, ic=ic, participation=participation,
-                 ic_relative=rel_ic, ir_relative=rel_ir)
+    return Audit(
+        max_ic_violation=worst_ic,
+        max_ir_violation=worst_ir,
+        profit=profit,
+        max_bound_violation=bound,
+        worst_ic=where_ic,
+        worst_ir=where_ir,
+        per_agent=per_agent,
+        ic=ic,
+        participation=participation,
+        ic_relative=rel_ic,
+        ir_relative=rel_ir,
+    )

@@ -25,9 +25,23 @@ A gap beyond tolerance raises :class:`CheckError`; it is never a warning.
 
 from __future__ import annotations
 
-__all__ = ["CheckError", "Incentives", "incentive_ratios", "profit_magnitude", "gains",
-           "failures", "CHECKS", "readme_list", "report", "enforce", "maximin_checks", "general_checks", "algorithms_agree",
-           "spread_within_limit", "continuous_checks"]
+__all__ = [
+    "CheckError",
+    "Incentives",
+    "incentive_ratios",
+    "profit_magnitude",
+    "gains",
+    "failures",
+    "CHECKS",
+    "readme_list",
+    "report",
+    "enforce",
+    "maximin_checks",
+    "general_checks",
+    "algorithms_agree",
+    "spread_within_limit",
+    "continuous_checks",
+]
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -82,10 +96,10 @@ CHECKS: dict[str, str] = {
     "spread": "general LP: types within MAX_SPREAD money units",
     # continuum (agents given by laws: lpmech.continuous)
     "continuous_value_error": "continuum: estimated error of g(ω*) (two resolutions, tail, suboptimality, "
-                              "clamping) <= CONTINUUM_RTOL × value",
+    "clamping) <= CONTINUUM_RTOL × value",
     "continuous_posted_excess": "continuum: best posted price's value <= optimal value + its estimated error",
     "continuous_vertex_excess": "continuum: optimal value <= g(e_i) for every agent i (one-agent closed form, "
-                                "weak duality) + its estimated error",
+    "weak duality) + its estimated error",
     "continuous_weights": "continuum: ω on the simplex (Σ ω = 1, ω >= 0)",
     # exact certificate (certify="exact")
     "exact_certificate": "exact arithmetic: V(x) = g(ω) (maximin) or primal = dual (general LP)",
@@ -149,10 +163,10 @@ def incentive_ratios(instance, x, m, m_size=None) -> Incentives:
         exp = Interim(instance, i, {"x": x, "m": m, "size": m_size, "|x|": ax}, joint)
         k = grid.size
         truthful, size_t = np.empty(k), np.empty(k)
-        for rows in row_blocks(k, k):               # [t, s] arrays in blocks of rows: bounded memory
-            diag = np.arange(rows.start, rows.stop)        # truthful reports of these rows
+        for rows in row_blocks(k, k):  # [t, s] arrays in blocks of rows: bounded memory
+            diag = np.arange(rows.start, rows.stop)  # truthful reports of these rows
             j = diag - rows.start
-            exp_m = exp.table("m", rows)                    # [t, s] = E[m(s, θ_-i) | t]
+            exp_m = exp.table("m", rows)  # [t, s] = E[m(s, θ_-i) | t]
             exp_x = exp.table("x", rows)
             util = share * sign * (exp_m - grid[rows, None] * exp_x)
             size = share * (exp.table("size", rows) + np.abs(grid)[rows, None] * exp.table("|x|", rows))
@@ -185,7 +199,7 @@ def profit_magnitude(instance, x, m) -> float:
         In the instance's units.
     """
     terms = abs(float(instance.designer_value)) * np.abs(x) + np.abs(m)
-    if instance.independent:       # Σ_t p_1(t) E[terms | θ_1 = t]: interim sums, no K^N joint pmf
+    if instance.independent:  # Σ_t p_1(t) E[terms | θ_1 = t]: interim sums, no K^N joint pmf
         return float(instance.probs[0] @ interim(terms, instance.probs, 0))
     return float(np.sum(instance.joint_pmf() * terms))
 
@@ -274,8 +288,10 @@ def report(measured: dict, limits: dict) -> dict:
     dict
         ``{name: {"gap": float, "limit": float, "passed": bool}}``.
     """
-    return {k: {"gap": float(measured[k]), "limit": float(lim), "passed": bool(measured[k] <= lim)}
-            for k, lim in limits.items()}
+    return {
+        k: {"gap": float(measured[k]), "limit": float(lim), "passed": bool(measured[k] <= lim)}
+        for k, lim in limits.items()
+    }
 
 
 def enforce(measured: dict, limits: dict, extra_failed: Sequence[str] = ()) -> dict:
@@ -312,8 +328,24 @@ def enforce(measured: dict, limits: dict, extra_failed: Sequence[str] = ()) -> d
     return measured
 
 
-def maximin_checks(*, instance, problem, unit, core, phi, phi_bar, pmf, tr, allocation, transfer, posted,
-                   omega_range, omega_can, face_error, tie_rtol) -> dict:
+def maximin_checks(
+    *,
+    instance,
+    problem,
+    unit,
+    core,
+    phi,
+    phi_bar,
+    pmf,
+    tr,
+    allocation,
+    transfer,
+    posted,
+    omega_range,
+    omega_can,
+    face_error,
+    tie_rtol,
+) -> dict:
     """Every cross-check of a maximin solution (methods ``lp`` and ``structured``); see the module docstring.
 
     Parameters
@@ -370,8 +402,9 @@ def maximin_checks(*, instance, problem, unit, core, phi, phi_bar, pmf, tr, allo
     index_can = weighted_sum(omega_can, phi_bar)
     # the canonical ω solves a QP over the face, whose rows allow the tie tolerance: look for its
     # ties in a band 10 times wider
-    tie_can = on_tie(index_can, problem.b, weighted_sum(omega_can, abs_bar), 10 * tie_rtol,
-                     10 * sol.tie_uncertainty, total_abs)
+    tie_can = on_tie(
+        index_can, problem.b, weighted_sum(omega_can, abs_bar), 10 * tie_rtol, 10 * sol.tie_uncertainty, total_abs
+    )
     x_can = (index_can <= problem.b).astype(float)
 
     # Value: each computation against the solver's, held to CHECK_RTOL times the two values plus
@@ -397,15 +430,24 @@ def maximin_checks(*, instance, problem, unit, core, phi, phi_bar, pmf, tr, allo
     support_gap = float(np.max(gains_lp[support]) - gains_lp.min()) if support.any() else 0.0
     # each supported agent's gain against the minimum
     low = float(gains_lp.min())
-    support_ratio = max((float(gains_lp[i] - low) / max(gap_limit([gains_lp[i], low], [size_lp[i], size_x]), 1e-300)
-                         for i in np.flatnonzero(support)), default=0.0)
+    support_ratio = max(
+        (
+            float(gains_lp[i] - low) / max(gap_limit([gains_lp[i], low], [size_lp[i], size_x]), 1e-300)
+            for i in np.flatnonzero(support)
+        ),
+        default=0.0,
+    )
     value_user = sol.value * unit
     posted_excess = max(posted.value - value_user, 0.0)
-    posted_limit = gap_limit([posted.value, value_user],
-                             [profit_magnitude(instance, posted.allocation, posted.transfer), size_x * unit])
+    posted_limit = gap_limit(
+        [posted.value, value_user], [profit_magnitude(instance, posted.allocation, posted.transfer), size_x * unit]
+    )
     mono = max((float(np.max(np.diff(X), initial=0.0)) for X in tr.X), default=0.0)
-    in_range = 0.0 if face_error else max(
-        float(np.max(np.maximum(omega_range[:, 0] - w, w - omega_range[:, 1]))) for w in (omega_lp, omega_can))
+    in_range = (
+        0.0
+        if face_error
+        else max(float(np.max(np.maximum(omega_range[:, 0] - w, w - omega_range[:, 1]))) for w in (omega_lp, omega_can))
+    )
     checks = {
         "max_ic_violation": audit.max_ic_violation,
         "max_ir_violation": audit.max_ir_violation,
@@ -431,19 +473,26 @@ def maximin_checks(*, instance, problem, unit, core, phi, phi_bar, pmf, tr, allo
         "posted_ir_violation_relative": posted_incentives.ir,
         "posted_excess": posted_excess,
         "posted_excess_ratio": posted_excess / max(posted_limit, 1e-300),
-        "tie_probability": float(np.sum(pmf * tie)) if pmf is not None
+        "tie_probability": float(np.sum(pmf * tie))
+        if pmf is not None
         else float(problem.probs[0] @ interim(tie, problem.probs, 0)),
         "tie_tolerance": tie_rtol,
         "tolerance": CHECK_RTOL,
     }
     limits = {
-        "ic_violation_relative": CHECK_RTOL, "ir_violation_relative": CHECK_RTOL,
+        "ic_violation_relative": CHECK_RTOL,
+        "ir_violation_relative": CHECK_RTOL,
         "analytic_gap_ratio": 1.0,
-        "offtie_mismatch": ALLOCATION_TOL, "offtie_mismatch_canonical": ALLOCATION_TOL,
-        "support_gap_ratio": 1.0, "omega_sum_error": WEIGHT_TOL, "omega_below_zero": WEIGHT_TOL,
-        "omega_outside_range": WEIGHT_TOL, "monotonicity_violation": MONOTONICITY_TOL,
+        "offtie_mismatch": ALLOCATION_TOL,
+        "offtie_mismatch_canonical": ALLOCATION_TOL,
+        "support_gap_ratio": 1.0,
+        "omega_sum_error": WEIGHT_TOL,
+        "omega_below_zero": WEIGHT_TOL,
+        "omega_outside_range": WEIGHT_TOL,
+        "monotonicity_violation": MONOTONICITY_TOL,
         "allocation_bounds_violation": ALLOCATION_TOL,
-        "posted_ic_violation_relative": CHECK_RTOL, "posted_ir_violation_relative": CHECK_RTOL,
+        "posted_ic_violation_relative": CHECK_RTOL,
+        "posted_ir_violation_relative": CHECK_RTOL,
         "posted_excess_ratio": 1.0,
     }
     extra = []
@@ -492,23 +541,36 @@ def continuous_checks(cont) -> dict:
     omega = np.asarray(cont.omega, dtype=float)
     size = magnitude(value, posted)
     model = cont.model
-    vertex = np.array([float(v.tail_moments(model.b)[0][0]) for v in model.virtuals]) if model is not None \
+    vertex = (
+        np.array([float(v.tail_moments(model.b)[0][0]) for v in model.virtuals])
+        if model is not None
         else np.array([np.inf])
+    )
     best_vertex = float(np.min(vertex))
     # relative to the value; a zero value (nothing trades at a profit) against the bounds' scale
-    rel_error = error / (value if value > 0 else magnitude(posted, best_vertex)) if error != 0 else 0.0   # NaN fails
-    checks = {"value": value, "value_error": error, "posted_value": posted, "vertex_values": vertex.tolist(),
-              "continuous_value_error": rel_error,
-              "continuous_posted_excess": max(0.0, posted - value - error) / size,
-              "continuous_vertex_excess": max(0.0, value - best_vertex - error) / magnitude(value, best_vertex),
-              "continuous_weights": float(max(abs(omega.sum() - 1.0), max(0.0, -float(omega.min())))),
-              "tolerance": CHECK_RTOL, "continuum_rtol": CONTINUUM_RTOL}
+    rel_error = error / (value if value > 0 else magnitude(posted, best_vertex)) if error != 0 else 0.0  # NaN fails
+    checks = {
+        "value": value,
+        "value_error": error,
+        "posted_value": posted,
+        "vertex_values": vertex.tolist(),
+        "continuous_value_error": rel_error,
+        "continuous_posted_excess": max(0.0, posted - value - error) / size,
+        "continuous_vertex_excess": max(0.0, value - best_vertex - error) / magnitude(value, best_vertex),
+        "continuous_weights": float(max(abs(omega.sum() - 1.0), max(0.0, -float(omega.min())))),
+        "tolerance": CHECK_RTOL,
+        "continuum_rtol": CONTINUUM_RTOL,
+    }
     if not np.all(np.isfinite(omega)):
         checks["continuous_weights"] = float("nan")
     if not np.isfinite(value):
         checks["continuous_value_error"] = float("nan")
-    limits = {"continuous_value_error": CONTINUUM_RTOL, "continuous_posted_excess": CHECK_RTOL,
-              "continuous_vertex_excess": CHECK_RTOL, "continuous_weights": WEIGHT_TOL}
+    limits = {
+        "continuous_value_error": CONTINUUM_RTOL,
+        "continuous_posted_excess": CHECK_RTOL,
+        "continuous_vertex_excess": CHECK_RTOL,
+        "continuous_weights": WEIGHT_TOL,
+    }
     return enforce(checks, limits)
 
 
@@ -546,14 +608,15 @@ def general_checks(lp, x: np.ndarray, m: np.ndarray, value: float, lp_value: flo
     interdependent = getattr(inst, "interdependence", None) is not None
     new_ir = mech.participation == "ex-ante" or mech.outside_option is not None or interdependent
     new_ic = interdependent or mech.ic == "ex-post"
-    if new_ir or new_ic:    # audited by own_payoff_audit (brute force from the definitions)
+    if new_ir or new_ic:  # audited by own_payoff_audit (brute force from the definitions)
         audit = verify(inst, x, m, ic="bayesian" if new_ic else mech.ic, participation="interim", veto=[])
         shares = inst.shares.reshape((-1,) + (1,) * inst.n)
-        own = own_payoff_audit(inst, x, shares * m[None], ic=mech.ic, participation=mech.participation,
-                               vetoes=lp.vetoes)
+        own = own_payoff_audit(
+            inst, x, shares * m[None], ic=mech.ic, participation=mech.participation, vetoes=lp.vetoes
+        )
     else:
         audit = verify(inst, x, m, ic=mech.ic, participation=mech.participation, veto=lp.vetoes)
-    if new_ic or new_ir:        # the agents' total surplus with their true costs
+    if new_ic or new_ir:  # the agents' total surplus with their true costs
         from .general import _weighted_types
 
         costs = _weighted_types(inst, list(range(inst.n))) * float(inst.shares.sum())
@@ -565,7 +628,7 @@ def general_checks(lp, x: np.ndarray, m: np.ndarray, value: float, lp_value: flo
     size = _value_magnitude(lp, x, m)
     audited = audit.profit + lam * surplus
     gap = max(abs(lp_value - audited), abs(value - audited)) / size
-    if new_ir:      # summing the vetoes' participation rows: profit <= bound − Σ E[r_i] / Σ σ_i
+    if new_ir:  # summing the vetoes' participation rows: profit <= bound − Σ E[r_i] / Σ σ_i
         from .general import outer_marginal, outside_options
 
         idx = [inst.names.index(v) for v in lp.vetoes]
@@ -576,15 +639,29 @@ def general_checks(lp, x: np.ndarray, m: np.ndarray, value: float, lp_value: flo
     ir_rel = own["ir_relative"] if new_ir else audit.ir_relative
     ic_max = own["max_ic_violation"] if new_ic else audit.max_ic_violation
     ic_rel = own["ic_relative"] if new_ic else audit.ic_relative
-    checks = {"max_ic_violation": ic_max, "max_ir_violation": ir_max,
-              "ic_relative": ic_rel, "ir_relative": ir_rel,
-              "max_bound_violation": audit.max_bound_violation, "analytic_gap": gap,
-              "profit_bound_excess": excess, "first_best": fb, "profit_bound": bound,
-              "profit": audit.profit, "surplus": surplus, "value_magnitude": size,
-              "tolerance": CHECK_RTOL, "allocation_tolerance": ALLOCATION_TOL}
-    limits = {"ic_relative": CHECK_RTOL, "ir_relative": CHECK_RTOL, "analytic_gap": CHECK_RTOL,
-              "max_bound_violation": ALLOCATION_TOL,
-              "profit_bound_excess": CHECK_RTOL * (size + abs(bound))}
+    checks = {
+        "max_ic_violation": ic_max,
+        "max_ir_violation": ir_max,
+        "ic_relative": ic_rel,
+        "ir_relative": ir_rel,
+        "max_bound_violation": audit.max_bound_violation,
+        "analytic_gap": gap,
+        "profit_bound_excess": excess,
+        "first_best": fb,
+        "profit_bound": bound,
+        "profit": audit.profit,
+        "surplus": surplus,
+        "value_magnitude": size,
+        "tolerance": CHECK_RTOL,
+        "allocation_tolerance": ALLOCATION_TOL,
+    }
+    limits = {
+        "ic_relative": CHECK_RTOL,
+        "ir_relative": CHECK_RTOL,
+        "analytic_gap": CHECK_RTOL,
+        "max_bound_violation": ALLOCATION_TOL,
+        "profit_bound_excess": CHECK_RTOL * (size + abs(bound)),
+    }
     more, more_limits = limits_audit(inst, x, m, size)
     return enforce({**checks, **more}, {**limits, **more_limits})
 
@@ -612,20 +689,30 @@ def algorithms_agree(neg_c: np.ndarray, first, second, *, unit: float, spread: f
     from .tolerances import PROB_TOL
 
     terms = np.abs(neg_c) @ (np.abs(first.x) + np.abs(second.x))
-    floor = PROB_TOL / CHECK_RTOL * float(np.abs(neg_c).sum())        # x is known to PROB_TOL
+    floor = PROB_TOL / CHECK_RTOL * float(np.abs(neg_c).sum())  # x is known to PROB_TOL
     gap = abs(second.objective - first.objective)
     lim = CHECK_RTOL * max(float(terms) + floor, TINY)
     if not gap <= lim:
         u = unit
-        measured = {"algorithms_disagree": gap * u, "value_first": -first.objective * u,
-                    "value_second": -second.objective * u, "spread": spread}
+        measured = {
+            "algorithms_disagree": gap * u,
+            "value_first": -first.objective * u,
+            "value_second": -second.objective * u,
+            "spread": spread,
+        }
         limits = {"algorithms_disagree": lim * u}
         measured["report"] = report(measured, limits)
-        raise CheckError(["algorithms_disagree"], measured, limits,
-                         message=(f"cross-check failed: HiGHS's simplex and interior point give different optimal "
-                                  f"values ({-first.objective * u:.10g} and {-second.objective * u:.10g}) on an "
-                                  f"instance whose types span {spread:.3g} money units: the LP is too "
-                                  "ill-conditioned to be solved reliably in floating point"))
+        raise CheckError(
+            ["algorithms_disagree"],
+            measured,
+            limits,
+            message=(
+                f"cross-check failed: HiGHS's simplex and interior point give different optimal "
+                f"values ({-first.objective * u:.10g} and {-second.objective * u:.10g}) on an "
+                f"instance whose types span {spread:.3g} money units: the LP is too "
+                "ill-conditioned to be solved reliably in floating point"
+            ),
+        )
 
 
 def spread_within_limit(spread: float, unit: float) -> None:
@@ -648,10 +735,16 @@ def spread_within_limit(spread: float, unit: float) -> None:
         measured: dict[str, Any] = {"spread": spread, "unit": unit}
         limits = {"spread": MAX_SPREAD}
         measured["report"] = report(measured, limits)
-        raise CheckError(["spread"], measured, limits,
-                         message=(f"the general LP cannot be solved reliably in floating point: a type or value "
-                                  f"is {spread:.3g} times the instance's money unit {unit:.3g} (limit "
-                                  f"{MAX_SPREAD:.0e}); HiGHS's tolerances would make the answer unverifiable"))
+        raise CheckError(
+            ["spread"],
+            measured,
+            limits,
+            message=(
+                f"the general LP cannot be solved reliably in floating point: a type or value "
+                f"is {spread:.3g} times the instance's money unit {unit:.3g} (limit "
+                f"{MAX_SPREAD:.0e}); HiGHS's tolerances would make the answer unverifiable"
+            ),
+        )
 
 
 def individual_checks(instance, x: np.ndarray, ms: np.ndarray, value: float, lp_value: float) -> dict:
@@ -698,20 +791,45 @@ def individual_checks(instance, x: np.ndarray, ms: np.ndarray, value: float, lp_
     # summing every agent's participation row: profit <= first best − Σ_i E[r_i]
     bound = fb - sum(float(outer_marginal(instance, i) @ r) for i, r in enumerate(outside_options(instance)))
     outside = float(max(np.max(-x), np.max(x - 1.0), 0.0))
-    checks = {**worst, "analytic_gap": max(abs(lp_value - profit), abs(value - profit)) / size,
-              "profit_bound_excess": max(0.0, profit - bound), "max_bound_violation": outside,
-              "first_best": fb, "profit_bound": bound, "profit": profit, "surplus": float(np.sum(pmf * (
-                  sign * (ms.sum(axis=0) - x * sum(s * along(g, j, instance.n)
-                                                  for j, (g, s) in enumerate(zip(instance.grids, instance.shares))))))),
-              "value_magnitude": size, "tolerance": CHECK_RTOL, "allocation_tolerance": ALLOCATION_TOL}
-    limits = {"ic_relative": CHECK_RTOL, "ir_relative": CHECK_RTOL, "analytic_gap": CHECK_RTOL,
-              "max_bound_violation": ALLOCATION_TOL, "profit_bound_excess": CHECK_RTOL * (size + abs(bound))}
+    checks = {
+        **worst,
+        "analytic_gap": max(abs(lp_value - profit), abs(value - profit)) / size,
+        "profit_bound_excess": max(0.0, profit - bound),
+        "max_bound_violation": outside,
+        "first_best": fb,
+        "profit_bound": bound,
+        "profit": profit,
+        "surplus": float(
+            np.sum(
+                pmf
+                * (
+                    sign
+                    * (
+                        ms.sum(axis=0)
+                        - x
+                        * sum(
+                            s * along(g, j, instance.n) for j, (g, s) in enumerate(zip(instance.grids, instance.shares))
+                        )
+                    )
+                )
+            )
+        ),
+        "value_magnitude": size,
+        "tolerance": CHECK_RTOL,
+        "allocation_tolerance": ALLOCATION_TOL,
+    }
+    limits = {
+        "ic_relative": CHECK_RTOL,
+        "ir_relative": CHECK_RTOL,
+        "analytic_gap": CHECK_RTOL,
+        "max_bound_violation": ALLOCATION_TOL,
+        "profit_bound_excess": CHECK_RTOL * (size + abs(bound)),
+    }
     more, more_limits = limits_audit(instance, x, ms.sum(axis=0), size)
     return enforce({**checks, **more}, {**limits, **more_limits})
 
 
-def own_payoff_audit(instance, x: np.ndarray, ms: np.ndarray, *, ic: str, participation: str,
-                     vetoes) -> dict:
+def own_payoff_audit(instance, x: np.ndarray, ms: np.ndarray, *, ic: str, participation: str, vetoes) -> dict:
     """Brute-force IC and participation audit with each agent's own payment and outside option.
 
     Agent i of true type t reporting s against the others' types r gets
@@ -751,13 +869,13 @@ def own_payoff_audit(instance, x: np.ndarray, ms: np.ndarray, *, ic: str, partic
         X = np.moveaxis(x, i, 0).reshape(k, -1)
         M = np.moveaxis(ms[i], i, 0).reshape(k, -1)
         P = np.moveaxis(pmf, i, 0).reshape(k, -1)
-        true = np.broadcast_to(grid[:, None], (k, X.shape[1]))             # cost of type t against r
-        if gamma is not None:                   # + Σ_j γ_ij θ_j(r), from the grids directly
+        true = np.broadcast_to(grid[:, None], (k, X.shape[1]))  # cost of type t against r
+        if gamma is not None:  # + Σ_j γ_ij θ_j(r), from the grids directly
             others = [j for j in range(instance.n) if j != i]
             mesh = np.meshgrid(*[instance.grids[j] for j in others], indexing="ij")
             e = sum((gamma[i, j] * g for j, g in zip(others, mesh)), np.zeros(mesh[0].shape)).ravel()
             true = true + e[None, :]
-        cost = share * true[:, None, :] * X[None, :, :]                     # t, s, r
+        cost = share * true[:, None, :] * X[None, :, :]  # t, s, r
         pay = sign * (M[None, :, :] - cost)
         size = np.abs(M)[None, :, :] + np.abs(cost) + floor * share * np.abs(true)[:, None, :]
         tt = np.arange(k)

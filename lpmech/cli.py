@@ -44,7 +44,7 @@ from .instance import DEFAULT_MAX_PROFILES
 __all__ = ["main", "build_parser", "GENERAL_LP_MAX_PROFILES"]
 
 #: The general LP's cap on profiles (defined beside the general LP, applied by :func:`lpmech.solve`).
-GENERAL_LP_MAX_PROFILES = 20_000   # equal to lpmech.general.GENERAL_LP_MAX_PROFILES (tests/test_cli.py checks)
+GENERAL_LP_MAX_PROFILES = 20_000  # equal to lpmech.general.GENERAL_LP_MAX_PROFILES (tests/test_cli.py checks)
 
 
 class UsageError(Exception):
@@ -111,7 +111,7 @@ class _Streams:
     def _own(self, stream, fd: int):
         try:
             self.saved_fd[fd] = os.dup(fd)
-        except OSError:                    # the descriptor is closed: nothing to protect
+        except OSError:  # the descriptor is closed: nothing to protect
             pass
         try:
             on_fd = stream is not None and stream.fileno() == fd
@@ -120,10 +120,13 @@ class _Streams:
         if stream is None or (on_fd and fd not in self.saved_fd):
             return open(os.devnull, "w")
         if not on_fd:
-            return stream                  # a Python-level stream (captured): write to it as it is
-        wrapper = io.TextIOWrapper(io.FileIO(self.saved_fd[fd], "w", closefd=False),
-                                   encoding=getattr(stream, "encoding", None), errors=getattr(stream, "errors", None),
-                                   line_buffering=bool(getattr(stream, "line_buffering", False)))
+            return stream  # a Python-level stream (captured): write to it as it is
+        wrapper = io.TextIOWrapper(
+            io.FileIO(self.saved_fd[fd], "w", closefd=False),
+            encoding=getattr(stream, "encoding", None),
+            errors=getattr(stream, "errors", None),
+            line_buffering=bool(getattr(stream, "line_buffering", False)),
+        )
         self.wrappers.append(wrapper)
         return wrapper
 
@@ -133,7 +136,7 @@ class _Streams:
             if stream is not None:
                 stream.flush()
             return True
-        except (OSError, ValueError):      # e.g. BrokenPipeError: the reader went away
+        except (OSError, ValueError):  # e.g. BrokenPipeError: the reader went away
             return False
 
     def __exit__(self, *exc):
@@ -230,8 +233,9 @@ class _Run:
     def print(self, *text) -> None:
         print(*text, file=self.out)
 
-    def commit(self, args, payload: dict | None, summary: str,
-               files: Sequence[tuple[str, str, Callable[[str], None]]] = ()) -> None:
+    def commit(
+        self, args, payload: dict | None, summary: str, files: Sequence[tuple[str, str, Callable[[str], None]]] = ()
+    ) -> None:
         """Write every output file together, then the JSON to standard output (``--json -``) or
         the report. ``files``: (option, path, write) for each file besides the JSON."""
         json_path = getattr(args, "json", None)
@@ -242,13 +246,14 @@ class _Run:
         outputs += [(path, write) for _, path, write in files if path]
         try:
             write_outputs(outputs, hold=None if self.signals is None else self.signals.held())
-        except OSError as err:                   # disk full, permissions changed meanwhile, ...
+        except OSError as err:  # disk full, permissions changed meanwhile, ...
             names = ", ".join(path for path, _ in outputs)
-            raise OutputError(f"could not write {names} ({_one_line(err.strerror or err)}); none was written",
-                              field="output") from err
+            raise OutputError(
+                f"could not write {names} ({_one_line(err.strerror or err)}); none was written", field="output"
+            ) from err
         self.committed = True
         if self.signals is not None:
-            self.signals.raise_pending()         # a signal that arrived while the outputs were renamed
+            self.signals.raise_pending()  # a signal that arrived while the outputs were renamed
         if json_path == "-":
             self.out.write(text)
             return
@@ -262,6 +267,7 @@ def _text_writer(text: str) -> Callable[[str], None]:
     def write(tmp: str) -> None:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
+
     return write
 
 
@@ -292,14 +298,21 @@ def _cmd_solve(args, run: _Run) -> int:
     if args.csv:
         check_output_path(args.csv, "--csv", directory=True)
         if os.path.isdir(args.csv):
-            check_outputs([args.file], [("--json", args.json), ("--plot", args.plot),
-                                        ("--csv", os.path.join(args.csv, "interim.csv")),
-                                        ("--csv", os.path.join(args.csv, "allocation.csv"))])
+            check_outputs(
+                [args.file],
+                [
+                    ("--json", args.json),
+                    ("--plot", args.plot),
+                    ("--csv", os.path.join(args.csv, "interim.csv")),
+                    ("--csv", os.path.join(args.csv, "allocation.csv")),
+                ],
+            )
     instance = _with_options(load(args.file), args)
     if args.method == "continuous" or getattr(instance, "is_continuous", False):
         if args.plot:
-            raise InstanceError("--plot draws grid allocations; it does not go with the continuous method",
-                                field="--plot")
+            raise InstanceError(
+                "--plot draws grid allocations; it does not go with the continuous method", field="--plot"
+            )
         if getattr(args, "csv", None):
             raise InstanceError("--csv writes grid tables; it does not go with the continuous method", field="--csv")
     cap = "default" if args.max_profiles is None else args.max_profiles
@@ -307,7 +320,7 @@ def _cmd_solve(args, run: _Run) -> int:
     payload = _with_provenance(_unit_keys(result.to_dict(), instance), args)
     from .compare import fixed_shares_line
 
-    shares_note = fixed_shares_line(instance, result)     # g(σ) − min_ω g(ω), maximin results only
+    shares_note = fixed_shares_line(instance, result)  # g(σ) − min_ω g(ω), maximin results only
     if shares_note:
         payload.setdefault("info", {})["fixed_shares_cost"] = shares_note[1]
     files = []
@@ -366,12 +379,18 @@ def _with_provenance(payload: dict, args) -> dict:
 
 def _with_options(instance, args):
     """Apply the command line's mechanism options, which override the file's [mechanism]."""
-    return instance.with_mechanism(ic=args.ic, participation=args.participation,
-                                   veto=tuple(args.veto) if args.veto else None, pareto=args.pareto,
-                                   transfers=getattr(args, "transfers", None), consent=getattr(args, "consent", None),
-                                   no_subsidy=True if getattr(args, "no_subsidy", False) else None,
-                                   max_transfer=getattr(args, "max_transfer", None), budget=getattr(args, "budget", None),
-                                   min_trade_probability=getattr(args, "min_trade_probability", None))
+    return instance.with_mechanism(
+        ic=args.ic,
+        participation=args.participation,
+        veto=tuple(args.veto) if args.veto else None,
+        pareto=args.pareto,
+        transfers=getattr(args, "transfers", None),
+        consent=getattr(args, "consent", None),
+        no_subsidy=True if getattr(args, "no_subsidy", False) else None,
+        max_transfer=getattr(args, "max_transfer", None),
+        budget=getattr(args, "budget", None),
+        min_trade_probability=getattr(args, "min_trade_probability", None),
+    )
 
 
 def _cmd_compare(args, run: _Run) -> int:
@@ -382,8 +401,9 @@ def _cmd_compare(args, run: _Run) -> int:
     instance = load(args.file)
     instance.check_size(args.max_profiles)
     table = compare(instance, certify=args.certify)
-    run.commit(args, _with_provenance(_unit_keys(table.to_dict(), instance), args),
-               _with_units(table.summary(), instance))
+    run.commit(
+        args, _with_provenance(_unit_keys(table.to_dict(), instance), args), _with_units(table.summary(), instance)
+    )
     return 0
 
 
@@ -399,17 +419,26 @@ def _cmd_frontier(args, run: _Run) -> int:
     instance = _with_options(load(args.file), args)
     instance.check_size(args.max_profiles)
     result = frontier(instance, lambdas=args.lambdas, progress=_progress(args))
-    lines = [f"lpmech frontier: {len(result.rows)} points (λ from {result.rows[0]['lambda']:g} to "
-             f"{result.rows[-1]['lambda']:g}); first best {result.first_best:.6g}",
-             f"  {'λ':>8} {'profit':>12} {'surplus':>12} {'welfare':>12}"]
-    lines += [f"  {r['lambda']:>8.4g} {r['profit']:>12.6g} {r['surplus']:>12.6g} {r['welfare']:>12.6g}"
-              for r in result.rows]
+    lines = [
+        f"lpmech frontier: {len(result.rows)} points (λ from {result.rows[0]['lambda']:g} to "
+        f"{result.rows[-1]['lambda']:g}); first best {result.first_best:.6g}",
+        f"  {'λ':>8} {'profit':>12} {'surplus':>12} {'welfare':>12}",
+    ]
+    lines += [
+        f"  {r['lambda']:>8.4g} {r['profit']:>12.6g} {r['surplus']:>12.6g} {r['welfare']:>12.6g}" for r in result.rows
+    ]
     created = make_output_dir(out, "--out")
     try:
         # TODO(compare.py): a public Frontier.outputs(dir) -> [(path, write)] instead of its private writers
-        run.commit(args, None, "\n".join(lines),
-                   [("csv", paths["csv"], lambda tmp: result._to(tmp, result._csv, binary=False)),
-                    ("png", paths["png"], lambda tmp: result._to(tmp, result._png, binary=True))])
+        run.commit(
+            args,
+            None,
+            "\n".join(lines),
+            [
+                ("csv", paths["csv"], lambda tmp: result._to(tmp, result._csv, binary=False)),
+                ("png", paths["png"], lambda tmp: result._to(tmp, result._png, binary=True)),
+            ],
+        )
     except BaseException:
         if created:
             try:
@@ -435,8 +464,10 @@ def _cmd_validate(args, run: _Run) -> int:
     entries = validation.run(out, quick=args.quick, claims=claims, progress=_progress(args))
     failed = [e for e in entries if not e.passed]
     run.committed = True
-    run.print(f"lpmech validate: {len(entries)} entries, {len(entries) - len(failed)} passed, {len(failed)} failed; "
-              f"report: {os.path.join(out, 'report.md')}")
+    run.print(
+        f"lpmech validate: {len(entries)} entries, {len(entries) - len(failed)} passed, {len(failed)} failed; "
+        f"report: {os.path.join(out, 'report.md')}"
+    )
     for e in failed:
         run.print(f"  FAILED {e.claim}: {e.instance}: expected {e.expected}, measured {e.measured} ({e.note})")
     return 1 if failed else 0
@@ -455,21 +486,34 @@ def _lambda(text: str) -> float:
 
 def _add_mechanism_options(p) -> None:
     g = p.add_argument_group("mechanism options (override the file's [mechanism] table)")
-    g.add_argument("--ic", choices=["bayesian", "dominant", "ex-post"],
-                   help="incentive constraints (ex-post: a best reply at every profile of truthful others)")
+    g.add_argument(
+        "--ic",
+        choices=["bayesian", "dominant", "ex-post"],
+        help="incentive constraints (ex-post: a best reply at every profile of truthful others)",
+    )
     g.add_argument("--participation", choices=["interim", "ex-post", "ex-ante"], help="participation constraints")
-    g.add_argument("--consent", type=_positive_int, metavar="K",
-                   help="the mechanism needs any K agents' consent: the designer picks the K veto holders")
+    g.add_argument(
+        "--consent",
+        type=_positive_int,
+        metavar="K",
+        help="the mechanism needs any K agents' consent: the designer picks the K veto holders",
+    )
     g.add_argument("--veto", nargs="+", metavar="NAME", help="the agents who hold a veto (default: all)")
     g.add_argument("--pareto", type=_lambda, metavar="λ", help="maximize profit + λ x agents' surplus (0 <= λ <= 1)")
-    g.add_argument("--no-subsidy", action="store_true",
-                   help="m(θ) >= 0 at every profile (the designer never receives money on the buy side, never pays it "
-                        "on the sell side)")
+    g.add_argument(
+        "--no-subsidy",
+        action="store_true",
+        help="m(θ) >= 0 at every profile (the designer never receives money on the buy side, never pays it "
+        "on the sell side)",
+    )
     g.add_argument("--max-transfer", type=float, metavar="X", help="m(θ) <= X at every profile")
     g.add_argument("--budget", type=float, metavar="X", help="expected transfer E[m] <= X")
     g.add_argument("--min-trade-probability", type=float, metavar="Q", help="E[x] >= Q")
-    g.add_argument("--transfers", choices=["shares", "individual"],
-                   help="one transfer split in fixed shares (default) or each agent its own transfer m_i")
+    g.add_argument(
+        "--transfers",
+        choices=["shares", "individual"],
+        help="one transfer split in fixed shares (default) or each agent its own transfer m_i",
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -493,43 +537,81 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("solve", help="solve an instance file and print (or write) the optimal mechanism")
     p.add_argument("file", help="instance file (TOML)")
-    p.add_argument("--json", metavar="PATH", help="write the result as JSON to PATH ('-': standard output, "
-                                                  "which then carries the JSON only)")
-    p.add_argument("--plot", metavar="FILE", help="write a figure of the allocation; the extension names the "
-                                                  "format: .png, .pdf or .svg")
-    p.add_argument("--csv", metavar="DIR", help="write interim.csv (per agent and type: trade probability, "
-                                                "transfer, payout, utility, virtual costs) and allocation.csv "
-                                                "(one row per profile) into DIR")
-    _max_profiles(p, None, f"refuse grids with more than N profiles (default {DEFAULT_MAX_PROFILES:,}; "
-                           f"{GENERAL_LP_MAX_PROFILES:,} when the instance needs the general LP: correlated "
-                           f"types or mechanism options other than the default)")
-    p.add_argument("--method", choices=["auto", "lp", "structured", "general", "continuous"], default="auto",
-                   help="the maximin LP, the structured solver, the general LP, continuous (agents given by "
-                        "distributions, solved in the continuum; grid points are ignored), or auto (default: "
-                        "the formulation the instance needs, then by size); a method that cannot serve the "
-                        "instance is an error")
-    p.add_argument("--certify", choices=["float", "exact"], default="float",
-                   help="exact: prove the optimum in rational arithmetic (exit 1 if the proof fails; an error "
-                        "above the exact path's size limit); float (default): floating-point checks only")
-    p.add_argument("--continuous", dest="method", action="store_const", const="continuous",
-                   help="the same as --method continuous")
+    p.add_argument(
+        "--json",
+        metavar="PATH",
+        help="write the result as JSON to PATH ('-': standard output, which then carries the JSON only)",
+    )
+    p.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="write a figure of the allocation; the extension names the format: .png, .pdf or .svg",
+    )
+    p.add_argument(
+        "--csv",
+        metavar="DIR",
+        help="write interim.csv (per agent and type: trade probability, "
+        "transfer, payout, utility, virtual costs) and allocation.csv "
+        "(one row per profile) into DIR",
+    )
+    _max_profiles(
+        p,
+        None,
+        f"refuse grids with more than N profiles (default {DEFAULT_MAX_PROFILES:,}; "
+        f"{GENERAL_LP_MAX_PROFILES:,} when the instance needs the general LP: correlated "
+        f"types or mechanism options other than the default)",
+    )
+    p.add_argument(
+        "--method",
+        choices=["auto", "lp", "structured", "general", "continuous"],
+        default="auto",
+        help="the maximin LP, the structured solver, the general LP, continuous (agents given by "
+        "distributions, solved in the continuum; grid points are ignored), or auto (default: "
+        "the formulation the instance needs, then by size); a method that cannot serve the "
+        "instance is an error",
+    )
+    p.add_argument(
+        "--certify",
+        choices=["float", "exact"],
+        default="float",
+        help="exact: prove the optimum in rational arithmetic (exit 1 if the proof fails; an error "
+        "above the exact path's size limit); float (default): floating-point checks only",
+    )
+    p.add_argument(
+        "--continuous", dest="method", action="store_const", const="continuous", help="the same as --method continuous"
+    )
     _add_mechanism_options(p)
     p.set_defaults(func=_cmd_solve)
     c = sub.add_parser("compare", help="optimal value under BIC/DSIC x interim/ex-post, posted price, first best")
     c.add_argument("file", help="instance file (TOML)")
-    c.add_argument("--json", metavar="PATH", help="write the table as JSON to PATH ('-': standard output, "
-                                                  "which then carries the JSON only)")
-    _max_profiles(c, GENERAL_LP_MAX_PROFILES, f"refuse grids with more than N profiles (default "
-                                              f"{GENERAL_LP_MAX_PROFILES:,}: the general LP's cap)")
-    c.add_argument("--certify", choices=["float", "exact"], default="float",
-                   help="exact: prove every row the exact path can handle (the report says which rows are proven)")
+    c.add_argument(
+        "--json",
+        metavar="PATH",
+        help="write the table as JSON to PATH ('-': standard output, which then carries the JSON only)",
+    )
+    _max_profiles(
+        c,
+        GENERAL_LP_MAX_PROFILES,
+        f"refuse grids with more than N profiles (default {GENERAL_LP_MAX_PROFILES:,}: the general LP's cap)",
+    )
+    c.add_argument(
+        "--certify",
+        choices=["float", "exact"],
+        default="float",
+        help="exact: prove every row the exact path can handle (the report says which rows are proven)",
+    )
     c.set_defaults(func=_cmd_compare)
     f = sub.add_parser("frontier", help="the profit/surplus Pareto frontier, swept over λ")
     f.add_argument("file", help="instance file (TOML)")
     f.add_argument("--out", required=True, metavar="DIR", help="write frontier.csv and frontier.png into DIR")
-    f.add_argument("--lambdas", type=_lambda, nargs="+", metavar="λ", help="the weights to solve (default: a grid on [0, 1])")
-    _max_profiles(f, GENERAL_LP_MAX_PROFILES, f"refuse grids with more than N profiles (default "
-                                              f"{GENERAL_LP_MAX_PROFILES:,}: the general LP's cap)")
+    f.add_argument(
+        "--lambdas", type=_lambda, nargs="+", metavar="λ", help="the weights to solve (default: a grid on [0, 1])"
+    )
+    _max_profiles(
+        f,
+        GENERAL_LP_MAX_PROFILES,
+        f"refuse grids with more than N profiles (default {GENERAL_LP_MAX_PROFILES:,}: the general LP's cap)",
+    )
     f.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_mechanism_options(f)
     f.set_defaults(func=_cmd_frontier)
@@ -560,7 +642,7 @@ def _foreign_solver_errors() -> tuple[type[BaseException], ...]:
 def _error_line(err: LpmechError, args) -> str:
     if isinstance(err, InstanceError):
         if err.source is None and not isinstance(err, OutputError) and getattr(args, "file", None):
-            err = err.with_source(args.file)     # raised after loading: name the file all the same
+            err = err.with_source(args.file)  # raised after loading: name the file all the same
         return f"lpmech: error: {_one_line(err)}"
     if isinstance(err, SolverError):
         return f"lpmech: solver failure: {_one_line(err)}"
@@ -587,16 +669,20 @@ def _execute(args, run: _Run) -> tuple[int, str | None]:
         return args.func(args, run), None
     except LpmechError as err:
         return exit_status(err), _error_line(err, args)
-    except _foreign_solver_errors() as err:      # cvxpy's solver (canonical weights) failed: a solver failure
+    except _foreign_solver_errors() as err:  # cvxpy's solver (canonical weights) failed: a solver failure
         # (lpmech.SolverError's text names HiGHS, so the line is written here)
         return 1, f"lpmech: solver failure: cvxpy: {_one_line(err) or type(err).__name__}"
     except MemoryError:
-        error = InstanceError("the instance needs more memory than this machine has (fewer grid points or agents)",
-                              source=getattr(args, "file", None))
+        error = InstanceError(
+            "the instance needs more memory than this machine has (fewer grid points or agents)",
+            source=getattr(args, "file", None),
+        )
         return exit_status(error), _error_line(error, args)
     except OverflowError as err:
-        error = InstanceError(f"a number in the instance is too large to compute with ({_one_line(err)})",
-                              source=getattr(args, "file", None))
+        error = InstanceError(
+            f"a number in the instance is too large to compute with ({_one_line(err)})",
+            source=getattr(args, "file", None),
+        )
         return exit_status(error), _error_line(error, args)
     except (_Interrupted, KeyboardInterrupt) as err:
         return _interrupted(err, run.committed)
@@ -629,7 +715,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _Signals() as signals, _Streams() as streams, _Quiet():
             run = _Run(streams.out, signals)
             status, message = _execute(args, run)
-    except _Interrupted as err:               # a signal between the command's end and the handlers' reset
+    except _Interrupted as err:  # a signal between the command's end and the handlers' reset
         status, message = _interrupted(err, run is not None and run.committed)
     if message:
         print(message, file=sys.stderr)

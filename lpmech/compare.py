@@ -37,8 +37,14 @@ _IC_LABEL = {"bayesian": "BIC", "dominant": "DSIC", "ex-post": "ex-post IC"}
 
 #: Default Pareto weights: dense near 0, where the designer's distortion starts to give way,
 #: and near 1, the welfare end.
-DEFAULT_LAMBDAS = tuple(float(v) for v in np.unique(np.round(np.concatenate(
-    [[0.0], np.geomspace(0.005, 0.2, 9), np.linspace(0.25, 0.9, 14), [0.95, 0.98, 0.99, 1.0]]), 6)))
+DEFAULT_LAMBDAS = tuple(
+    float(v)
+    for v in np.unique(
+        np.round(
+            np.concatenate([[0.0], np.geomspace(0.005, 0.2, 9), np.linspace(0.25, 0.9, 14), [0.95, 0.98, 0.99, 1.0]]), 6
+        )
+    )
+)
 
 
 def _share(value: float, fb: float) -> float | None:
@@ -69,50 +75,72 @@ class CompareTable:
     extra_rows: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"instance": self.description, "side": self.side, "veto": list(self.vetoes),
-                "rows": self.rows, "extra_rows": self.extra_rows, "posted_price": self.posted,
-                "first_best": self.first_best}
+        return {
+            "instance": self.description,
+            "side": self.side,
+            "veto": list(self.vetoes),
+            "rows": self.rows,
+            "extra_rows": self.extra_rows,
+            "posted_price": self.posted,
+            "first_best": self.first_best,
+        }
 
     def summary(self) -> str:
         """An aligned text table; each value carries the digits its cross-check supports (a
         value within its tolerance of 0 prints as 0), and the notions are defined below it."""
+
         def pct(x):
             return "n/a" if x is None else f"{x:.2%}"
 
         def value(v, tol):
             return _fmt(v, tol / CHECK_RTOL, digits=8)
 
-        lines = [(r["label"], value(r["value"], r.get("value_tolerance", limit(r["value"]))),
-                  pct(r["share_of_first_best"])) for r in [*self.rows, *self.extra_rows]]
+        lines = [
+            (r["label"], value(r["value"], r.get("value_tolerance", limit(r["value"]))), pct(r["share_of_first_best"]))
+            for r in [*self.rows, *self.extra_rows]
+        ]
         p = self.posted
         if p.get("value") is None:
             lines.append((f"best posted price ({p.get('note', 'not computed')})", "n/a", "n/a"))
         else:
             price = "no trade" if p["price"] is None else f"p = {p['price']:.6g}"
-            lines.append((f"best posted price ({price})",
-                          value(p["value"], p.get("value_tolerance", limit(p["value"]))),
-                          pct(p["share_of_first_best"])))
-        lines.append(("first best", value(self.first_best, limit(self.first_best)),
-                      "100.00%" if self.first_best > 0 else "n/a"))
+            lines.append(
+                (
+                    f"best posted price ({price})",
+                    value(p["value"], p.get("value_tolerance", limit(p["value"]))),
+                    pct(p["share_of_first_best"]),
+                )
+            )
+        lines.append(
+            ("first best", value(self.first_best, limit(self.first_best)), "100.00%" if self.first_best > 0 else "n/a")
+        )
         head = ("mechanism", "value", "of first best")
         w = [max(len(r[j]) for r in [*lines, head]) for j in range(3)]
-        out = [self.description, f"veto: {', '.join(self.vetoes)}",
-               f"{head[0]:<{w[0]}}  {head[1]:>{w[1]}}  {head[2]:>{w[2]}}",
-               f"{'-' * w[0]}  {'-' * w[1]}  {'-' * w[2]}"]
+        out = [
+            self.description,
+            f"veto: {', '.join(self.vetoes)}",
+            f"{head[0]:<{w[0]}}  {head[1]:>{w[1]}}  {head[2]:>{w[2]}}",
+            f"{'-' * w[0]}  {'-' * w[1]}  {'-' * w[2]}",
+        ]
         out += [f"{a:<{w[0]}}  {b:>{w[1]}}  {c:>{w[2]}}" for a, b, c in lines]
-        certs = [(r["label"], r["certificate"]) for r in [*self.rows, *self.extra_rows]
-                 if r.get("certificate") is not None]
+        certs = [
+            (r["label"], r["certificate"]) for r in [*self.rows, *self.extra_rows] if r.get("certificate") is not None
+        ]
         for label, c in certs:
             if c.get("proven"):
                 out.append(f"{label}: proven optimal in exact arithmetic, value {c['value']} = {c['value_float']:.17g}")
             else:
                 out.append(f"{label}: not certified ({c.get('reason', '')})")
         if self.extra_rows:
-            out += ["individual transfers: each agent its own transfer (BIC, interim IR, every agent a veto);",
-                    "ex-ante IR: each veto holder's expected payoff over its own types."]
-        out += ["value: the designer's expected profit; BIC/DSIC: Bayesian / dominant-strategy IC (DSIC against",
-                "every profile of the others); interim IR: every type; ex post IR: every profile, zero-probability",
-                "profiles included; first best: the expected gains from trade."]
+            out += [
+                "individual transfers: each agent its own transfer (BIC, interim IR, every agent a veto);",
+                "ex-ante IR: each veto holder's expected payoff over its own types.",
+            ]
+        out += [
+            "value: the designer's expected profit; BIC/DSIC: Bayesian / dominant-strategy IC (DSIC against",
+            "every profile of the others); interim IR: every type; ex post IR: every profile, zero-probability",
+            "profiles included; first best: the expected gains from trade.",
+        ]
         return "\n".join(out)
 
 
@@ -124,7 +152,7 @@ def _certify_row(instance: Instance, mech) -> dict:
     variant = replace(instance, mechanism=mech, agents=instance.agents)
     try:
         return prove(variant).to_dict()
-    except _InstanceError as err:          # above the exact path's size limit: say so, row uncertified
+    except _InstanceError as err:  # above the exact path's size limit: say so, row uncertified
         return {"method": "exact", "proven": False, "reason": str(err.message if hasattr(err, "message") else err)}
 
 
@@ -178,36 +206,66 @@ def compare(instance: Instance, *, certify: str = "float") -> CompareTable:
     gamma = getattr(instance, "interdependence", None)
     interdependent = gamma is not None and bool(np.any(gamma != 0))
     for ic, participation in VARIANTS:
-        if interdependent and ic == "dominant":     # DSIC is not defined with interdependent values
+        if interdependent and ic == "dominant":  # DSIC is not defined with interdependent values
             ic = "ex-post"
         mech = replace(instance.mechanism, ic=ic, participation=participation, pareto=None, transfers="shares")
         res = solve_general(instance, mechanism=mech)
         vetoes = res.vetoes
-        rows.append({"label": f"{_IC_LABEL[ic]}, {_LABEL[participation]}", "ic": ic,
-                     "participation": participation, "value": res.value,
-                     "share_of_first_best": _share(res.value, fb),
-                     "value_tolerance": CHECK_RTOL * res.checks["value_magnitude"]})
+        rows.append(
+            {
+                "label": f"{_IC_LABEL[ic]}, {_LABEL[participation]}",
+                "ic": ic,
+                "participation": participation,
+                "value": res.value,
+                "share_of_first_best": _share(res.value, fb),
+                "value_tolerance": CHECK_RTOL * res.checks["value_magnitude"],
+            }
+        )
         if certify == "exact":
             rows[-1]["certificate"] = _certify_row(instance, mech)
     base = replace(instance.mechanism, ic="bayesian", participation="interim", pareto=None)
     extra = [_individual_row(replace(instance, mechanism=base, agents=instance.agents), fb)]
     ante = replace(base, participation="ex-ante", transfers="shares")
     res = solve_general(instance, mechanism=ante)
-    extra.append({"label": "BIC, ex-ante IR", "ic": "bayesian", "participation": "ex-ante", "value": res.value,
-                  "share_of_first_best": _share(res.value, fb),
-                  "value_tolerance": CHECK_RTOL * res.checks["value_magnitude"]})
+    extra.append(
+        {
+            "label": "BIC, ex-ante IR",
+            "ic": "bayesian",
+            "participation": "ex-ante",
+            "value": res.value,
+            "share_of_first_best": _share(res.value, fb),
+            "value_tolerance": CHECK_RTOL * res.checks["value_magnitude"],
+        }
+    )
     if certify == "exact":
-        extra[0]["certificate"] = {"method": "exact", "proven": False,
-                                   "reason": "the exact certificate covers one shared transfer only"}
-        extra[1]["certificate"] = {"method": "exact", "proven": False,
-                                   "reason": "the exact certificate covers interim and ex-post participation only"}
-    if interdependent:        # lpmech.posted prices private values only
-        return CompareTable(instance.describe(), instance.side, vetoes, rows,
-                            {"price": None, "value": None, "share_of_first_best": None,
-                             "note": "not computed with interdependent values"}, fb, extra)
+        extra[0]["certificate"] = {
+            "method": "exact",
+            "proven": False,
+            "reason": "the exact certificate covers one shared transfer only",
+        }
+        extra[1]["certificate"] = {
+            "method": "exact",
+            "proven": False,
+            "reason": "the exact certificate covers interim and ex-post participation only",
+        }
+    if interdependent:  # lpmech.posted prices private values only
+        return CompareTable(
+            instance.describe(),
+            instance.side,
+            vetoes,
+            rows,
+            {
+                "price": None,
+                "value": None,
+                "share_of_first_best": None,
+                "note": "not computed with interdependent values",
+            },
+            fb,
+            extra,
+        )
     pp = best_posted_price(instance)
     posted = {**pp.to_dict(), "share_of_first_best": _share(pp.value, fb)}
-    if pp.price is not None:     # the posted profit (d - p)·P(trade) is summed from |d| and |p| per trade
+    if pp.price is not None:  # the posted profit (d - p)·P(trade) is summed from |d| and |p| per trade
         posted["value_tolerance"] = limit((abs(instance.designer_value) + abs(pp.price)) * pp.trade_probability)
     return CompareTable(instance.describe(), instance.side, vetoes, rows, posted, fb, extra)
 
@@ -243,8 +301,11 @@ def g_at_shares(instance: Instance) -> tuple[float, float]:
     from .virtual import iron, virtual_costs
 
     if not instance.independent:
-        raise InstanceError("g(σ) is the individual-transfer value for independent types only; this instance "
-                            "has a joint pmf", field="joint", source=instance.source)
+        raise InstanceError(
+            "g(σ) is the individual-transfer value for independent types only; this instance has a joint pmf",
+            field="joint",
+            source=instance.source,
+        )
     eng = instance.engine()
     phi_bar = [iron(virtual_costs(g, p), p) for g, p in zip(eng.grids, eng.probs)]
     cut = GOracle(phi_bar, eng.probs, eng.b, DEFAULT_CHUNK)(np.asarray(instance.shares, dtype=float), magnitude=True)
@@ -282,23 +343,31 @@ def fixed_shares_cost(instance: Instance, maximin_value: float) -> dict:
     tol = CHECK_RTOL * max(size, abs(maximin_value), abs(g_sigma))
     cost = g_sigma - float(maximin_value)
     if cost < -tol:
-        raise CheckError(["fixed_shares_cost"], {"fixed_shares_cost": cost, "g_sigma": g_sigma,
-                                                 "maximin_value": maximin_value}, {"fixed_shares_cost": tol},
-                         message=f"g(σ) = {g_sigma:.12g} is below min_ω g(ω) = {maximin_value:.12g}")
-    return {"individual_value": g_sigma, "shared_value": float(maximin_value),
-            "cost": max(cost, 0.0) if abs(cost) <= tol else cost, "tolerance": tol}
+        raise CheckError(
+            ["fixed_shares_cost"],
+            {"fixed_shares_cost": cost, "g_sigma": g_sigma, "maximin_value": maximin_value},
+            {"fixed_shares_cost": tol},
+            message=f"g(σ) = {g_sigma:.12g} is below min_ω g(ω) = {maximin_value:.12g}",
+        )
+    return {
+        "individual_value": g_sigma,
+        "shared_value": float(maximin_value),
+        "cost": max(cost, 0.0) if abs(cost) <= tol else cost,
+        "tolerance": tol,
+    }
 
 
 def fixed_shares_line(instance: Instance, result) -> tuple[str, dict] | None:
     """The solve report's line on what fixed shares cost, for a maximin result (None otherwise)."""
-    if getattr(result, "omega", None) is None or getattr(instance, "is_continuous", False) \
-            or not instance.independent:
+    if getattr(result, "omega", None) is None or getattr(instance, "is_continuous", False) or not instance.independent:
         return None
     info = fixed_shares_cost(instance, result.value)
     size = info["tolerance"] / CHECK_RTOL
-    text = (f"fixed shares cost the designer g(σ) − min_ω g(ω) = {_fmt(info['cost'], size, digits=8)} "
-            f"(individual transfers: g(σ) = {_fmt(info['individual_value'], size, digits=8)}, "
-            f"shared transfer: {_fmt(info['shared_value'], size, digits=8)})")
+    text = (
+        f"fixed shares cost the designer g(σ) − min_ω g(ω) = {_fmt(info['cost'], size, digits=8)} "
+        f"(individual transfers: g(σ) = {_fmt(info['individual_value'], size, digits=8)}, "
+        f"shared transfer: {_fmt(info['shared_value'], size, digits=8)})"
+    )
     return text, info
 
 
@@ -312,20 +381,34 @@ def _individual_row(instance: Instance, fb: float) -> dict:
     tol = CHECK_RTOL * res.checks["value_magnitude"]
     partial = instance.mechanism.veto is not None or (instance.mechanism.consent or instance.n) < instance.n
     label = "individual transfers" + (" (every agent a veto)" if partial else "")
-    row = {"label": label, "ic": mech.ic, "participation": mech.participation,
-           "transfers": "individual", "value": res.value, "share_of_first_best": _share(res.value, fb),
-           "value_tolerance": tol}
-    if (instance.independent and mech.ic == "bayesian" and mech.participation == "interim"
-            and getattr(instance, "interdependence", None) is None and not mech.has_limits
-            and mech.outside_option is None):
+    row = {
+        "label": label,
+        "ic": mech.ic,
+        "participation": mech.participation,
+        "transfers": "individual",
+        "value": res.value,
+        "share_of_first_best": _share(res.value, fb),
+        "value_tolerance": tol,
+    }
+    if (
+        instance.independent
+        and mech.ic == "bayesian"
+        and mech.participation == "interim"
+        and getattr(instance, "interdependence", None) is None
+        and not mech.has_limits
+        and mech.outside_option is None
+    ):
         g_sigma, size = g_at_shares(instance)
         gap = abs(g_sigma - res.value)
         lim = CHECK_RTOL * max(size, res.checks["value_magnitude"])
         row["closed_form"] = g_sigma
         if gap > lim:
-            raise CheckError(["individual_closed_form"], {"individual_closed_form": gap, "lp": res.value,
-                                                          "g_sigma": g_sigma}, {"individual_closed_form": lim},
-                             message=f"individual-transfer LP {res.value:.12g} differs from g(σ) = {g_sigma:.12g}")
+            raise CheckError(
+                ["individual_closed_form"],
+                {"individual_closed_form": gap, "lp": res.value, "g_sigma": g_sigma},
+                {"individual_closed_form": lim},
+                message=f"individual-transfer LP {res.value:.12g} differs from g(σ) = {g_sigma:.12g}",
+            )
     return row
 
 
@@ -344,8 +427,12 @@ class Frontier:
     mechanism: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"instance": self.description, "mechanism": self.mechanism, "first_best": self.first_best,
-                "rows": self.rows}
+        return {
+            "instance": self.description,
+            "mechanism": self.mechanism,
+            "first_best": self.first_best,
+            "rows": self.rows,
+        }
 
     @staticmethod
     def _to(path: str, write: Callable, binary: bool) -> None:
@@ -372,8 +459,13 @@ class Frontier:
             ax.plot([0, self.first_best], [self.first_best, 0], "--", color="0.6", label="first best")
         for r in self.rows:
             if r["lambda"] in (0.0, 0.1, 0.5, 0.9, 1.0):
-                ax.annotate(f"λ={r['lambda']:g}", (r["surplus"], r["profit"]), textcoords="offset points",
-                            xytext=(5, 5), fontsize=8)
+                ax.annotate(
+                    f"λ={r['lambda']:g}",
+                    (r["surplus"], r["profit"]),
+                    textcoords="offset points",
+                    xytext=(5, 5),
+                    fontsize=8,
+                )
         ax.set_xlabel("agents' expected surplus")
         ax.set_ylabel("designer's expected profit")
         ax.set_title(self.description, fontsize=8)
@@ -393,8 +485,7 @@ class Frontier:
 
 def _point(instance: Instance, lam: float) -> dict:
     res = solve_general(instance, mechanism=replace(instance.mechanism, pareto=float(lam)))
-    return {"lambda": float(lam), "profit": res.profit, "surplus": res.surplus,
-            "welfare": res.profit + res.surplus}
+    return {"lambda": float(lam), "profit": res.profit, "surplus": res.surplus, "welfare": res.profit + res.surplus}
 
 
 def frontier(instance: Instance, lambdas: Sequence[float] | None = None, progress: bool = True) -> Frontier:
@@ -448,8 +539,11 @@ def frontier(instance: Instance, lambdas: Sequence[float] | None = None, progres
                 bar.update(bar.total - bar.n)
                 break
     mech = instance.mechanism
-    info = {"ic": mech.ic, "participation": mech.participation,
-            "veto": list(instance.names if mech.veto is None else mech.veto)}
+    info = {
+        "ic": mech.ic,
+        "participation": mech.participation,
+        "veto": list(instance.names if mech.veto is None else mech.veto),
+    }
     return Frontier(instance.describe(), rows, first_best(instance), info)
 
 
@@ -473,5 +567,6 @@ def _weights(lambdas) -> list[float]:
 
 def _same(a: dict, b: dict, rtol: float = CHECK_RTOL) -> bool:
     """Two frontier points agree: profits within rtol of their magnitude, surpluses likewise."""
-    return (abs(a["profit"] - b["profit"]) <= limit(a["profit"], b["profit"], rtol=rtol)
-            and abs(a["surplus"] - b["surplus"]) <= limit(a["surplus"], b["surplus"], rtol=rtol))
+    return abs(a["profit"] - b["profit"]) <= limit(a["profit"], b["profit"], rtol=rtol) and abs(
+        a["surplus"] - b["surplus"]
+    ) <= limit(a["surplus"], b["surplus"], rtol=rtol)

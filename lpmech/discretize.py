@@ -30,12 +30,14 @@ __all__ = ["discretize", "frozen_distribution", "law_params", "quantile_midpoint
 
 def _law(name: Any, *, agent: str | None):
     if not isinstance(name, str):
-        raise InstanceError(f"must be the name of a scipy.stats distribution, got {_kind(name)}",
-                            field="distribution", agent=agent)
+        raise InstanceError(
+            f"must be the name of a scipy.stats distribution, got {_kind(name)}", field="distribution", agent=agent
+        )
     dist = getattr(scipy.stats, name, None) if name.isidentifier() and not name.startswith("_") else None
     if not isinstance(dist, scipy.stats.rv_continuous):
-        raise InstanceError(f"{name[:40]!r} is not a scipy.stats continuous distribution",
-                            field="distribution", agent=agent)
+        raise InstanceError(
+            f"{name[:40]!r} is not a scipy.stats continuous distribution", field="distribution", agent=agent
+        )
     return dist
 
 
@@ -71,16 +73,18 @@ def law_params(name: Any, params: Any, *, agent: str | None = None) -> dict[str,
     clean = {}
     for key, value in params.items():
         if key not in allowed:
-            raise InstanceError(f"{str(key)[:40]!r} is not a parameter of {name} "
-                                f"(it takes {', '.join(sorted(allowed))})", field="params", agent=agent)
+            raise InstanceError(
+                f"{str(key)[:40]!r} is not a parameter of {name} (it takes {', '.join(sorted(allowed))})",
+                field="params",
+                agent=agent,
+            )
         try:
             clean[key] = float_number(value, field="params", agent=agent)
         except InstanceError as err:
             raise InstanceError(f"{key} {err.message}", field="params", agent=agent) from None
     missing = [s for s in shape_names if s not in clean]
     if missing:
-        raise InstanceError(f"{name} needs the shape parameter(s) {', '.join(missing)}",
-                            field="params", agent=agent)
+        raise InstanceError(f"{name} needs the shape parameter(s) {', '.join(missing)}", field="params", agent=agent)
     return clean
 
 
@@ -116,8 +120,7 @@ def frozen_distribution(name: Any, params: Any, *, agent: str | None = None):
         why = str(exc).splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise InstanceError(f"scipy.stats.{name} rejects {clean}: {why}", field="params", agent=agent) from None
     if not ok:
-        raise InstanceError(f"{clean} are not valid parameters of scipy.stats.{name}",
-                            field="params", agent=agent)
+        raise InstanceError(f"{clean} are not valid parameters of scipy.stats.{name}", field="params", agent=agent)
     return frozen
 
 
@@ -180,8 +183,11 @@ def check_points(points: Any, *, agent: str | None = None) -> int:
     if points < 1:
         raise InstanceError(f"must be a whole number >= 1, got {_show(int(points))}", field="points", agent=agent)
     if points > MAX_POINTS:
-        raise InstanceError(f"is {_show(int(points))}, more than the limit of {MAX_POINTS:,} grid points per agent",
-                            field="points", agent=agent)
+        raise InstanceError(
+            f"is {_show(int(points))}, more than the limit of {MAX_POINTS:,} grid points per agent",
+            field="points",
+            agent=agent,
+        )
     return int(points)
 
 
@@ -214,12 +220,20 @@ def discretize(name: Any, params: Any, points: Any, *, agent: str | None = None)
     frozen = frozen_distribution(name, params, agent=agent)
     grid, probs = quantile_midpoints(frozen, points)
     if not np.all(np.isfinite(grid)):
-        raise InstanceError(f"scipy.stats.{name}{law_params(name, params)} gives non-finite quantiles",
-                            field="params", agent=agent)
+        raise InstanceError(
+            f"scipy.stats.{name}{law_params(name, params)} gives non-finite quantiles", field="params", agent=agent
+        )
     if np.any(np.abs(grid) > MAX_MAGNITUDE):
-        raise InstanceError(f"scipy.stats.{name}{law_params(name, params)} gives quantiles beyond the magnitude "
-                            f"limit {MAX_MAGNITUDE:g}", field="params", agent=agent)
+        raise InstanceError(
+            f"scipy.stats.{name}{law_params(name, params)} gives quantiles beyond the magnitude "
+            f"limit {MAX_MAGNITUDE:g}",
+            field="params",
+            agent=agent,
+        )
     if points > 1 and np.any(np.diff(grid) <= 0):
-        raise InstanceError(f"{points} points of scipy.stats.{name}{law_params(name, params)} are not distinct; "
-                            "use fewer", field="points", agent=agent)
+        raise InstanceError(
+            f"{points} points of scipy.stats.{name}{law_params(name, params)} are not distinct; use fewer",
+            field="points",
+            agent=agent,
+        )
     return grid, probs

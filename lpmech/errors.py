@@ -23,8 +23,17 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LpmechError", "InstanceError", "OutputError", "SolverError", "CheckError", "CertificateError",
-           "MissingDependencyError", "EXIT_STATUS", "exit_status"]
+__all__ = [
+    "LpmechError",
+    "InstanceError",
+    "OutputError",
+    "SolverError",
+    "CheckError",
+    "CertificateError",
+    "MissingDependencyError",
+    "EXIT_STATUS",
+    "exit_status",
+]
 
 
 class LpmechError(Exception):
@@ -43,8 +52,7 @@ class InstanceError(LpmechError, ValueError):
         and the file it came from; each is named in the message when given.
     """
 
-    def __init__(self, message: str, *, field: str | None = None, agent: str | None = None,
-                 source: str | None = None):
+    def __init__(self, message: str, *, field: str | None = None, agent: str | None = None, source: str | None = None):
         self.message = message
         self.field = field
         self.agent = agent
@@ -121,8 +129,13 @@ class CheckError(LpmechError, RuntimeError):
         The tolerance each failed check was held to.
     """
 
-    def __init__(self, failed: list[str], checks: dict[str, Any], limits: dict[str, float] | None = None,
-                 message: str | None = None):
+    def __init__(
+        self,
+        failed: list[str],
+        checks: dict[str, Any],
+        limits: dict[str, float] | None = None,
+        message: str | None = None,
+    ):
         self.failed = list(failed)
         self.checks = checks
         self.limits = dict(limits or {})
@@ -155,8 +168,11 @@ class CertificateError(CheckError):
     def __init__(self, message: str, *, value: float, g_value: float):
         self.value = value
         self.g_value = g_value
-        super().__init__(["certificate"], {"value": value, "g_value": g_value},
-                         message=f"{message}: primal value V(x) = {value:.17g}, dual bound g(omega) = {g_value:.17g}")
+        super().__init__(
+            ["certificate"],
+            {"value": value, "g_value": g_value},
+            message=f"{message}: primal value V(x) = {value:.17g}, dual bound g(omega) = {g_value:.17g}",
+        )
 
 
 class MissingDependencyError(LpmechError, ImportError):
@@ -172,13 +188,16 @@ class MissingDependencyError(LpmechError, ImportError):
 
     def __init__(self, what: str, extra: str):
         self.extra = extra
-        super().__init__(f"{what} needs the optional dependencies of lpmech[{extra}]: "
-                         f"pip install 'lpmech[{extra}]'")
+        super().__init__(f"{what} needs the optional dependencies of lpmech[{extra}]: pip install 'lpmech[{extra}]'")
 
 
 #: Exit status of the command line for each error type (the first match in this order wins).
 EXIT_STATUS: tuple[tuple[type[LpmechError], int], ...] = (
-    (InstanceError, 2), (SolverError, 1), (CheckError, 1), (LpmechError, 1))
+    (InstanceError, 2),
+    (SolverError, 1),
+    (CheckError, 1),
+    (LpmechError, 1),
+)
 
 
 def exit_status(err: LpmechError) -> int:

@@ -22,8 +22,16 @@ from contextlib import AbstractContextManager
 
 from .errors import OutputError
 
-__all__ = ["write_outputs", "write_atomic", "check_outputs", "check_output_path", "make_output_dir",
-           "plot_format", "PLOT_FORMATS", "TEMP_PREFIX"]
+__all__ = [
+    "write_outputs",
+    "write_atomic",
+    "check_outputs",
+    "check_output_path",
+    "make_output_dir",
+    "plot_format",
+    "PLOT_FORMATS",
+    "TEMP_PREFIX",
+]
 
 #: Temporary files are named ``.lpmech-<random><suffix>`` in the target's directory.
 TEMP_PREFIX = ".lpmech-"
@@ -56,7 +64,7 @@ def _fsync(path: str) -> None:
 def _fsync_directory(path: str) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
-    except OSError:              # e.g. a platform without directory descriptors
+    except OSError:  # e.g. a platform without directory descriptors
         return
     try:
         os.fsync(fd)
@@ -66,8 +74,9 @@ def _fsync_directory(path: str) -> None:
         os.close(fd)
 
 
-def write_outputs(outputs: Sequence[tuple[str, Callable[[str], None]]], *,
-                  hold: AbstractContextManager | None = None) -> list[str]:
+def write_outputs(
+    outputs: Sequence[tuple[str, Callable[[str], None]]], *, hold: AbstractContextManager | None = None
+) -> list[str]:
     """Write a set of output files together: every one, or none.
 
     Parameters
@@ -131,8 +140,10 @@ def _target(path: str) -> str:
     points to the new file), and anything but a regular file refused."""
     target = os.path.realpath(path)
     if os.path.exists(target) and not os.path.isfile(target):
-        raise OutputError(f"{path} is not a regular file (a device, a pipe or a socket); "
-                          "lpmech writes its outputs to regular files", field="output")
+        raise OutputError(
+            f"{path} is not a regular file (a device, a pipe or a socket); lpmech writes its outputs to regular files",
+            field="output",
+        )
     return target
 
 
@@ -190,15 +201,16 @@ def plot_format(path: str) -> str:
     ext = os.path.splitext(path)[1].lower().lstrip(".")
     if ext not in PLOT_FORMATS:
         shown = f"'.{ext}'" if ext else "no extension"
-        raise OutputError(f"{path}: {shown} is not a figure format lpmech writes (use .png, .pdf or .svg)",
-                          field="--plot")
+        raise OutputError(
+            f"{path}: {shown} is not a figure format lpmech writes (use .png, .pdf or .svg)", field="--plot"
+        )
     return ext
 
 
 def _same_file(a: str, b: str) -> bool:
     try:
         return os.path.samefile(a, b)
-    except OSError:              # one of them does not exist yet: compare where they would be
+    except OSError:  # one of them does not exist yet: compare where they would be
         return os.path.realpath(a) == os.path.realpath(b)
 
 
@@ -231,8 +243,10 @@ def check_output_path(path: str | None, option: str, *, directory: bool = False)
         raise OutputError(f"{path} is a directory", field=option)
     real = os.path.realpath(target)
     if not directory and os.path.exists(real) and not os.path.isfile(real):
-        raise OutputError(f"{path} is not a regular file (a device, a pipe or a socket); lpmech writes "
-                          "its outputs to regular files", field=option)
+        raise OutputError(
+            f"{path} is not a regular file (a device, a pipe or a socket); lpmech writes its outputs to regular files",
+            field=option,
+        )
     if directory and os.path.exists(target) and not os.path.isdir(target):
         raise OutputError(f"{path} exists and is not a directory", field=option)
     if not os.path.isdir(parent):
@@ -272,6 +286,7 @@ def check_outputs(inputs: Iterable[str], outputs: Iterable[tuple[str, str | None
                 raise OutputError(f"{path} is the input file {src}; refusing to overwrite it", field=option)
         for other_option, other in seen:
             if _same_file(path, other):
-                raise OutputError(f"{path} is also the output of {other_option}; give each output its own path",
-                                  field=option)
+                raise OutputError(
+                    f"{path} is also the output of {other_option}; give each output its own path", field=option
+                )
         seen.append((option, path))

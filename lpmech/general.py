@@ -92,8 +92,22 @@ from .instance import Instance, Mechanism, unit_scale
 from .profiles import agent_view, along, beliefs, conditional_interim, outer_pmf
 from .tolerances import ALLOCATION_TOL, CHECK_RTOL, CROSSCHECK_SPREAD, LEX_RTOL, MAX_SPREAD, PROB_TOL, TINY
 
-__all__ = ["solve_general", "solve_individual", "assemble", "GeneralLP", "RowBlock", "GeneralResult", "CheckError", "first_best",
-           "profit_bound", "CHECK_RTOL", "GENERAL_LP_MAX_PROFILES", "LEX_RTOL", "CROSSCHECK_SPREAD", "MAX_SPREAD"]
+__all__ = [
+    "solve_general",
+    "solve_individual",
+    "assemble",
+    "GeneralLP",
+    "RowBlock",
+    "GeneralResult",
+    "CheckError",
+    "first_best",
+    "profit_bound",
+    "CHECK_RTOL",
+    "GENERAL_LP_MAX_PROFILES",
+    "LEX_RTOL",
+    "CROSSCHECK_SPREAD",
+    "MAX_SPREAD",
+]
 
 #: The general LP's cap on profiles (:func:`lpmech.solve` with ``method="general"``, ``compare``,
 #: ``frontier``): it has a transfer column per profile and IC rows per pair of types, and grows far
@@ -178,8 +192,19 @@ def _check_instance(instance) -> None:
         raise InstanceError(f"must be an lpmech.Instance, got {type(instance).__name__}", field="instance")
 
 
-_MECHANISM_KEYS = ("ic", "participation", "veto", "pareto", "transfers", "outside_option", "consent", "no_subsidy",
-                   "max_transfer", "budget", "min_trade_probability")
+_MECHANISM_KEYS = (
+    "ic",
+    "participation",
+    "veto",
+    "pareto",
+    "transfers",
+    "outside_option",
+    "consent",
+    "no_subsidy",
+    "max_transfer",
+    "budget",
+    "min_trade_probability",
+)
 
 
 def _resolve(instance: Instance, mechanism: Mechanism | Mapping | None) -> Instance:
@@ -191,11 +216,12 @@ def _resolve(instance: Instance, mechanism: Mechanism | Mapping | None) -> Insta
         if isinstance(mechanism, Mapping):
             unknown = sorted(str(k) for k in mechanism if k not in _MECHANISM_KEYS)
             if unknown:
-                raise InstanceError(f"unknown option(s) {', '.join(unknown)} (known: {', '.join(_MECHANISM_KEYS)})",
-                                    field="mechanism")
+                raise InstanceError(
+                    f"unknown option(s) {', '.join(unknown)} (known: {', '.join(_MECHANISM_KEYS)})", field="mechanism"
+                )
             veto = mechanism.get("veto")
             if veto is not None:
-                check_veto(instance, veto, "mechanism.veto")     # a string or unknown name is bad input
+                check_veto(instance, veto, "mechanism.veto")  # a string or unknown name is bad input
             try:
                 mech = Mechanism(**mechanism)
             except TypeError as err:
@@ -208,20 +234,30 @@ def _resolve(instance: Instance, mechanism: Mechanism | Mapping | None) -> Insta
     if mech.veto is not None:
         check_veto(instance, mech.veto, "mechanism.veto")
     if mech.veto is not None and len(mech.veto) == 0:
-        raise InstanceError("is empty: with no participation constraint the designer's profit is "
-                            "unbounded (it can charge the group any amount)", field="mechanism.veto",
-                            source=instance.source)
+        raise InstanceError(
+            "is empty: with no participation constraint the designer's profit is "
+            "unbounded (it can charge the group any amount)",
+            field="mechanism.veto",
+            source=instance.source,
+        )
     if mech.pareto is not None and mech.pareto > 1.0:
-        raise InstanceError(f"is {mech.pareto:g} > 1: the LP is unbounded (paying the group one more "
-                            "unit everywhere keeps every constraint and raises profit + λ·surplus "
-                            "by λ − 1); use 0 <= λ <= 1", field="mechanism.pareto", source=instance.source)
+        raise InstanceError(
+            f"is {mech.pareto:g} > 1: the LP is unbounded (paying the group one more "
+            "unit everywhere keeps every constraint and raises profit + λ·surplus "
+            "by λ − 1); use 0 <= λ <= 1",
+            field="mechanism.pareto",
+            source=instance.source,
+        )
     if mech.transfers == "individual":
         individual_options_ok(instance)
     gamma = getattr(instance, "interdependence", None)
     if gamma is not None and np.any(gamma != 0) and mech.ic == "dominant":
-        raise InstanceError('is "dominant", which is not defined here with interdependent values (a cost depends on '
-                            'the others\' true types, not their reports): use "ex-post" (ex-post IC) or "bayesian"',
-                            field="mechanism.ic", source=instance.source)
+        raise InstanceError(
+            'is "dominant", which is not defined here with interdependent values (a cost depends on '
+            'the others\' true types, not their reports): use "ex-post" (ex-post IC) or "bayesian"',
+            field="mechanism.ic",
+            source=instance.source,
+        )
     return instance
 
 
@@ -230,12 +266,12 @@ def _resolve(instance: Instance, mechanism: Mechanism | Mapping | None) -> Insta
 class _Agent:
     """One agent's view of the profile grid, as the row makers need it."""
 
-    view: np.ndarray        # K x R flat profile indices (own type on rows)
-    belief: np.ndarray      # K x R conditional pmf of θ_−i given each own type
+    view: np.ndarray  # K x R flat profile indices (own type on rows)
+    belief: np.ndarray  # K x R conditional pmf of θ_−i given each own type
     grid: np.ndarray
-    n: int                  # number of profiles
-    sign: float             # +1 buy side, −1 sell side
-    extra: np.ndarray | None = None     # interdependent values: Σ_j γ_ij θ_j at each θ_−i = r (LP units)
+    n: int  # number of profiles
+    sign: float  # +1 buy side, −1 sell side
+    extra: np.ndarray | None = None  # interdependent values: Σ_j γ_ij θ_j at each θ_−i = r (LP units)
 
     @property
     def k(self) -> int:
@@ -285,8 +321,9 @@ def _interim_payoff(agent: _Agent) -> sp.csr_matrix:
     col = which[t] * k + s
     rows = np.arange(t.size)
     data = agent.sign * np.concatenate([-agent.grid[t], np.ones(t.size)])
-    return sp.csr_matrix((data, (np.concatenate([rows, rows]), np.concatenate([col, col + width]))),
-                         shape=(t.size, 2 * width))
+    return sp.csr_matrix(
+        (data, (np.concatenate([rows, rows]), np.concatenate([col, col + width]))), shape=(t.size, 2 * width)
+    )
 
 
 def _pick(k: int, t: np.ndarray, s: np.ndarray) -> sp.csr_matrix:
@@ -311,8 +348,9 @@ def _expected_payoff(agent: _Agent, t: np.ndarray, s: np.ndarray) -> sp.csr_matr
     rows, tt, ss, r, w = rows[live], tt[live], ss[live], r[live], w[live]
     prof = agent.view[ss, r]
     data = agent.sign * np.concatenate([-w * (agent.grid[tt] + extra[r]), w])
-    return sp.csr_matrix((data, (np.concatenate([rows, rows]), np.concatenate([prof, prof + agent.n]))),
-                         shape=(t.size, 2 * agent.n))
+    return sp.csr_matrix(
+        (data, (np.concatenate([rows, rows]), np.concatenate([prof, prof + agent.n]))), shape=(t.size, 2 * agent.n)
+    )
 
 
 def _bayesian_ic(agent: _Agent):
@@ -360,8 +398,9 @@ def _ex_post_payoff(agent: _Agent, t: np.ndarray, s: np.ndarray, r: np.ndarray) 
     prof = agent.view[s, r]
     cost = agent.grid[t] if agent.extra is None else agent.grid[t] + agent.extra[r]
     data = agent.sign * np.concatenate([-cost, np.ones(t.size)])
-    return sp.csr_matrix((data, (np.concatenate([rows, rows]), np.concatenate([prof, prof + agent.n]))),
-                         shape=(t.size, 2 * agent.n))
+    return sp.csr_matrix(
+        (data, (np.concatenate([rows, rows]), np.concatenate([prof, prof + agent.n]))), shape=(t.size, 2 * agent.n)
+    )
 
 
 def _ex_ante_ir(agent: _Agent, own_pmf: np.ndarray):
@@ -381,8 +420,14 @@ def interdependent_costs(instance: Instance) -> list[np.ndarray] | None:
     gamma = getattr(instance, "interdependence", None)
     if gamma is None:
         return None
-    return [sum((gamma[i, j] * along(instance.grids[j], j, instance.n) for j in range(instance.n) if j != i),
-                np.zeros(instance.shape)) * np.ones(instance.shape) for i in range(instance.n)]
+    return [
+        sum(
+            (gamma[i, j] * along(instance.grids[j], j, instance.n) for j in range(instance.n) if j != i),
+            np.zeros(instance.shape),
+        )
+        * np.ones(instance.shape)
+        for i in range(instance.n)
+    ]
 
 
 def _make_agent(instance: Instance, i: int, flat: np.ndarray, unit: float, extra_all) -> _Agent:
@@ -390,14 +435,18 @@ def _make_agent(instance: Instance, i: int, flat: np.ndarray, unit: float, extra
     view = agent_view(flat, i)
     extra = None if extra_all is None else extra_all[i].ravel()[view[0]] / unit
     return _Agent(view, _beliefs(instance, view, i), instance.grids[i] / unit, flat.size, instance.money_sign, extra)
+
+
 _IR_ROWS = {"interim": _interim_ir, "ex-post": _ex_post_ir}
 
 
 def outside_options(instance: Instance) -> list[np.ndarray]:
     """Each agent's outside option r_i(θ_i) on its grid (file order), in its payoff units (0 by default)."""
     table = instance.mechanism.outside_options()
-    return [np.broadcast_to(np.asarray(table.get(name, 0.0), dtype=float), grid.shape).copy()
-            for name, grid in zip(instance.names, instance.grids)]
+    return [
+        np.broadcast_to(np.asarray(table.get(name, 0.0), dtype=float), grid.shape).copy()
+        for name, grid in zip(instance.names, instance.grids)
+    ]
 
 
 def _participation(instance: Instance, i: int, agent: _Agent, unit: float):
@@ -435,8 +484,9 @@ def _limit_blocks(instance: Instance, pmf: np.ndarray, unit: float) -> dict[str,
     if mech.no_subsidy:
         out["no_subsidy"] = [RowBlock(-1, "profile", sp.hstack([none, eye], format="csr"), None)]
     if mech.max_transfer is not None:
-        out["max_transfer"] = [RowBlock(-1, "profile", sp.hstack([none, -eye], format="csr"),
-                                        np.full(n, -mech.max_transfer / unit))]
+        out["max_transfer"] = [
+            RowBlock(-1, "profile", sp.hstack([none, -eye], format="csr"), np.full(n, -mech.max_transfer / unit))
+        ]
     if mech.budget is not None:
         row = sp.csr_matrix(np.concatenate([np.zeros(n), -pmf])[None, :])
         out["budget"] = [RowBlock(-1, "profile", row, np.array([-mech.budget / unit]))]
@@ -464,7 +514,7 @@ class RowBlock:
     agent: int
     acts_on: str
     matrix: sp.csr_matrix
-    rhs: np.ndarray | None = None      # right-hand side (None: 0), per unit of share in LP units
+    rhs: np.ndarray | None = None  # right-hand side (None: 0), per unit of share in LP units
 
 
 @dataclass(frozen=True, eq=False)
@@ -544,8 +594,9 @@ class GeneralLP:
         """
         if name not in self.groups:
             raise InstanceError(f"must be one of {', '.join(map(repr, self.groups))}, got {name!r}", field="name")
-        mats = [b.matrix @ self.payoff_operator(b.agent) if b.acts_on == "interim" else b.matrix
-                for b in self.groups[name]]
+        mats = [
+            b.matrix @ self.payoff_operator(b.agent) if b.acts_on == "interim" else b.matrix for b in self.groups[name]
+        ]
         return sp.vstack(mats, format="csr")
 
     def split(self, name: str) -> tuple[sp.csr_matrix, sp.csr_matrix]:
@@ -564,7 +615,7 @@ class GeneralLP:
         matrix is far sparser than IC rows written out over profiles.
         """
         n = self.n_profiles
-        aux = {}                                      # agent -> (definition operator, map from payoffs)
+        aux = {}  # agent -> (definition operator, map from payoffs)
         for i, (F, E) in sorted(self.interim_factors.items()):
             aux[i] = (E, F) if E.shape[0] < F.shape[0] else ((F @ E).tocsr(), None)
         sizes = [op.shape[0] for op, _ in aux.values()]
@@ -586,8 +637,9 @@ class GeneralLP:
                     blocks.append(place(b.matrix if F is None else b.matrix @ F, offset[b.agent]))
         A = sp.vstack(define + blocks, format="csr")
         n_def = sum(sizes)
-        rhs = [np.zeros(b.matrix.shape[0]) if b.rhs is None else b.rhs for name in self.groups
-               for b in self.groups[name]]
+        rhs = [
+            np.zeros(b.matrix.shape[0]) if b.rhs is None else b.rhs for name in self.groups for b in self.groups[name]
+        ]
         row_lo = np.concatenate([np.zeros(n_def), *rhs])
         row_hi = np.concatenate([np.zeros(n_def), np.full(A.shape[0] - n_def, INF)])
         col_lo = np.concatenate([np.zeros(n), self.m_lower, np.full(n_cols - 2 * n, -INF)])
@@ -628,7 +680,7 @@ def assemble(instance: Instance, *, mechanism: Mechanism | Mapping | None = None
     pmf = instance.joint_pmf().ravel()
     n, sign, shape = pmf.size, instance.money_sign, instance.shape
     unit = unit_scale(instance.engine())
-    flat = np.arange(n, dtype=np.int64).reshape(shape)       # flat profile indices
+    flat = np.arange(n, dtype=np.int64).reshape(shape)  # flat profile indices
     groups: dict[str, list[RowBlock]] = {"ic": [], "participation": []}
     interim_factors: dict[int, tuple[sp.csr_matrix, sp.csr_matrix]] = {}
     extra_all = interdependent_costs(instance)
@@ -650,8 +702,9 @@ def assemble(instance: Instance, *, mechanism: Mechanism | Mapping | None = None
     zero = pmf == 0
     m_lower = np.full(n, -INF)
     m_upper = np.full(n, INF)
-    return GeneralLP(instance, vetoes, pmf, objective, profit, surplus, interim_factors, groups,
-                     m_lower, m_upper, zero, unit)
+    return GeneralLP(
+        instance, vetoes, pmf, objective, profit, surplus, interim_factors, groups, m_lower, m_upper, zero, unit
+    )
 
 
 # --------------------------------------------------------------------------- solving
@@ -663,9 +716,9 @@ def _tie_breaks(lp: GeneralLP) -> list[np.ndarray]:
     """
     out = []
     lam = lp.instance.mechanism.pareto
-    if lam == 0.0:          # among profit maximizers the Pareto-efficient one (largest surplus)
+    if lam == 0.0:  # among profit maximizers the Pareto-efficient one (largest surplus)
         out.append(np.concatenate(lp.surplus))
-    if lam == 1.0:          # among welfare maximizers the one with the largest profit (λ -> 1-)
+    if lam == 1.0:  # among welfare maximizers the one with the largest profit (λ -> 1-)
         out.append(np.concatenate(lp.profit))
     return out
 
@@ -684,7 +737,7 @@ def _solver_for(mech: Mechanism) -> str:
 
 def _hold(h, c: np.ndarray, z: np.ndarray) -> None:
     """Add the row c·v >= c·z − LEX_RTOL·Σ|c_j z_j| (keep an optimum while the next objective runs)."""
-    terms = c * z[:c.size]
+    terms = c * z[: c.size]
     idx = np.flatnonzero(c).astype(np.int32)
     h.addRow(float(terms.sum()) - LEX_RTOL * max(float(np.abs(terms).sum()), TINY), INF, idx.size, idx, c[idx])
 
@@ -710,8 +763,7 @@ def _cross_check(lp: GeneralLP, model: tuple, sol) -> None:
     other = "ipm" if _solver_for(lp.instance.mechanism) == "simplex" else "simplex"
     h = make_highs(neg_c, A, row_lo, row_hi, col_lo, col_hi)
     h.setOptionValue("solver", other)
-    second = run(h, f"general LP ({other}, cross-check of an instance whose types span "
-                    f"{_spread(lp):.3g} money units)")
+    second = run(h, f"general LP ({other}, cross-check of an instance whose types span {_spread(lp):.3g} money units)")
     from .checks import algorithms_agree
 
     algorithms_agree(neg_c, sol, second, unit=lp.unit, spread=_spread(lp))
@@ -734,7 +786,7 @@ def _optimize(lp: GeneralLP) -> tuple[np.ndarray, str, float]:
     lp_value = -sol.objective
     if _spread(lp) > CROSSCHECK_SPREAD:
         _cross_check(lp, (-c, A, row_lo, row_hi, col_lo, col_hi), sol)
-    h.setOptionValue("solver", "simplex")     # tie-breaks start from the optimal basis
+    h.setOptionValue("solver", "simplex")  # tie-breaks start from the optimal basis
     for nxt in _tie_breaks(lp):
         _hold(h, c, sol.x)
         c = np.concatenate([nxt, pad])
@@ -745,18 +797,33 @@ def _optimize(lp: GeneralLP) -> tuple[np.ndarray, str, float]:
     if zero.size:
         _hold(h, c, sol.x)
         k = zero.size
-        h.addCols(k, np.zeros(k), np.zeros(k), np.full(k, INF), 0, np.zeros(k, dtype=np.int32),
-                  np.zeros(0, dtype=np.int32), np.zeros(0))
+        h.addCols(
+            k,
+            np.zeros(k),
+            np.zeros(k),
+            np.full(k, INF),
+            0,
+            np.zeros(k, dtype=np.int32),
+            np.zeros(0, dtype=np.int32),
+            np.zeros(0),
+        )
         u = n_cols + np.arange(k)
-        idx = np.stack([u, u, n + zero, n + zero], axis=1)[:, [0, 2, 1, 3]].ravel()   # (u, m), (u, m)
+        idx = np.stack([u, u, n + zero, n + zero], axis=1)[:, [0, 2, 1, 3]].ravel()  # (u, m), (u, m)
         val = np.tile([1.0, -1.0, 1.0, 1.0], k)
-        h.addRows(2 * k, np.zeros(2 * k), np.full(2 * k, INF), 4 * k, np.arange(0, 4 * k, 2, dtype=np.int32),
-                  idx.astype(np.int32), val)
+        h.addRows(
+            2 * k,
+            np.zeros(2 * k),
+            np.full(2 * k, INF),
+            4 * k,
+            np.arange(0, 4 * k, 2, dtype=np.int32),
+            idx.astype(np.int32),
+            val,
+        )
         cost = np.concatenate([np.zeros(n_cols), np.ones(k)])
         h.changeColsCost(cost.size, np.arange(cost.size, dtype=np.int32), cost)
         what = "general LP (tie-break: smallest transfers at zero-probability profiles)"
         sol = run(h, what, retry=cold_simplex(h, what))
-    return sol.x[:2 * n], sol.status, lp_value
+    return sol.x[: 2 * n], sol.status, lp_value
 
 
 def _interim(instance: Instance, x: np.ndarray, m: np.ndarray) -> list[dict]:
@@ -769,10 +836,17 @@ def _interim(instance: Instance, x: np.ndarray, m: np.ndarray) -> list[dict]:
         X = conditional_interim(x, pmf, i)
         M = conditional_interim(m, pmf, i)
         C = grid * X if extra is None else grid * X + conditional_interim(extra[i] * x, pmf, i)
-        out.append({"agent": name, "grid": grid.tolist(), "trade_probability": X.tolist(),
-                    "expected_transfer": M.tolist(), "transfer": M.tolist(),
-                    "expected_payout": (share * M).tolist(),
-                    "utility": (share * sign * (M - C)).tolist()})
+        out.append(
+            {
+                "agent": name,
+                "grid": grid.tolist(),
+                "trade_probability": X.tolist(),
+                "expected_transfer": M.tolist(),
+                "transfer": M.tolist(),
+                "expected_payout": (share * M).tolist(),
+                "utility": (share * sign * (M - C)).tolist(),
+            }
+        )
     return out
 
 
@@ -887,8 +961,13 @@ class GeneralResult:
 
     def mechanism_dict(self) -> dict:
         m = self.mechanism
-        out = {"ic": m.ic, "participation": m.participation, "veto": list(self.vetoes),
-               "objective": "profit" if m.pareto is None else "pareto", "pareto": m.pareto}
+        out = {
+            "ic": m.ic,
+            "participation": m.participation,
+            "veto": list(self.vetoes),
+            "objective": "profit" if m.pareto is None else "pareto",
+            "pareto": m.pareto,
+        }
         if m.transfers != "shares":
             out["transfers"] = m.transfers
         if m.outside_option is not None:
@@ -904,27 +983,43 @@ class GeneralResult:
         extra = {} if self.agent_transfers is None else {"agent_transfers": self.agent_transfers.tolist()}
         if self.coalitions is not None:
             extra["coalitions"] = self.coalitions
-        return {**extra, "status": self.status, "highs_status": self.highs_status, "side": self.side,
-                "formulation": self.formulation, "mechanism": self.mechanism_dict(), "value": float(self.value),
-                "allocation": self.allocation.tolist(), "transfer": self.transfer.tolist(),
-                "interim": interim, "checks": __import__("lpmech.result", fromlist=["_jsonable"])._jsonable(self.checks),
-                "solve_seconds": float(self.solve_seconds)}
+        return {
+            **extra,
+            "status": self.status,
+            "highs_status": self.highs_status,
+            "side": self.side,
+            "formulation": self.formulation,
+            "mechanism": self.mechanism_dict(),
+            "value": float(self.value),
+            "allocation": self.allocation.tolist(),
+            "transfer": self.transfer.tolist(),
+            "interim": interim,
+            "checks": __import__("lpmech.result", fromlist=["_jsonable"])._jsonable(self.checks),
+            "solve_seconds": float(self.solve_seconds),
+        }
 
     def summary(self) -> str:
         """Readable text: options, value against the first best, checks, and the interim table
         with every column defined. Numbers carry the precision their checks support."""
         m, c = self.mechanism, self.checks
-        ic = {"bayesian": "Bayesian IC", "dominant": "dominant-strategy IC (every profile of the others)",
-              "ex-post": "ex-post IC (a best reply at every profile of truthful others)"}[m.ic]
+        ic = {
+            "bayesian": "Bayesian IC",
+            "dominant": "dominant-strategy IC (every profile of the others)",
+            "ex-post": "ex-post IC (a best reply at every profile of truthful others)",
+        }[m.ic]
         gamma = getattr(self.instance, "interdependence", None)
         if gamma is not None:
             ic += ", interdependent values γ = " + str(np.asarray(gamma).tolist())
-        ir = {"interim": "interim IR", "ex-post": "ex-post IR (every profile)",
-              "ex-ante": "ex-ante IR (expected over own types)"}[m.participation]
+        ir = {
+            "interim": "interim IR",
+            "ex-post": "ex-post IR (every profile)",
+            "ex-ante": "ex-ante IR (expected over own types)",
+        }[m.participation]
         if m.outside_option is not None:
             ir += " with outside options " + ", ".join(
                 f"{k} {list(v) if isinstance(v, tuple) else v:g}" if not isinstance(v, tuple) else f"{k} {list(v)}"
-                for k, v in m.outside_option)
+                for k, v in m.outside_option
+            )
         objective = "profit" if m.pareto is None else f"profit + {m.pareto:g} x surplus"
         size = c.get("value_magnitude", abs(self.value))
         fb = c["first_best"]
@@ -932,30 +1027,47 @@ class GeneralResult:
         buy = self.side == "buy"
         flow = "designer to group" if buy else "group to designer"
         own = self.agent_transfers is not None
-        lines = [f"general LP, {self.side} side: {ic}, {ir}, veto {', '.join(self.vetoes)}; maximize {objective}"
-                 + ("; individual transfers m_i(θ), one per agent" if own else ""),
-                 (f"status {self.status}, value {_fmt(self.value, size, digits=10)}{share}, "
-                  f"profit {_fmt(c['profit'], size, digits=10)}, "
-                  f"agents' surplus {_fmt(c['surplus'], size, digits=10)}, {self.solve_seconds:.3f} s"),
-                 (f"checks, each relative to the magnitude of what it compares (tolerance {c['tolerance']:.0e}): "
-                  f"IC {c.get('ic_relative', 0.0):.1e}, IR {c.get('ir_relative', 0.0):.1e}, "
-                  f"value {c['analytic_gap']:.1e}"),
-                 "interim table, per agent and type θ (per share):",
-                 "  P(trade) = E[x | θ], the probability of trade given the agent's type;",
-                 (f"  E[m | θ] = expected total transfer given the agent's type, {flow};" if not own else
-                  f"  E[m_i | θ] = the agent's own expected transfer given its type, {flow};"),
-                 "  utility = the agent's expected payoff given its type, share σ included: "
-                 + (("σ·(E[m | θ] − θ·P(trade))" if buy else "σ·(θ·P(trade) − E[m | θ])") if not own else
-                    ("E[m_i | θ] − σ·θ·P(trade)" if buy else "σ·θ·P(trade) − E[m_i | θ]")) + "."]
+        lines = [
+            f"general LP, {self.side} side: {ic}, {ir}, veto {', '.join(self.vetoes)}; maximize {objective}"
+            + ("; individual transfers m_i(θ), one per agent" if own else ""),
+            (
+                f"status {self.status}, value {_fmt(self.value, size, digits=10)}{share}, "
+                f"profit {_fmt(c['profit'], size, digits=10)}, "
+                f"agents' surplus {_fmt(c['surplus'], size, digits=10)}, {self.solve_seconds:.3f} s"
+            ),
+            (
+                f"checks, each relative to the magnitude of what it compares (tolerance {c['tolerance']:.0e}): "
+                f"IC {c.get('ic_relative', 0.0):.1e}, IR {c.get('ir_relative', 0.0):.1e}, "
+                f"value {c['analytic_gap']:.1e}"
+            ),
+            "interim table, per agent and type θ (per share):",
+            "  P(trade) = E[x | θ], the probability of trade given the agent's type;",
+            (
+                f"  E[m | θ] = expected total transfer given the agent's type, {flow};"
+                if not own
+                else f"  E[m_i | θ] = the agent's own expected transfer given its type, {flow};"
+            ),
+            "  utility = the agent's expected payoff given its type, share σ included: "
+            + (
+                ("σ·(E[m | θ] − θ·P(trade))" if buy else "σ·(θ·P(trade) − E[m | θ])")
+                if not own
+                else ("E[m_i | θ] − σ·θ·P(trade)" if buy else "σ·θ·P(trade) − E[m_i | θ]")
+            )
+            + ".",
+        ]
         if self.coalitions is not None:
-            lines.insert(1, f"consent of any {m.consent} agent(s): the designer picks the coalition whose "
-                            "participation binds; value of each coalition:")
+            lines.insert(
+                1,
+                f"consent of any {m.consent} agent(s): the designer picks the coalition whose "
+                "participation binds; value of each coalition:",
+            )
             for j, c in enumerate(self.coalitions):
                 best = " (best)" if tuple(c["veto"]) == tuple(self.vetoes) else ""
                 lines.insert(2 + j, f"  {', '.join(c['veto'])}: {_fmt(c['value'], size, digits=10)}{best}")
         for i, a in enumerate(self.interim):
-            lines.append(f"  {a['agent']}: {'θ':>10} {'P(trade)':>10} {'E[m_i | θ]' if own else 'E[m | θ]':>12} "
-                         f"{'utility':>12}")
+            lines.append(
+                f"  {a['agent']}: {'θ':>10} {'P(trade)':>10} {'E[m_i | θ]' if own else 'E[m | θ]':>12} {'utility':>12}"
+            )
             n_types = len(a["grid"])
             # each number's check is relative to the terms it is summed from: E[|m| | θ] and |θ|
             if self.instance is not None:
@@ -965,10 +1077,12 @@ class GeneralResult:
             else:
                 size_m, size_u = np.abs(a["expected_transfer"]), np.abs(a["utility"])
             for k in range(n_types):
-                lines.append(f"  {'':{len(a['agent'])}}  {_fmt(a['grid'][k], abs(a['grid'][k]), 1e-12):>10} "
-                             f"{_prob(a['trade_probability'][k]):>10} "
-                             f"{_fmt(a['expected_transfer'][k], size_m[k]):>12} "
-                             f"{_fmt(a['utility'][k], size_u[k]):>12}")
+                lines.append(
+                    f"  {'':{len(a['agent'])}}  {_fmt(a['grid'][k], abs(a['grid'][k]), 1e-12):>10} "
+                    f"{_prob(a['trade_probability'][k]):>10} "
+                    f"{_fmt(a['expected_transfer'][k], size_m[k]):>12} "
+                    f"{_fmt(a['utility'][k], size_u[k]):>12}"
+                )
         return "\n".join(lines)
 
 
@@ -1015,7 +1129,7 @@ def solve_general(instance: Instance, *, mechanism: Mechanism | Mapping | None =
     """
     start = time.perf_counter()
     _check_instance(instance)
-    instance.check_size()                     # before anything the size of the grid is allocated
+    instance.check_size()  # before anything the size of the grid is allocated
     resolved = _resolve(instance, mechanism)
     if resolved.mechanism.consent is not None:
         return _solve_consent(resolved)
@@ -1032,12 +1146,23 @@ def solve_general(instance: Instance, *, mechanism: Mechanism | Mapping | None =
     x = np.clip(z[:n], 0.0, 1.0)
     value = float(np.concatenate(lp.objective) @ np.concatenate([x, z[n:]])) * lp.unit
     lp_value *= lp.unit
-    m = z[n:] * lp.unit                           # back to the instance's units (exact: a power of two)
+    m = z[n:] * lp.unit  # back to the instance's units (exact: a power of two)
     x_nd, m_nd = x.reshape(inst.shape), m.reshape(inst.shape)
     checks = _checks(lp, x_nd, m_nd, value, lp_value)
-    return GeneralResult(status="optimal", side=inst.side, value=value, allocation=x_nd, transfer=m_nd,
-                         interim=_interim(inst, x_nd, m_nd), checks=checks, solve_seconds=seconds,
-                         mechanism=inst.mechanism, vetoes=lp.vetoes, instance=inst, highs_status=highs_status)
+    return GeneralResult(
+        status="optimal",
+        side=inst.side,
+        value=value,
+        allocation=x_nd,
+        transfer=m_nd,
+        interim=_interim(inst, x_nd, m_nd),
+        checks=checks,
+        solve_seconds=seconds,
+        mechanism=inst.mechanism,
+        vetoes=lp.vetoes,
+        instance=inst,
+        highs_status=highs_status,
+    )
 
 
 # --------------------------------------------------------------------------- individual transfers
@@ -1066,15 +1191,16 @@ def _individual_lp(instance: Instance, unit: float):
             zeros = [sp.csc_matrix((g.shape[0], n))] * nag
             parts = [g[:, :n]] + [g[:, n:] if j == i else zeros[j] for j in range(nag)]
             blocks.append(sp.hstack(parts, format="csr"))
-    for group in _limit_blocks(instance, pmf, unit).values():     # on the total Σ_i σ_i t_i
+    for group in _limit_blocks(instance, pmf, unit).values():  # on the total Σ_i σ_i t_i
         for b in group:
             g = sp.csc_matrix(b.matrix)
             blocks.append(sp.hstack([g[:, :n]] + [instance.shares[i] * g[:, n:] for i in range(nag)], format="csr"))
             rhs_parts.append(np.zeros(g.shape[0]) if b.rhs is None else b.rhs)
     A = sp.vstack(blocks, format="csr")
     row_lo = np.concatenate(rhs_parts)
-    c = np.concatenate([sign * instance.designer_value / unit * pmf]
-                       + [-sign * instance.shares[i] * pmf for i in range(nag)])
+    c = np.concatenate(
+        [sign * instance.designer_value / unit * pmf] + [-sign * instance.shares[i] * pmf for i in range(nag)]
+    )
     col_lo = np.concatenate([np.zeros(n), np.full(nag * n, -INF)])
     col_hi = np.concatenate([np.ones(n), np.full(nag * n, INF)])
     return c, A, row_lo, np.full(A.shape[0], INF), col_lo, col_hi
@@ -1116,17 +1242,26 @@ def individual_options_ok(inst: Instance) -> None:
     """
     mech = inst.mechanism
     if mech.consent is not None and mech.consent < inst.n:
-        raise InstanceError(f"= {mech.consent} < {inst.n} leaves agents without a veto, which individual transfers "
-                            "cannot have (an agent's own transfer would be unbounded)", field="mechanism.consent",
-                            source=inst.source)
+        raise InstanceError(
+            f"= {mech.consent} < {inst.n} leaves agents without a veto, which individual transfers "
+            "cannot have (an agent's own transfer would be unbounded)",
+            field="mechanism.consent",
+            source=inst.source,
+        )
     if mech.pareto is not None:
-        raise InstanceError("is not supported with individual transfers (profit only)", field="mechanism.pareto",
-                            source=inst.source)
+        raise InstanceError(
+            "is not supported with individual transfers (profit only)", field="mechanism.pareto", source=inst.source
+        )
     if mech.veto is not None and set(mech.veto) != set(inst.names):
         left = [a for a in inst.names if a not in mech.veto]
-        raise InstanceError("must include every agent with individual transfers: an agent without a "
-                            "participation constraint can be charged any amount of its own transfer "
-                            "(the LP is unbounded)", field="mechanism.veto", agent=left[0], source=inst.source)
+        raise InstanceError(
+            "must include every agent with individual transfers: an agent without a "
+            "participation constraint can be charged any amount of its own transfer "
+            "(the LP is unbounded)",
+            field="mechanism.veto",
+            agent=left[0],
+            source=inst.source,
+        )
 
 
 def solve_individual(instance: Instance, *, mechanism: Mechanism | Mapping | None = None) -> GeneralResult:
@@ -1189,7 +1324,7 @@ def solve_individual(instance: Instance, *, mechanism: Mechanism | Mapping | Non
     seconds = time.perf_counter() - start
     n = inst.n_profiles
     x = np.clip(sol.x[:n], 0.0, 1.0).reshape(inst.shape)
-    per_share = sol.x[n:n * (inst.n + 1)].reshape((inst.n, *inst.shape)) * unit
+    per_share = sol.x[n : n * (inst.n + 1)].reshape((inst.n, *inst.shape)) * unit
     ms = inst.shares.reshape((-1,) + (1,) * inst.n) * per_share
     lp_value = -sol.objective * unit
     pmf = inst.joint_pmf()
@@ -1202,10 +1337,30 @@ def solve_individual(instance: Instance, *, mechanism: Mechanism | Mapping | Non
         M = conditional_interim(ms[i], pmf, i)
         extra = interdependent_costs(inst)
         C = grid * X if extra is None else grid * X + conditional_interim(extra[i] * x, pmf, i)
-        interim.append({"agent": name, "grid": grid.tolist(), "trade_probability": X.tolist(),
-                        "expected_transfer": M.tolist(), "transfer": M.tolist(), "expected_payout": M.tolist(),
-                        "utility": (sign * (M - share * C)).tolist()})
-    return GeneralResult(status="optimal", side=inst.side, value=value, allocation=x, transfer=ms.sum(axis=0),
-                         interim=interim, checks=checks, solve_seconds=seconds, mechanism=mech,
-                         vetoes=tuple(inst.names), instance=inst, highs_status=sol.status, agent_transfers=ms,
-                         formulation="general")
+        interim.append(
+            {
+                "agent": name,
+                "grid": grid.tolist(),
+                "trade_probability": X.tolist(),
+                "expected_transfer": M.tolist(),
+                "transfer": M.tolist(),
+                "expected_payout": M.tolist(),
+                "utility": (sign * (M - share * C)).tolist(),
+            }
+        )
+    return GeneralResult(
+        status="optimal",
+        side=inst.side,
+        value=value,
+        allocation=x,
+        transfer=ms.sum(axis=0),
+        interim=interim,
+        checks=checks,
+        solve_seconds=seconds,
+        mechanism=mech,
+        vetoes=tuple(inst.names),
+        instance=inst,
+        highs_status=sol.status,
+        agent_transfers=ms,
+        formulation="general",
+    )

@@ -101,12 +101,12 @@ def _with_stdout_silenced(make):
     """Call ``make()`` with file descriptor 1 pointed at ``os.devnull``; restore it in any case."""
     for stream in (sys.stdout, sys.__stdout__):
         try:
-            stream.flush()                       # what Python wrote before must not be lost
+            stream.flush()  # what Python wrote before must not be lost
         except (AttributeError, OSError, ValueError):
             pass
     try:
         saved = os.dup(1)
-    except OSError:                              # no standard output at all: nothing to protect
+    except OSError:  # no standard output at all: nothing to protect
         return make()
     try:
         null = os.open(os.devnull, os.O_WRONLY)
@@ -190,8 +190,16 @@ def in_own_thread(func, *args, **kwargs):
     return box["value"]
 
 
-def make_highs(c: np.ndarray, A: sp.spmatrix, row_lo: np.ndarray, row_hi: np.ndarray,
-               col_lo: np.ndarray, col_hi: np.ndarray, *, threads: int | None = None) -> highspy.Highs:
+def make_highs(
+    c: np.ndarray,
+    A: sp.spmatrix,
+    row_lo: np.ndarray,
+    row_hi: np.ndarray,
+    col_lo: np.ndarray,
+    col_hi: np.ndarray,
+    *,
+    threads: int | None = None,
+) -> highspy.Highs:
     """A Highs object holding ``min c·x  s.t.  row_lo <= A x <= row_hi, col_lo <= x <= col_hi``.
 
     Parameters
@@ -235,7 +243,7 @@ def make_highs(c: np.ndarray, A: sp.spmatrix, row_lo: np.ndarray, row_hi: np.nda
     h = new_highs()
     h.setOptionValue("primal_feasibility_tolerance", FEAS_TOL)
     h.setOptionValue("dual_feasibility_tolerance", FEAS_TOL)
-    h.setOptionValue("small_matrix_value", SMALL_MATRIX_VALUE)   # before passModel: it filters on entry
+    h.setOptionValue("small_matrix_value", SMALL_MATRIX_VALUE)  # before passModel: it filters on entry
     if threads is not None:
         h.setOptionValue("threads", int(threads))
     status = h.passModel(lp)
@@ -319,14 +327,17 @@ def _run_once(h: highspy.Highs, what: str) -> LPSolution:
         raise SolverError(what, status)
     sol = h.getSolution()
     info = h.getInfo()
-    return LPSolution(x=np.asarray(sol.col_value), row_dual=np.asarray(sol.row_dual),
-                      objective=float(info.objective_function_value), status=status,
-                      seconds=float(h.getRunTime()),
-                      iterations=int(info.simplex_iteration_count + max(info.ipm_iteration_count, 0)))
+    return LPSolution(
+        x=np.asarray(sol.col_value),
+        row_dual=np.asarray(sol.row_dual),
+        objective=float(info.objective_function_value),
+        status=status,
+        seconds=float(h.getRunTime()),
+        iterations=int(info.simplex_iteration_count + max(info.ipm_iteration_count, 0)),
+    )
 
 
-def run(h: highspy.Highs, what: str, *,
-        retry: Callable[[], tuple[highspy.Highs, str]] | None = None) -> LPSolution:
+def run(h: highspy.Highs, what: str, *, retry: Callable[[], tuple[highspy.Highs, str]] | None = None) -> LPSolution:
     """Run HiGHS (in a thread of its own: see :func:`in_own_thread`), retrying once if asked.
 
     The one place lpmech calls ``Highs.run``.
@@ -380,8 +391,10 @@ def cold_simplex(h: highspy.Highs, what: str) -> Callable[[], tuple[highspy.High
     callable
         No arguments; clears ``h``'s solver state, selects simplex and returns ``(h, what)``.
     """
+
     def again():
         h.clearSolver()
         h.setOptionValue("solver", "simplex")
         return h, what
+
     return again

@@ -93,7 +93,7 @@ MAX_POINTS = 1_000_000
 
 _MAX_EXACT = Fraction(MAX_MAGNITUDE)
 _LOG10_2 = math.log10(2.0)
-_MAX_DIGITS = 4000          # below Python's limit of 4300 digits for int <-> str conversion
+_MAX_DIGITS = 4000  # below Python's limit of 4300 digits for int <-> str conversion
 
 
 # ----------------------------------------------------------------------------- numbers
@@ -160,10 +160,14 @@ def exact_float(text: str) -> Fraction | BadNumber:
     exp = exp or "0"
     exp_digits = exp.lstrip("+-").lstrip("0") or "0"
     if len(exp_digits) > 6:
-        return BadNumber(short, f"must be a finite number of magnitude at most {MAX_MAGNITUDE:g}"
-                         if not exp.startswith("-") else "is too small to read (magnitude below 1e-400)")
+        return BadNumber(
+            short,
+            f"must be a finite number of magnitude at most {MAX_MAGNITUDE:g}"
+            if not exp.startswith("-")
+            else "is too small to read (magnitude below 1e-400)",
+        )
     power = int(exp_digits) * (-1 if exp.startswith("-") else 1) - len(frac) + (len(mantissa) - len(digits))
-    order = len(digits) - 1 + power           # the value is digits x 10^power, about 10^order
+    order = len(digits) - 1 + power  # the value is digits x 10^power, about 10^order
     if order > 400:
         return BadNumber(short, f"must be a finite number of magnitude at most {MAX_MAGNITUDE:g}")
     if order < -400:
@@ -243,14 +247,20 @@ def exact_number(value: Any, *, field: str, agent: str | None = None, entry: int
         if not value.is_finite():
             raise InstanceError(f"{where}must be finite, got {value}", field=field, agent=agent)
         if value and not -400 <= value.adjusted() <= 400:
-            raise InstanceError(f"{where}must be a finite number of magnitude at most {MAX_MAGNITUDE:g}, "
-                                f"got {value:.3e}", field=field, agent=agent)
+            raise InstanceError(
+                f"{where}must be a finite number of magnitude at most {MAX_MAGNITUDE:g}, got {value:.3e}",
+                field=field,
+                agent=agent,
+            )
         fr = Fraction(value)
     else:
         raise InstanceError(f"{where}must be a number, got {_kind(value)}", field=field, agent=agent)
     if abs(fr) > _MAX_EXACT:
-        raise InstanceError(f"{where}must be a finite number of magnitude at most {MAX_MAGNITUDE:g}, "
-                            f"got {_show(fr)}", field=field, agent=agent)
+        raise InstanceError(
+            f"{where}must be a finite number of magnitude at most {MAX_MAGNITUDE:g}, got {_show(fr)}",
+            field=field,
+            agent=agent,
+        )
     return fr
 
 
@@ -279,7 +289,7 @@ def float_number(value: Any, *, field: str, agent: str | None = None) -> float:
     return float(exact_number(value, field=field, agent=agent)) + 0.0
 
 
-_finite_number = float_number      # the name older modules use
+_finite_number = float_number  # the name older modules use
 
 
 def _vector(values: Any, *, field: str, agent: str | None) -> tuple[np.ndarray, tuple | None]:
@@ -290,16 +300,18 @@ def _vector(values: Any, *, field: str, agent: str | None) -> tuple[np.ndarray, 
     """
     if isinstance(values, np.ndarray):
         if values.ndim != 1:
-            raise InstanceError(f"must be a 1-d list of numbers, got an array of shape {values.shape}",
-                                field=field, agent=agent)
+            raise InstanceError(
+                f"must be a 1-d list of numbers, got an array of shape {values.shape}", field=field, agent=agent
+            )
     elif not isinstance(values, (list, tuple)):
         raise InstanceError(f"must be a list of numbers, got {_kind(values)}", field=field, agent=agent)
     n = len(values)
     if n == 0:
         raise InstanceError("must not be empty", field=field, agent=agent)
     if n > MAX_POINTS:
-        raise InstanceError(f"has {n:,} entries, more than the limit of {MAX_POINTS:,} per agent",
-                            field=field, agent=agent)
+        raise InstanceError(
+            f"has {n:,} entries, more than the limit of {MAX_POINTS:,} per agent", field=field, agent=agent
+        )
     if isinstance(values, np.ndarray) and values.dtype.kind == "f" and values.dtype.itemsize <= 8:
         arr = values.astype(float)
     elif not isinstance(values, np.ndarray) and all(type(v) is float for v in values):
@@ -315,8 +327,11 @@ def _vector(values: Any, *, field: str, agent: str | None) -> tuple[np.ndarray, 
     big = np.flatnonzero(np.abs(arr) > MAX_MAGNITUDE)
     if big.size:
         k = int(big[0])
-        raise InstanceError(f"entry {k + 1} must be a finite number of magnitude at most {MAX_MAGNITUDE:g}, "
-                            f"got {arr[k]:g}", field=field, agent=agent)
+        raise InstanceError(
+            f"entry {k + 1} must be a finite number of magnitude at most {MAX_MAGNITUDE:g}, got {arr[k]:g}",
+            field=field,
+            agent=agent,
+        )
     return arr + 0.0, None
 
 
@@ -325,10 +340,10 @@ def _normalized(floats: np.ndarray, exact: tuple | None) -> tuple[np.ndarray, An
     giving them on demand: None (the floats are exact and sum to exactly 1) or "uniform"."""
     k = floats.size
     if exact is None:
-        if math.fsum([*floats.tolist(), -1.0]) == 0.0:      # fsum is exact-rounded: Σp == 1 exactly
+        if math.fsum([*floats.tolist(), -1.0]) == 0.0:  # fsum is exact-rounded: Σp == 1 exactly
             return floats, None
         if np.all(floats == floats[0]):
-            return np.full(k, 1.0 / k), "uniform"           # p / (k p) = 1/k; 1.0/k is correctly rounded
+            return np.full(k, 1.0 / k), "uniform"  # p / (k p) = 1/k; 1.0/k is correctly rounded
         exact = tuple(Fraction(x) for x in floats.tolist())
     total = sum(exact, Fraction(0))
     if total != 1:
@@ -356,8 +371,11 @@ def _pmf(values: Any, *, field: str = "probs", agent: str | None = None) -> tupl
     if small.size:
         k = int(small[0])
         shown = _show(floats[k] if exact is None else exact[k])
-        raise InstanceError(f"entry {k + 1} is {shown}, below the smallest probability lpmech accepts "
-                            f"({MIN_PROBABILITY:g})", field=field, agent=agent)
+        raise InstanceError(
+            f"entry {k + 1} is {shown}, below the smallest probability lpmech accepts ({MIN_PROBABILITY:g})",
+            field=field,
+            agent=agent,
+        )
     total = math.fsum(floats.tolist())
     if abs(total - 1.0) > PROB_TOL:
         raise InstanceError(f"sum to {total:.12g}, not 1 (tolerance {PROB_TOL:g})", field=field, agent=agent)
@@ -386,9 +404,13 @@ def check_pmf(probs: Any, *, field: str = "probs", agent: str | None = None) -> 
 
 
 def _continuous_error(agent: str | None) -> InstanceError:
-    return InstanceError("the instance is continuous (this agent has a distribution but no points): give "
-                         "points = K to discretize it on a grid, or solve it in the continuum "
-                         '(method "continuous", lpmech solve --continuous)', field="points", agent=agent)
+    return InstanceError(
+        "the instance is continuous (this agent has a distribution but no points): give "
+        "points = K to discretize it on a grid, or solve it in the continuum "
+        '(method "continuous", lpmech solve --continuous)',
+        field="points",
+        agent=agent,
+    )
 
 
 # ----------------------------------------------------------------------------- agents
@@ -443,8 +465,11 @@ class Agent:
             raise InstanceError(f"must be a non-empty string, got {_kind(self.name)}", field="name")
         name = self.name
         if self.distribution is not None and not isinstance(self.distribution, Mapping):
-            raise InstanceError(f"must be a table {{name, params, points}}, got {_kind(self.distribution)}",
-                                field="distribution", agent=name)
+            raise InstanceError(
+                f"must be a table {{name, params, points}}, got {_kind(self.distribution)}",
+                field="distribution",
+                agent=name,
+            )
         if self.grid is None:
             self._continuous_law(name)
         else:
@@ -453,16 +478,18 @@ class Agent:
             if np.any(steps <= 0):
                 k = int(np.flatnonzero(steps <= 0)[0])
                 same = exact is not None and exact[k] < exact[k + 1]
-                raise InstanceError(f"must be strictly increasing (entry {k + 2} = {_show(grid[k + 1])} follows "
-                                    f"{_show(grid[k])}" + (", equal in double precision)" if same else ")"),
-                                    field="grid", agent=name)
+                raise InstanceError(
+                    f"must be strictly increasing (entry {k + 2} = {_show(grid[k + 1])} follows "
+                    f"{_show(grid[k])}" + (", equal in double precision)" if same else ")"),
+                    field="grid",
+                    agent=name,
+                )
             object.__setattr__(self, "grid", grid)
             self.__dict__["_exact_grid"] = exact
             if self.probs is not None:
                 probs, rule = _pmf(self.probs, agent=name)
                 if probs.size != grid.size:
-                    raise InstanceError(f"has {probs.size} entries but grid has {grid.size}",
-                                        field="probs", agent=name)
+                    raise InstanceError(f"has {probs.size} entries but grid has {grid.size}", field="probs", agent=name)
                 object.__setattr__(self, "probs", probs)
                 self.__dict__["_exact_probs"] = rule
         if self.share is not None:
@@ -470,8 +497,11 @@ class Agent:
             if share <= 0:
                 raise InstanceError(f"must be > 0, got {_show(share)}", field="share", agent=name)
             if share < MIN_PROBABILITY:
-                raise InstanceError(f"is {_show(share)}, below the smallest share lpmech accepts "
-                                    f"({MIN_PROBABILITY:g})", field="share", agent=name)
+                raise InstanceError(
+                    f"is {_show(share)}, below the smallest share lpmech accepts ({MIN_PROBABILITY:g})",
+                    field="share",
+                    agent=name,
+                )
             object.__setattr__(self, "share", float(share))
             self.__dict__["_exact_share"] = share
 
@@ -479,25 +509,34 @@ class Agent:
         from .discretize import frozen_distribution, law_params
 
         if self.probs is not None:
-            raise InstanceError("needs a grid (a continuous agent's masses come from its distribution)",
-                                field="probs", agent=name)
+            raise InstanceError(
+                "needs a grid (a continuous agent's masses come from its distribution)", field="probs", agent=name
+            )
         info = self.distribution
         if info is None:
-            raise InstanceError("is missing: give grid = [...] (with probs) or a distribution",
-                                field="grid", agent=name)
+            raise InstanceError(
+                "is missing: give grid = [...] (with probs) or a distribution", field="grid", agent=name
+            )
         if "name" not in info:
             raise InstanceError("has no 'name' (a scipy.stats distribution)", field="distribution", agent=name)
         if info.get("points") is not None:
-            raise InstanceError("a distribution with points needs its grid (use Agent.from_distribution)",
-                                field="points", agent=name)
+            raise InstanceError(
+                "a distribution with points needs its grid (use Agent.from_distribution)", field="points", agent=name
+            )
         params = info.get("params")
         params = law_params(info["name"], {} if params is None else params, agent=name)
         frozen_distribution(info["name"], params, agent=name)
         object.__setattr__(self, "distribution", {"name": info["name"], "params": params, "points": None})
 
     @classmethod
-    def from_distribution(cls, name: str, distribution: str, params: Mapping[str, Any] | None = None,
-                          points: int | None = 50, share: float | None = None) -> Agent:
+    def from_distribution(
+        cls,
+        name: str,
+        distribution: str,
+        params: Mapping[str, Any] | None = None,
+        points: int | None = 50,
+        share: float | None = None,
+    ) -> Agent:
         """An agent with a scipy.stats continuous law: discretized on ``points`` cells, or continuous.
 
         Parameters
@@ -527,8 +566,7 @@ class Agent:
         if points is None:
             return cls(name, None, None, share, distribution={"name": distribution, "params": params})
         grid, probs = discretize(distribution, params, points, agent=name)
-        info = {"name": distribution, "params": law_params(distribution, params, agent=name),
-                "points": int(points)}
+        info = {"name": distribution, "params": law_params(distribution, params, agent=name), "points": int(points)}
         return cls(name, grid, probs, share, distribution=info)
 
     @property
@@ -650,13 +688,16 @@ class Mechanism:
             if isinstance(table, tuple) and all(isinstance(e, tuple) and len(e) == 2 for e in table):
                 table = dict(table)
             if not isinstance(table, Mapping):
-                raise InstanceError(f"must be a table of agent names to numbers or lists, got {_kind(table)}",
-                                    field="mechanism.outside_option")
+                raise InstanceError(
+                    f"must be a table of agent names to numbers or lists, got {_kind(table)}",
+                    field="mechanism.outside_option",
+                )
             norm = []
             for name, value in table.items():
                 if not isinstance(name, str):
-                    raise InstanceError(f"must be keyed by agent names, found {_kind(name)}",
-                                        field="mechanism.outside_option")
+                    raise InstanceError(
+                        f"must be keyed by agent names, found {_kind(name)}", field="mechanism.outside_option"
+                    )
                 if isinstance(value, (list, tuple, np.ndarray)):
                     vals = tuple(float_number(v, field="outside_option", agent=name) for v in value)
                     if not vals:
@@ -667,24 +708,32 @@ class Mechanism:
             object.__setattr__(self, "outside_option", tuple(norm) if norm else None)
         if self.consent is not None:
             if isinstance(self.consent, bool) or not isinstance(self.consent, (int, np.integer)):
-                raise InstanceError(f"must be a whole number of agents, got {_kind(self.consent)}",
-                                    field="mechanism.consent")
+                raise InstanceError(
+                    f"must be a whole number of agents, got {_kind(self.consent)}", field="mechanism.consent"
+                )
             if self.consent < 1:
-                raise InstanceError(f"must be between 1 and the number of agents, got {int(self.consent)}",
-                                    field="mechanism.consent")
+                raise InstanceError(
+                    f"must be between 1 and the number of agents, got {int(self.consent)}", field="mechanism.consent"
+                )
             if self.veto is not None:
-                raise InstanceError("give either consent = k (the designer picks the k veto holders) or a fixed "
-                                    "veto list, not both", field="mechanism.consent")
+                raise InstanceError(
+                    "give either consent = k (the designer picks the k veto holders) or a fixed veto list, not both",
+                    field="mechanism.consent",
+                )
             object.__setattr__(self, "consent", int(self.consent))
         if not isinstance(self.transfers, str) or self.transfers not in ("shares", "individual"):
-            raise InstanceError(f'must be "shares" or "individual", got {_kind(self.transfers)}',
-                                field="mechanism.transfers")
+            raise InstanceError(
+                f'must be "shares" or "individual", got {_kind(self.transfers)}', field="mechanism.transfers"
+            )
         if not isinstance(self.ic, str) or self.ic not in ("bayesian", "dominant", "ex-post"):
-            raise InstanceError(f'must be "bayesian", "dominant" or "ex-post", got {_kind(self.ic)}',
-                                field="mechanism.ic")
+            raise InstanceError(
+                f'must be "bayesian", "dominant" or "ex-post", got {_kind(self.ic)}', field="mechanism.ic"
+            )
         if not isinstance(self.participation, str) or self.participation not in ("interim", "ex-post", "ex-ante"):
-            raise InstanceError(f'must be "interim", "ex-post" or "ex-ante", got {_kind(self.participation)}',
-                                field="mechanism.participation")
+            raise InstanceError(
+                f'must be "interim", "ex-post" or "ex-ante", got {_kind(self.participation)}',
+                field="mechanism.participation",
+            )
         if self.veto is not None:
             if not isinstance(self.veto, (list, tuple)):
                 raise InstanceError(f"must be a list of agent names, got {_kind(self.veto)}", field="mechanism.veto")
@@ -705,16 +754,27 @@ class Mechanism:
 
     @property
     def is_default(self) -> bool:
-        return (self.ic == "bayesian" and self.participation == "interim" and self.veto is None
-                and not self.pareto and self.transfers == "shares" and self.outside_option is None
-                and self.consent is None and not self.has_limits)
+        return (
+            self.ic == "bayesian"
+            and self.participation == "interim"
+            and self.veto is None
+            and not self.pareto
+            and self.transfers == "shares"
+            and self.outside_option is None
+            and self.consent is None
+            and not self.has_limits
+        )
 
     @property
     def has_limits(self) -> bool:
         """Whether any transfer or trade constraint (no_subsidy, max_transfer, budget,
         min_trade_probability) is set."""
-        return (self.no_subsidy or self.max_transfer is not None or self.budget is not None
-                or self.min_trade_probability is not None)
+        return (
+            self.no_subsidy
+            or self.max_transfer is not None
+            or self.budget is not None
+            or self.min_trade_probability is not None
+        )
 
     def outside_options(self) -> dict:
         """The outside options as a dict of agent name to a float or a tuple over the grid."""
@@ -736,15 +796,21 @@ class Mechanism:
             Naming the field and the agent.
         """
         if self.consent is not None and self.consent > len(names):
-            raise InstanceError(f"must be between 1 and the number of agents ({len(names)}), got {self.consent}",
-                                field="mechanism.consent")
+            raise InstanceError(
+                f"must be between 1 and the number of agents ({len(names)}), got {self.consent}",
+                field="mechanism.consent",
+            )
         for name, value in self.outside_options().items():
             if name not in names:
                 raise InstanceError(f"names {name!r}, which is not an agent", field="outside_option", agent=name)
             size = sizes[list(names).index(name)]
             if isinstance(value, tuple) and size is not None and len(value) != size:
-                raise InstanceError(f"has {len(value)} entries but the agent's grid has {size} (give a number "
-                                    "or one value per grid point)", field="outside_option", agent=name)
+                raise InstanceError(
+                    f"has {len(value)} entries but the agent's grid has {size} (give a number "
+                    "or one value per grid point)",
+                    field="outside_option",
+                    agent=name,
+                )
 
 
 @dataclass(frozen=True)
@@ -825,6 +891,7 @@ def unit_scale(problem: EngineProblem) -> float:
     >>> unit_scale(p)        # max(b, median type) = 0.5: the far-out 1e9 does not count
     1.0
     """
+
     def median(t, p):
         order = np.argsort(np.abs(t))
         cdf = np.cumsum(np.asarray(p, dtype=float)[order])
@@ -849,12 +916,16 @@ def _nested(joint: Any, shape: tuple[int, ...], names: list[str]) -> list:
             flat.append(obj)
             return
         if not isinstance(obj, (list, tuple)):
-            raise InstanceError(f"must be a nested array of numbers of shape {shape}, found {_kind(obj)} "
-                                f"at nesting level {depth + 1}", field="joint.probs")
+            raise InstanceError(
+                f"must be a nested array of numbers of shape {shape}, found {_kind(obj)} at nesting level {depth + 1}",
+                field="joint.probs",
+            )
         if len(obj) != shape[depth]:
-            raise InstanceError(f"has {len(obj)} entries along axis {depth + 1} (agent {names[depth]!r}), "
-                                f"but that agent's grid has {shape[depth]}: the agents' grids give shape {shape}",
-                                field="joint.probs")
+            raise InstanceError(
+                f"has {len(obj)} entries along axis {depth + 1} (agent {names[depth]!r}), "
+                f"but that agent's grid has {shape[depth]}: the agents' grids give shape {shape}",
+                field="joint.probs",
+            )
         for item in obj:
             walk(item, depth + 1)
 
@@ -866,16 +937,23 @@ def _interdependence(gamma: Any, n: int) -> np.ndarray:
     """γ as a finite N x N float array with zero diagonal (InstanceError naming the field otherwise)."""
     if isinstance(gamma, np.ndarray):
         gamma = gamma.tolist()
-    if not isinstance(gamma, (list, tuple)) or len(gamma) != n or any(
-            not isinstance(row, (list, tuple)) or len(row) != n for row in gamma):
-        raise InstanceError(f"must be an N x N matrix (a list of {n} lists of {n} numbers, one row per agent)",
-                            field="interdependence")
+    if (
+        not isinstance(gamma, (list, tuple))
+        or len(gamma) != n
+        or any(not isinstance(row, (list, tuple)) or len(row) != n for row in gamma)
+    ):
+        raise InstanceError(
+            f"must be an N x N matrix (a list of {n} lists of {n} numbers, one row per agent)", field="interdependence"
+        )
     out = np.array([[float_number(v, field="interdependence") for v in row] for row in gamma])
     bad = np.flatnonzero(np.diag(out) != 0)
     if bad.size:
         i = int(bad[0])
-        raise InstanceError(f"must have a zero diagonal (entry {i + 1},{i + 1} is {out[i, i]:g}: an agent's own "
-                            "type enters its cost once, with weight 1)", field="interdependence")
+        raise InstanceError(
+            f"must have a zero diagonal (entry {i + 1},{i + 1} is {out[i, i]:g}: an agent's own "
+            "type enters its cost once, with weight 1)",
+            field="interdependence",
+        )
     return out
 
 
@@ -944,7 +1022,7 @@ class Instance:
     mechanism: Mechanism = field(default_factory=Mechanism)
     interdependence: Any = None
     _exact: Any = field(default=None, repr=False, kw_only=True)
-    if TYPE_CHECKING:             # set by _validate (object.__setattr__), not dataclass fields
+    if TYPE_CHECKING:  # set by _validate (object.__setattr__), not dataclass fields
         _grids: tuple[np.ndarray, ...] = field(init=False)
         _shares: np.ndarray = field(init=False)
 
@@ -983,14 +1061,16 @@ class Instance:
             if self.buyer_value is None:
                 raise InstanceError('is required when side = "buy"', field="buyer_value")
             if self.seller_cost is not None:
-                raise InstanceError('belongs to side = "sell"; a buy-side instance has buyer_value',
-                                    field="seller_cost")
+                raise InstanceError(
+                    'belongs to side = "sell"; a buy-side instance has buyer_value', field="seller_cost"
+                )
             b, exact_dv = self._designer_value("buyer_value", self.buyer_value)
             object.__setattr__(self, "buyer_value", b)
         else:
             if self.buyer_value is not None:
-                raise InstanceError('belongs to side = "buy"; a sell-side instance has seller_cost',
-                                    field="buyer_value")
+                raise InstanceError(
+                    'belongs to side = "buy"; a sell-side instance has seller_cost', field="buyer_value"
+                )
             c, exact_dv = self._designer_value("seller_cost", 0.0 if self.seller_cost is None else self.seller_cost)
             object.__setattr__(self, "seller_cost", c)
         if isinstance(self.agents, (str, bytes, Mapping)) or not isinstance(self.agents, (list, tuple, Sequence)):
@@ -1011,28 +1091,38 @@ class Instance:
         shares = np.array([float(s) for s in exact_shares])
         continuous = [a for a in agents if a.grid is None]
         if continuous and self.joint is not None:
-            raise InstanceError("cannot be used with agents given by a distribution without points "
-                                "(a joint pmf needs grids)", field="joint", agent=continuous[0].name)
+            raise InstanceError(
+                "cannot be used with agents given by a distribution without points (a joint pmf needs grids)",
+                field="joint",
+                agent=continuous[0].name,
+            )
         joint, exact_joint = None, None
         if self.joint is None:
             for a in agents:
                 if a.grid is not None and a.probs is None:
-                    raise InstanceError("is missing (give probs, a distribution, or a [joint] table)",
-                                        field="probs", agent=a.name)
+                    raise InstanceError(
+                        "is missing (give probs, a distribution, or a [joint] table)", field="probs", agent=a.name
+                    )
             grid_agents = [a for a in agents if a.grid is not None]
             if grid_agents:
                 logs = [math.log10(float(a.probs.min())) for a in grid_agents]
                 if sum(logs) < math.log10(MIN_PROFILE_PROBABILITY):
                     worst = grid_agents[int(np.argmin(logs))]
-                    raise InstanceError(f"the least likely type profile has probability about 1e{sum(logs):.0f} "
-                                        "(the product of every agent's smallest probability), below "
-                                        f"{MIN_PROFILE_PROBABILITY:g}, which floating point cannot resolve",
-                                        field="probs", agent=worst.name)
+                    raise InstanceError(
+                        f"the least likely type profile has probability about 1e{sum(logs):.0f} "
+                        "(the product of every agent's smallest probability), below "
+                        f"{MIN_PROFILE_PROBABILITY:g}, which floating point cannot resolve",
+                        field="probs",
+                        agent=worst.name,
+                    )
         else:
             for a in agents:
                 if a.probs is not None:
-                    raise InstanceError("cannot be given together with [joint] (beliefs come from the joint pmf)",
-                                        field="probs", agent=a.name)
+                    raise InstanceError(
+                        "cannot be given together with [joint] (beliefs come from the joint pmf)",
+                        field="probs",
+                        agent=a.name,
+                    )
             carried = self._carried("joint", self.joint)
             if carried is not None:
                 joint, exact_joint = self.joint, carried
@@ -1048,21 +1138,28 @@ class Instance:
             if self.types == "per-share":
                 g = a.grid
             elif a.__dict__.get("_exact_grid") is None and Fraction(float(s)) == xs:
-                g = a.grid / s + 0.0                    # IEEE division is correctly rounded: = float(exact)
-            elif a.__dict__.get("_exact_grid") is None and xs.numerator == 1 and xs.denominator <= 2 ** 53:
-                g = a.grid * float(xs.denominator) + 0.0   # g / (1/q) = g q, one correctly rounded product
+                g = a.grid / s + 0.0  # IEEE division is correctly rounded: = float(exact)
+            elif a.__dict__.get("_exact_grid") is None and xs.numerator == 1 and xs.denominator <= 2**53:
+                g = a.grid * float(xs.denominator) + 0.0  # g / (1/q) = g q, one correctly rounded product
             else:
                 g = np.array([float(e / xs) for e in a.exact_grid]) + 0.0
             if self.types == "total":
                 big = np.flatnonzero(np.abs(g) > MAX_MAGNITUDE)
                 if big.size:
                     k = int(big[0])
-                    raise InstanceError(f"entry {k + 1} divided by the share is {g[k]:g}, beyond the magnitude "
-                                        f"limit {MAX_MAGNITUDE:g} of per-share types", field="grid", agent=a.name)
+                    raise InstanceError(
+                        f"entry {k + 1} divided by the share is {g[k]:g}, beyond the magnitude "
+                        f"limit {MAX_MAGNITUDE:g} of per-share types",
+                        field="grid",
+                        agent=a.name,
+                    )
                 if np.any(np.diff(g) <= 0):
                     k = int(np.flatnonzero(np.diff(g) <= 0)[0])
-                    raise InstanceError(f"entries {k + 1} and {k + 2} divided by the share are equal in double "
-                                        "precision", field="grid", agent=a.name)
+                    raise InstanceError(
+                        f"entries {k + 1} and {k + 2} divided by the share are equal in double precision",
+                        field="grid",
+                        agent=a.name,
+                    )
             per_share.append(g)
         if not isinstance(self.mechanism, Mechanism):
             raise InstanceError(f"must be a Mechanism, got {_kind(self.mechanism)}", field="mechanism")
@@ -1070,8 +1167,9 @@ class Instance:
             for v in self.mechanism.veto:
                 if v not in seen:
                     listed = ", ".join(repr(nm) for nm in names[:10]) + (", ..." if len(names) > 10 else "")
-                    raise InstanceError(f"is not an agent of this instance (agents: {listed})",
-                                        field="mechanism.veto", agent=v)
+                    raise InstanceError(
+                        f"is not an agent of this instance (agents: {listed})", field="mechanism.veto", agent=v
+                    )
         self.mechanism.check_against(names, [None if g is None else g.size for g in per_share])
         if self.interdependence is not None:
             object.__setattr__(self, "interdependence", _interdependence(self.interdependence, len(names)))
@@ -1090,14 +1188,16 @@ class Instance:
         given = [a.share is not None for a in agents]
         if any(given) and not all(given):
             missing = agents[given.index(False)].name
-            raise InstanceError("is missing while other agents give one; give every share or none",
-                                field="share", agent=missing)
+            raise InstanceError(
+                "is missing while other agents give one; give every share or none", field="share", agent=missing
+            )
         if not all(given):
             return (Fraction(1, len(agents)),) * len(agents)
         total = math.fsum(a.share for a in agents)
         if abs(total - 1.0) > PROB_TOL:
-            raise InstanceError(f"shares sum to {total:.12g}, not 1 (tolerance {PROB_TOL:g})",
-                                field="share", agent=agents[-1].name)
+            raise InstanceError(
+                f"shares sum to {total:.12g}, not 1 (tolerance {PROB_TOL:g})", field="share", agent=agents[-1].name
+            )
         exact = tuple(a.exact_share for a in agents)
         s = sum(exact, Fraction(0))
         return exact if s == 1 else tuple(e / s for e in exact)
@@ -1108,8 +1208,7 @@ class Instance:
         names = [a.name for a in agents]
         if isinstance(joint, np.ndarray):
             if joint.shape != shape:
-                raise InstanceError(f"has shape {joint.shape}, but the agents' grids give {shape}",
-                                    field="joint.probs")
+                raise InstanceError(f"has shape {joint.shape}, but the agents' grids give {shape}", field="joint.probs")
             leaves: np.ndarray | list = joint.ravel()
         else:
             leaves = _nested(joint, shape, names)
@@ -1134,9 +1233,11 @@ class Instance:
         if tiny:
             k = int(tiny[0])
             shown = _show(floats[k] if exact is None else exact[k])
-            raise InstanceError(f"entry {k + 1} is {shown}, below the smallest positive probability lpmech "
-                                f"accepts ({MIN_PROBABILITY:g}); write 0 for an impossible profile",
-                                field="joint.probs")
+            raise InstanceError(
+                f"entry {k + 1} is {shown}, below the smallest positive probability lpmech "
+                f"accepts ({MIN_PROBABILITY:g}); write 0 for an impossible profile",
+                field="joint.probs",
+            )
         total = math.fsum(floats.tolist())
         if abs(total - 1.0) > PROB_TOL:
             raise InstanceError(f"sum to {total:.12g}, not 1 (tolerance {PROB_TOL:g})", field="joint.probs")
@@ -1152,8 +1253,11 @@ class Instance:
             marg = arr.sum(axis=tuple(j for j in range(arr.ndim) if j != i))
             if np.any(marg <= 0):
                 k = int(np.flatnonzero(marg <= 0)[0])
-                raise InstanceError(f"type {a.grid[k]:g} of this agent has probability 0 "
-                                    "(every own type needs positive mass)", field="joint.probs", agent=a.name)
+                raise InstanceError(
+                    f"type {a.grid[k]:g} of this agent has probability 0 (every own type needs positive mass)",
+                    field="joint.probs",
+                    agent=a.name,
+                )
         return arr, exact
 
     def with_mechanism(self, **changes) -> Instance:
@@ -1230,7 +1334,7 @@ class Instance:
     def designer_value(self) -> float:
         """b on the buy side, c on the sell side."""
         value = self.buyer_value if self.side == "buy" else self.seller_cost
-        assert value is not None          # _validate requires the side's value
+        assert value is not None  # _validate requires the side's value
         return value
 
     # ----------------------------------------------------------------- exact data
@@ -1281,9 +1385,12 @@ class Instance:
         """Raise :class:`InstanceError` if the profile grid exceeds ``max_profiles`` (or the instance is continuous)."""
         if max_profiles is not None and self.n_profiles > max_profiles:
             sizes = " x ".join(str(k) for k in self.shape)
-            raise InstanceError(f"the grid has {sizes} = {self.n_profiles:,} profiles, more than the limit "
-                                f"{max_profiles:,} (raise it with --max-profiles / max_profiles=)",
-                                field="agents", source=self.source)
+            raise InstanceError(
+                f"the grid has {sizes} = {self.n_profiles:,} profiles, more than the limit "
+                f"{max_profiles:,} (raise it with --max-profiles / max_profiles=)",
+                field="agents",
+                source=self.source,
+            )
 
     @property
     def flipped(self) -> bool:
@@ -1347,8 +1454,9 @@ class Instance:
         """One line: side, agents, grid (or laws), the designer's value, independence."""
         dv = f"b = {self.buyer_value:g}" if self.side == "buy" else f"c = {self.seller_cost:g}"
         if self.is_continuous:
-            laws = ", ".join(a.distribution["name"] if a.grid is None else f"grid of {a.grid.size}"
-                             for a in self.agents)
+            laws = ", ".join(
+                a.distribution["name"] if a.grid is None else f"grid of {a.grid.size}" for a in self.agents
+            )
             return f"{self.side} side, {self.n} agent(s), continuous types ({laws}), {dv}, independent types"
         sizes = " x ".join(str(k) for k in self.shape)
         corr = "independent types" if self.independent else "correlated types (joint pmf)"

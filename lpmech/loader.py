@@ -47,12 +47,33 @@ from .instance import Agent, Instance, InstanceError, Mechanism, _kind, exact_fl
 
 __all__ = ["AGENT_KEYS", "TOP_KEYS", "from_dict", "load", "read_toml", "read_toml_document"]
 
-TOP_KEYS = {"name", "description", "side", "buyer_value", "seller_cost", "types", "agents", "joint", "mechanism",
-            "interdependence"}
+TOP_KEYS = {
+    "name",
+    "description",
+    "side",
+    "buyer_value",
+    "seller_cost",
+    "types",
+    "agents",
+    "joint",
+    "mechanism",
+    "interdependence",
+}
 AGENT_KEYS = {"name", "share", "grid", "probs", "distribution", "params", "points", "outside_option"}
 JOINT_KEYS = {"probs"}
-MECHANISM_KEYS = {"ic", "participation", "veto", "objective", "pareto", "transfers", "consent", "no_subsidy",
-                  "max_transfer", "budget", "min_trade_probability"}
+MECHANISM_KEYS = {
+    "ic",
+    "participation",
+    "veto",
+    "objective",
+    "pareto",
+    "transfers",
+    "consent",
+    "no_subsidy",
+    "max_transfer",
+    "budget",
+    "min_trade_probability",
+}
 
 
 def _agent_name(k: int, table: Any) -> str:
@@ -68,15 +89,22 @@ def _agent_name(k: int, table: Any) -> str:
     has_grid = "grid" in table
     has_dist = "distribution" in table
     if has_grid and has_dist:
-        raise InstanceError("give either grid (with probs) or distribution (with params, points), not both",
-                            field="distribution", agent=name)
+        raise InstanceError(
+            "give either grid (with probs) or distribution (with params, points), not both",
+            field="distribution",
+            agent=name,
+        )
     if not has_grid and not has_dist:
-        raise InstanceError("is missing: give grid = [...] (with probs) or distribution = \"...\" "
-                            "(with params, and points for a grid)", field="grid", agent=name)
+        raise InstanceError(
+            'is missing: give grid = [...] (with probs) or distribution = "..." (with params, and points for a grid)',
+            field="grid",
+            agent=name,
+        )
     if has_dist:
         if "probs" in table:
-            raise InstanceError("does not go with distribution (the grid's masses come from it)",
-                                field="probs", agent=name)
+            raise InstanceError(
+                "does not go with distribution (the grid's masses come from it)", field="probs", agent=name
+            )
     else:
         for key in ("params", "points"):
             if key in table:
@@ -98,26 +126,32 @@ def _agent(name: str, table: Mapping) -> Agent:
     share = table.get("share")
     if "distribution" in table:
         params = table.get("params", {})
-        if "points" not in table:        # a continuous agent: a law without a grid
+        if "points" not in table:  # a continuous agent: a law without a grid
             return Agent(name, None, None, share, distribution={"name": table["distribution"], "params": params})
         grid, probs = discretize(table["distribution"], params, table["points"], agent=name)
-        info = {"name": table["distribution"], "params": law_params(table["distribution"], params, agent=name),
-                "points": int(table["points"])}
+        info = {
+            "name": table["distribution"],
+            "params": law_params(table["distribution"], params, agent=name),
+            "points": int(table["points"]),
+        }
         return Agent(name, grid, probs, share, distribution=info)
     return Agent(name, table["grid"], table.get("probs"), share)
 
 
 def _check_profiles(names: list[str], tables: list, sizes: list[int | None], max_profiles: int) -> None:
     if any(s is None for s in sizes):
-        return                                    # continuous: no profile grid
+        return  # continuous: no profile grid
     total = math.prod(sizes)
     if total > max_profiles:
         k = max(range(len(sizes)), key=lambda i: sizes[i])
         field = "points" if "points" in tables[k] else "grid"
         shown = " x ".join(str(s) for s in sizes)
-        raise InstanceError(f"the grid would have {shown} = {total:,} profiles, more than the limit "
-                            f"{max_profiles:,} (raise it with --max-profiles / max_profiles=)",
-                            field=field, agent=names[k])
+        raise InstanceError(
+            f"the grid would have {shown} = {total:,} profiles, more than the limit "
+            f"{max_profiles:,} (raise it with --max-profiles / max_profiles=)",
+            field=field,
+            agent=names[k],
+        )
 
 
 def from_dict(data: Mapping[str, Any], source: str | None = None, *, max_profiles: int | None = None) -> Instance:
@@ -171,8 +205,11 @@ def from_dict(data: Mapping[str, Any], source: str | None = None, *, max_profile
             joint = jt["probs"]
             for k, table in enumerate(agents_raw):
                 if isinstance(table, Mapping) and "distribution" in table:
-                    raise InstanceError("cannot be used with [joint]: give grid only",
-                                        field="distribution", agent=str(table.get("name", f"#{k + 1}")))
+                    raise InstanceError(
+                        "cannot be used with [joint]: give grid only",
+                        field="distribution",
+                        agent=str(table.get("name", f"#{k + 1}")),
+                    )
         names = [_agent_name(k, t) for k, t in enumerate(agents_raw)]
         sizes = [_size(n, t) for n, t in zip(names, agents_raw)]
         if max_profiles is not None:
@@ -182,14 +219,23 @@ def from_dict(data: Mapping[str, Any], source: str | None = None, *, max_profile
         if outside:
             for n, v in outside.items():
                 if isinstance(v, (bool, str, Mapping)):
-                    raise InstanceError(f"must be a number or a list over the grid, got {_kind(v)}",
-                                        field="outside_option", agent=n)
+                    raise InstanceError(
+                        f"must be a number or a list over the grid, got {_kind(v)}", field="outside_option", agent=n
+                    )
             mechanism = dataclasses.replace(mechanism, outside_option=outside)
         agents = [_agent(n, t) for n, t in zip(names, agents_raw)]
-        return Instance(side=data["side"], agents=agents, buyer_value=data.get("buyer_value"),
-                        seller_cost=data.get("seller_cost"), types=data.get("types", "per-share"),
-                        joint=joint, source=source, name=data.get("name"), mechanism=mechanism,
-                        interdependence=data.get("interdependence"))
+        return Instance(
+            side=data["side"],
+            agents=agents,
+            buyer_value=data.get("buyer_value"),
+            seller_cost=data.get("seller_cost"),
+            types=data.get("types", "per-share"),
+            joint=joint,
+            source=source,
+            name=data.get("name"),
+            mechanism=mechanism,
+            interdependence=data.get("interdependence"),
+        )
     except InstanceError as err:
         raise err.with_source(source) from None
 
@@ -199,22 +245,32 @@ def _mechanism(table: Any) -> Mechanism:
         raise InstanceError(f"must be a table, got {_kind(table)}", field="mechanism")
     for key in table:
         if key not in MECHANISM_KEYS:
-            raise InstanceError(f"unknown key (allowed: {', '.join(sorted(MECHANISM_KEYS))})",
-                                field=f"mechanism.{str(key)[:60]}")
+            raise InstanceError(
+                f"unknown key (allowed: {', '.join(sorted(MECHANISM_KEYS))})", field=f"mechanism.{str(key)[:60]}"
+            )
     objective = table.get("objective", "profit")
     if not isinstance(objective, str) or objective != "profit":
-        raise InstanceError(f'must be "profit" (for a Pareto weighting give pareto = λ), got {_kind(objective)}',
-                            field="mechanism.objective")
+        raise InstanceError(
+            f'must be "profit" (for a Pareto weighting give pareto = λ), got {_kind(objective)}',
+            field="mechanism.objective",
+        )
     if "objective" in table and "pareto" in table:
         raise InstanceError('give either objective = "profit" or pareto = λ, not both', field="mechanism.pareto")
     veto = table.get("veto")
     if veto is not None and not isinstance(veto, list):
         raise InstanceError(f"must be a list of agent names, got {_kind(veto)}", field="mechanism.veto")
-    return Mechanism(ic=table.get("ic", "bayesian"), participation=table.get("participation", "interim"),
-                     veto=None if veto is None else tuple(veto), pareto=table.get("pareto"),
-                     transfers=table.get("transfers", "shares"), consent=table.get("consent"),
-                     no_subsidy=table.get("no_subsidy", False), max_transfer=table.get("max_transfer"),
-                     budget=table.get("budget"), min_trade_probability=table.get("min_trade_probability"))
+    return Mechanism(
+        ic=table.get("ic", "bayesian"),
+        participation=table.get("participation", "interim"),
+        veto=None if veto is None else tuple(veto),
+        pareto=table.get("pareto"),
+        transfers=table.get("transfers", "shares"),
+        consent=table.get("consent"),
+        no_subsidy=table.get("no_subsidy", False),
+        max_transfer=table.get("max_transfer"),
+        budget=table.get("budget"),
+        min_trade_probability=table.get("min_trade_probability"),
+    )
 
 
 def load(path: str | os.PathLike, *, max_profiles: int | None = None) -> Instance:
@@ -282,8 +338,7 @@ def read_toml(path, *, what: str = "an instance file", parse_float=exact_float) 
     return source, data
 
 
-def read_toml_document(path, *, what: str = "an instance file",
-                       parse_float=exact_float) -> tuple[str, str, dict]:
+def read_toml_document(path, *, what: str = "an instance file", parse_float=exact_float) -> tuple[str, str, dict]:
     """:func:`read_toml`, also returning the file's text (a sweep records it).
 
     Parameters
@@ -331,7 +386,7 @@ def read_toml_document(path, *, what: str = "an instance file",
         data = tomllib.loads(text, parse_float=parse_float)
     except tomllib.TOMLDecodeError as exc:
         raise InstanceError(f"invalid TOML: {exc}", source=source) from None
-    except ValueError as exc:     # e.g. an integer longer than Python's int/str conversion limit
+    except ValueError as exc:  # e.g. an integer longer than Python's int/str conversion limit
         raise InstanceError(f"invalid TOML: {str(exc).split(';')[0]}", source=source) from None
     except RecursionError:
         raise InstanceError("invalid TOML: arrays or tables nested too deeply", source=source) from None

@@ -110,8 +110,7 @@ class MaximinLP:
         pmf = problem.joint_pmf().ravel()
         n_prof = pmf.size
         # Maximin rows: z - Σ P(θ) (b - φ_i(θ_i)) x(θ) <= 0.
-        gains = np.stack([(pmf.reshape(self.shape) * (problem.b - along(phi[i], i, n))).ravel()
-                          for i in range(n)])
+        gains = np.stack([(pmf.reshape(self.shape) * (problem.b - along(phi[i], i, n))).ravel() for i in range(n)])
         top = sp.hstack([sp.csr_matrix(-gains), sp.csr_matrix(np.ones((n, 1)))], format="csr")
         # Monotonicity rows: X_i(t_k) - X_i(t_{k+1}) >= 0.
         blocks = []
@@ -141,9 +140,9 @@ class MaximinLP:
         row_lo = np.concatenate([np.full(n, -INF), np.zeros(n_mono)])
         row_hi = np.concatenate([np.zeros(n), np.full(n_mono, INF)])
         self._A, self._c, self._row_lo, self._row_hi = A, c, row_lo, row_hi
-        self._AT = A[:, :-1].T.tocsr()            # for pricing: reduced costs d = -Aᵀy
-        self._absAT = abs(self._AT)                # ... and the magnitudes of their terms, |A|ᵀ|y|
-        self.dropped = dropped_entries(A)          # the row scaling keeps this 0
+        self._AT = A[:, :-1].T.tocsr()  # for pricing: reduced costs d = -Aᵀy
+        self._absAT = abs(self._AT)  # ... and the magnitudes of their terms, |A|ᵀ|y|
+        self.dropped = dropped_entries(A)  # the row scaling keeps this 0
         self._phi = phi
         self._highs = None
 
@@ -160,13 +159,24 @@ class MaximinLP:
         cols = np.concatenate([np.flatnonzero(free), [self.n_cols - 1]])
         shift = np.zeros(self.n_rows) if pinned is None else self._A[:, :-1] @ np.where(free, 0.0, pinned)
         n_free = cols.size - 1
-        h = make_highs(self._c[cols], self._A[:, cols], self._row_lo - shift, self._row_hi - shift,
-                       np.concatenate([np.zeros(n_free), [-INF]]), np.concatenate([np.ones(n_free), [INF]]))
+        h = make_highs(
+            self._c[cols],
+            self._A[:, cols],
+            self._row_lo - shift,
+            self._row_hi - shift,
+            np.concatenate([np.zeros(n_free), [-INF]]),
+            np.concatenate([np.ones(n_free), [INF]]),
+        )
         return h, cols, shift
 
-    def solve(self, what: str = "maximin LP", *, strategy: str = "auto",
-              start_fraction: float = SIFT_START_FRACTION,
-              coarse_profiles: int = SIFT_COARSE_COLUMNS) -> MaximinSolution:
+    def solve(
+        self,
+        what: str = "maximin LP",
+        *,
+        strategy: str = "auto",
+        start_fraction: float = SIFT_START_FRACTION,
+        coarse_profiles: int = SIFT_COARSE_COLUMNS,
+    ) -> MaximinSolution:
         """Solve the LP; ω are the negated duals of the maximin rows (HiGHS's sign convention).
 
         Parameters
@@ -195,8 +205,11 @@ class MaximinLP:
             out = self._sift(what, start_fraction, coarse_profiles)
         out.dual_infeasibility = self._dual_infeasibility(out.x.ravel(), out.row_dual)
         if not out.dual_infeasibility <= 10 * FEAS_TOL:
-            raise SolverError(what, f"Optimal as reported, but a column fails to price out "
-                              f"(reduced-cost violation {out.dual_infeasibility:.3g})")
+            raise SolverError(
+                what,
+                f"Optimal as reported, but a column fails to price out "
+                f"(reduced-cost violation {out.dual_infeasibility:.3g})",
+            )
         return out
 
     def _sift(self, what: str, start_fraction: float, coarse_profiles: int) -> MaximinSolution:
@@ -219,7 +232,7 @@ class MaximinLP:
         h, model_cols, shift = self._model(free, pinned)
         rows = np.arange(self.n_rows, dtype=np.int32)
         iterations = 0
-        cap = max(m0, 1)                              # columns added per round, most violated first
+        cap = max(m0, 1)  # columns added per round, most violated first
         for rounds in range(1, SIFT_MAX_ROUNDS + 1):
             sol = run(h, what)
             iterations += sol.iterations
@@ -229,11 +242,11 @@ class MaximinLP:
             current[model_cols[prof]] = sol.x[prof]
             viol = self._relative_violations(np.where(free, current, pinned), sol.row_dual, pinned=~free)
             new = np.flatnonzero(~free & (viol > FEAS_TOL))
-            if new.size > cap:                       # the most violated columns first
+            if new.size > cap:  # the most violated columns first
                 new = new[np.argpartition(-viol[new], cap - 1)[:cap]]
             if not new.size:
                 x = np.where(free, 0.0, pinned)
-                prof = model_cols < n_prof                   # z sits after the first working set
+                prof = model_cols < n_prof  # z sits after the first working set
                 x[model_cols[prof]] = sol.x[prof]
                 out = self._solution(sol, x, seconds=time.perf_counter() - t0, z=float(sol.x[~prof][0]))
                 out.iterations, out.strategy, out.rounds = iterations, "sifting", rounds
@@ -245,16 +258,28 @@ class MaximinLP:
             free[new] = True
             basis = h.getBasis()
             sub = self._A[:, new]
-            h.addCols(new.size, np.zeros(new.size), np.zeros(new.size), np.ones(new.size), sub.nnz,
-                      sub.indptr[:-1].astype(np.int32), sub.indices.astype(np.int32), sub.data.astype(float))
+            h.addCols(
+                new.size,
+                np.zeros(new.size),
+                np.zeros(new.size),
+                np.ones(new.size),
+                sub.nnz,
+                sub.indptr[:-1].astype(np.int32),
+                sub.indices.astype(np.int32),
+                sub.data.astype(float),
+            )
             shift -= sub @ pinned[new]
             h.changeRowsBounds(self.n_rows, rows, self._row_lo - shift, self._row_hi - shift)
             basis.col_status = list(basis.col_status) + [
-                highspy.HighsBasisStatus.kUpper if v > 0.5 else highspy.HighsBasisStatus.kLower for v in pinned[new]]
+                highspy.HighsBasisStatus.kUpper if v > 0.5 else highspy.HighsBasisStatus.kLower for v in pinned[new]
+            ]
             h.setBasis(basis)
             model_cols = np.concatenate([model_cols, new])
-        raise SolverError(what, f"sifting did not converge in {SIFT_MAX_ROUNDS} rounds "
-                          f"({int(free.sum())} of {n_prof} columns in the working set)")
+        raise SolverError(
+            what,
+            f"sifting did not converge in {SIFT_MAX_ROUNDS} rounds "
+            f"({int(free.sum())} of {n_prof} columns in the working set)",
+        )
 
     def _close(self, free: np.ndarray, blocks: list[list[tuple[int, int]]]) -> np.ndarray:
         """``free`` (flat) grown so that, on each ironing interval of each agent, a profile is free
@@ -284,7 +309,8 @@ class MaximinLP:
             probs.append(q)
         coarse = EngineProblem(tuple(grids), tuple(probs), None, p.b, p.flip)
         sol = MaximinLP(coarse, [virtual_costs(g, q) for g, q in zip(grids, probs)]).solve(
-            "maximin LP on the coarse grid (sifting's first guess)", strategy="direct")
+            "maximin LP on the coarse grid (sifting's first guess)", strategy="direct"
+        )
         w = np.clip(sol.omega, 0.0, None)
         return w / w.sum() if w.sum() > 0 else np.full(p.n, 1.0 / p.n)
 
@@ -324,12 +350,16 @@ class MaximinLP:
             sol = tie_lp(self.problem, self._phi, part, reps, intervals, what=what)
             x[part.ties] = sol.x
         gains = [float(m @ (self.problem.b - f)) for m, f in zip(pinned_part(self.problem, x).mass, self._phi)]
-        return MaximinSolution(x=np.clip(x, 0.0, 1.0).reshape(self.shape),
-                               value=sol.value if sol else min(gains),
-                               omega=sol.omega if sol else np.full(self.problem.n, np.nan),
-                               status=sol.status if sol else "Optimal", seconds=time.perf_counter() - t0,
-                               iterations=sol.iterations if sol else 0,
-                               working_columns=int(part.ties.size) + 1, dual_infeasibility=float("nan"))
+        return MaximinSolution(
+            x=np.clip(x, 0.0, 1.0).reshape(self.shape),
+            value=sol.value if sol else min(gains),
+            omega=sol.omega if sol else np.full(self.problem.n, np.nan),
+            status=sol.status if sol else "Optimal",
+            seconds=time.perf_counter() - t0,
+            iterations=sol.iterations if sol else 0,
+            working_columns=int(part.ties.size) + 1,
+            dual_infeasibility=float("nan"),
+        )
 
     def _relative_violations(self, x: np.ndarray, row_dual: np.ndarray, pinned: np.ndarray | None = None) -> np.ndarray:
         """Per profile column: how far its reduced cost d_j = -(Aᵀy)_j is from dual feasible given
@@ -355,7 +385,12 @@ class MaximinLP:
 
     def _solution(self, sol: LPSolution, x: np.ndarray, seconds: float, z: float | None = None) -> MaximinSolution:
         n = self.problem.n
-        return MaximinSolution(x=np.clip(x, 0.0, 1.0).reshape(self.shape),
-                               value=float(sol.x[-1]) if z is None else z,
-                               omega=-sol.row_dual[:n] * self._row_factor[:n], status=sol.status,
-                               seconds=seconds, iterations=sol.iterations, row_dual=sol.row_dual)
+        return MaximinSolution(
+            x=np.clip(x, 0.0, 1.0).reshape(self.shape),
+            value=float(sol.x[-1]) if z is None else z,
+            omega=-sol.row_dual[:n] * self._row_factor[:n],
+            status=sol.status,
+            seconds=seconds,
+            iterations=sol.iterations,
+            row_dual=sol.row_dual,
+        )

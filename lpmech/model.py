@@ -85,7 +85,7 @@ class GeneralModel:
     def __init__(self, instance: Instance, *, mechanism: Mechanism | Mapping | None = None):
         if not isinstance(instance, Instance):
             raise InstanceError(f"must be an lpmech.Instance, got {type(instance).__name__}", field="instance")
-        instance.check_size()                     # before anything the size of the grid is allocated
+        instance.check_size()  # before anything the size of the grid is allocated
         self.lp: GeneralLP = assemble(instance, mechanism=mechanism)
         self.instance = self.lp.instance
         n = self.lp.n_profiles
@@ -112,9 +112,12 @@ class GeneralModel:
         self.profit = self._linear(self.lp.profit)
         self.surplus = self._linear(self.lp.surplus)
         self.objective = cp.Maximize(self._linear(self.lp.objective))
-        self.constraints = {"bounds": self._bounds(), "ic": self._rows("ic"),
-                            "participation": self._rows("participation")}
-        for group in LIMIT_GROUPS:               # transfer and trade constraints the mechanism sets
+        self.constraints = {
+            "bounds": self._bounds(),
+            "ic": self._rows("ic"),
+            "participation": self._rows("participation"),
+        }
+        for group in LIMIT_GROUPS:  # transfer and trade constraints the mechanism sets
             if group in self.lp.groups:
                 self.constraints[group] = self._rows(group)
         self.problem = cp.Problem(self.objective, self.all_constraints())
@@ -136,7 +139,7 @@ class GeneralModel:
             g = block.matrix @ self.lp.payoff_operator(block.agent) if block.acts_on == "interim" else block.matrix
             g = sp.csc_matrix(g)
             own = self.t[block.agent] if self.individual and block.agent >= 0 else self.m_in_units
-            rhs = 0 if block.rhs is None else block.rhs        # outside options (LP units per share)
+            rhs = 0 if block.rhs is None else block.rhs  # outside options (LP units per share)
             out.append(g[:, :n] @ self.x + g[:, n:] @ own >= rhs)
         return out
 
@@ -170,9 +173,9 @@ class GeneralModel:
         shape = tuple(self.instance.shape)
         try:
             arr = np.asarray(vec)
-        except ValueError:                        # a ragged list: check_profile_array names it
+        except ValueError:  # a ragged list: check_profile_array names it
             arr = vec
-        if np.shape(arr) == shape:                # already a K_1 x ... x K_N array
+        if np.shape(arr) == shape:  # already a K_1 x ... x K_N array
             arr = np.reshape(arr, -1)
         return check_profile_array(arr, (self.lp.n_profiles,), "vec").reshape(shape)
 
@@ -227,14 +230,16 @@ class GeneralModel:
         names = self.instance.names
         if isinstance(agent, str):
             if agent not in names:
-                raise InstanceError(f"names {agent!r}, which is not an agent (agents: {', '.join(names)})",
-                                    field="agent")
+                raise InstanceError(
+                    f"names {agent!r}, which is not an agent (agents: {', '.join(names)})", field="agent"
+                )
             i = names.index(agent)
         elif isinstance(agent, (int, np.integer)) and not isinstance(agent, bool) and 0 <= agent < len(names):
             i = int(agent)
         else:
-            raise InstanceError(f"must be an agent's name or an index in 0..{len(names) - 1}, got {agent!r}",
-                                field="agent")
+            raise InstanceError(
+                f"must be an agent's name or an index in 0..{len(names) - 1}, got {agent!r}", field="agent"
+            )
         expr = self._profile_expression(expr)
         joint = self.pmf.reshape(self.instance.shape)
         k = self.instance.shape[i]
@@ -261,8 +266,9 @@ class GeneralModel:
             With shared transfers (the model has no per-agent transfer).
         """
         if not self.individual:
-            raise InstanceError('has no per-agent transfers: the model shares one transfer (transfers = "shares")',
-                                field="agent_m")
+            raise InstanceError(
+                'has no per-agent transfers: the model shares one transfer (transfers = "shares")', field="agent_m"
+            )
         return np.stack([self.reshape(e) for e in self.agent_m])
 
     # ------------------------------------------------------------------ solving
@@ -276,8 +282,8 @@ class GeneralModel:
         extra = list(extra_constraints)
         problem = self.problem if not extra else cp.Problem(self.objective, self.all_constraints() + extra)
         solver_kwargs.setdefault("solver", _default_solver())
-        new_highs()     # HiGHS prints its licence banner at a process's first Highs object: make that one ours, silent
-        in_own_thread(problem.solve, **solver_kwargs)     # HiGHS's thread pool stays out of the caller's thread
+        new_highs()  # HiGHS prints its licence banner at a process's first Highs object: make that one ours, silent
+        in_own_thread(problem.solve, **solver_kwargs)  # HiGHS's thread pool stays out of the caller's thread
         self.last_problem = problem
         if problem.status != cp.OPTIMAL:
             raise SolverError("cvxpy general model", str(problem.status))

@@ -221,25 +221,60 @@ def _heatmap(result, label: str):
         rng = "" if hi - lo <= 1e-6 else f"; optimal ω₁ ∈ [{lo:.6f}, {hi:.6f}]"
         where = "" if drawn else " (does not cross the grid)"
         rule = "trade where below" if inst.side == "buy" else "trade where above"
-        handles.append(Line2D([], [], color=_BOUNDARY, lw=1.6,
-                              label=f"ω·φ̄(θ) = {sym} = {level:g}{where}: {rule}; canonical ω = "
-                                    f"({w[0]:.4f}, {w[1]:.4f}){rng}"))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=_BOUNDARY,
+                lw=1.6,
+                label=f"ω·φ̄(θ) = {sym} = {level:g}{where}: {rule}; canonical ω = ({w[0]:.4f}, {w[1]:.4f}){rng}",
+            )
+        )
     fractional, tied = tie_cells(result)
     if tied is not None:
         _cells(ax, tied, e1, e2, "tie-cells", facecolor="none", edgecolor=_TIE, linewidth=1.4)
-        handles.append(Patch(facecolor="none", edgecolor=_TIE, linewidth=1.4,
-                             label=f"tie cell: |ω·φ̄(θ) − {sym}| within the tie tolerance "
-                                   f"({_count(tied)})"))
-    _cells(ax, fractional, e1, e2, "fractional-cells", facecolor="none", edgecolor=_FRACTIONAL,
-           linewidth=0.0, hatch="////")
-    handles.append(Patch(facecolor="none", edgecolor=_FRACTIONAL, hatch="////", linewidth=0.0,
-                         label=f"fractional x(θ) (0 < x < 1; {_count(fractional)})"))
+        handles.append(
+            Patch(
+                facecolor="none",
+                edgecolor=_TIE,
+                linewidth=1.4,
+                label=f"tie cell: |ω·φ̄(θ) − {sym}| within the tie tolerance ({_count(tied)})",
+            )
+        )
+    _cells(
+        ax, fractional, e1, e2, "fractional-cells", facecolor="none", edgecolor=_FRACTIONAL, linewidth=0.0, hatch="////"
+    )
+    handles.append(
+        Patch(
+            facecolor="none",
+            edgecolor=_FRACTIONAL,
+            hatch="////",
+            linewidth=0.0,
+            label=f"fractional x(θ) (0 < x < 1; {_count(fractional)})",
+        )
+    )
     impossible = np.asarray(inst.joint_pmf()) <= 0
     if impossible.any():
-        _cells(ax, impossible, e1, e2, "zero-probability-cells", facecolor="none", edgecolor="0.5",
-               linewidth=0.0, hatch="..")
-        handles.append(Patch(facecolor="none", edgecolor="0.5", hatch="..", linewidth=0.0,
-                             label=f"profile of probability 0: x there is not determined ({_count(impossible)})"))
+        _cells(
+            ax,
+            impossible,
+            e1,
+            e2,
+            "zero-probability-cells",
+            facecolor="none",
+            edgecolor="0.5",
+            linewidth=0.0,
+            hatch="..",
+        )
+        handles.append(
+            Patch(
+                facecolor="none",
+                edgecolor="0.5",
+                hatch="..",
+                linewidth=0.0,
+                label=f"profile of probability 0: x there is not determined ({_count(impossible)})",
+            )
+        )
     for i, row in enumerate(result.interim):
         spans = row.get("ironing_intervals") or []
         for lo, hi in spans:
@@ -249,9 +284,15 @@ def _heatmap(result, label: str):
                 ax.axhspan(lo, hi, xmin=0, xmax=0.04, color=_IRONING, alpha=0.6, lw=0, gid=f"ironing:{i}")
         if spans:
             where = "along the horizontal axis" if i == 0 else "along the vertical axis"
-            handles.append(Patch(color=_IRONING, alpha=0.6, lw=0,
-                                 label=f"ironing: {row['agent']}'s pooled types "
-                                       f"{', '.join(_fmt_interval(a, b) for a, b in spans)} ({where})"))
+            handles.append(
+                Patch(
+                    color=_IRONING,
+                    alpha=0.6,
+                    lw=0,
+                    label=f"ironing: {row['agent']}'s pooled types "
+                    f"{', '.join(_fmt_interval(a, b) for a, b in spans)} ({where})",
+                )
+            )
     ax.set_xlim(e1.min(), e1.max())
     ax.set_ylim(e2.min(), e2.max())
     ax.set_xlabel(f"{inst.names[0]}: {label} θ₁")
@@ -271,8 +312,16 @@ def _interim(result, label: str):
     ax = axes[0]
     for i, row in enumerate(result.interim):
         name = row["agent"] if w is None else f"{row['agent']} (ω = {w[i]:.4f})"
-        ax.plot(row["grid"], row["trade_probability"], drawstyle="steps-mid", color=colors[i], lw=1.5,
-                marker="o", ms=2.5, label=name)
+        ax.plot(
+            row["grid"],
+            row["trade_probability"],
+            drawstyle="steps-mid",
+            color=colors[i],
+            lw=1.5,
+            marker="o",
+            ms=2.5,
+            label=name,
+        )
     ax.set_xlabel(f"own {label} θᵢ")
     ax.set_ylabel("interim trade probability Xᵢ(θᵢ) = E[x(θ) | θᵢ]")
     ax.set_ylim(-0.02, 1.02)
@@ -282,10 +331,17 @@ def _interim(result, label: str):
         for i, row in enumerate(result.interim):
             spans = row.get("ironing_intervals") or []
             for j, (lo, hi) in enumerate(spans):
-                a.axvspan(lo, hi, color=colors[i], alpha=0.15, lw=0, gid=f"ironing:{i}",
-                          label=(f"{row['agent']}: ironed (pooled) types "
-                                 f"{', '.join(_fmt_interval(p, q) for p, q in spans)}")
-                          if k == 0 and j == 0 else None)
+                a.axvspan(
+                    lo,
+                    hi,
+                    color=colors[i],
+                    alpha=0.15,
+                    lw=0,
+                    gid=f"ironing:{i}",
+                    label=(f"{row['agent']}: ironed (pooled) types {', '.join(_fmt_interval(p, q) for p, q in spans)}")
+                    if k == 0 and j == 0
+                    else None,
+                )
     ax.legend(fontsize=7.5, loc="best")
     if not virtual:
         return fig
@@ -293,24 +349,28 @@ def _interim(result, label: str):
     kind = "cost" if inst.side == "buy" else "value"
     for i, row in enumerate(result.interim):
         vx.plot(row["grid"], row["virtual"], ls="--", lw=1.0, color=colors[i], marker=".", ms=3)
-        vx.plot(row["grid"], row["virtual_ironed"], ls="-", lw=1.6, color=colors[i],
-                label=f"{row['agent']}, ω = {w[i]:.4f}")
+        vx.plot(
+            row["grid"], row["virtual_ironed"], ls="-", lw=1.6, color=colors[i], label=f"{row['agent']}, ω = {w[i]:.4f}"
+        )
     level = inst.designer_value
     who = "buyer's value for the whole good" if inst.side == "buy" else "seller's cost of the whole good"
     vx.axhline(level, color="0.35", ls=":", lw=1.2, label=f"{sym} = {level:g} ({who})")
     from matplotlib.lines import Line2D
 
     handles, labels = vx.get_legend_handles_labels()
-    handles += [Line2D([], [], color="0.3", ls="--", lw=1.0, marker=".", ms=3),
-                Line2D([], [], color="0.3", ls="-", lw=1.6)]
+    handles += [
+        Line2D([], [], color="0.3", ls="--", lw=1.0, marker=".", ms=3),
+        Line2D([], [], color="0.3", ls="-", lw=1.6),
+    ]
     labels += [f"raw virtual {kind} φᵢ", f"ironed virtual {kind} φ̄ᵢ"]
     vx.legend(handles, labels, fontsize=7.5, loc="best")
     vx.set_xlabel(f"own {label} θᵢ")
     vx.set_ylabel(f"virtual {kind} φᵢ(θᵢ), in {label.split(' (')[0]} units")
     rel = "≤" if inst.side == "buy" else "≥"
     weights = ", ".join(f"{v:.4f}" for v in w)
-    vx.set_title(f"Virtual {kind}s: trade iff Σᵢ ωᵢ φ̄ᵢ(θᵢ) {rel} {sym} = {level:g}\n"
-                 f"canonical ω = ({weights})", fontsize=9)
+    vx.set_title(
+        f"Virtual {kind}s: trade iff Σᵢ ωᵢ φ̄ᵢ(θᵢ) {rel} {sym} = {level:g}\ncanonical ω = ({weights})", fontsize=9
+    )
     return fig
 
 

@@ -45,8 +45,8 @@ class PostedPrice:
     price: float | None
     value: float
     trade_probability: float
-    allocation: np.ndarray     # x of the posted-price mechanism (file order)
-    transfer: np.ndarray       # m = p·x (JSON sign convention)
+    allocation: np.ndarray  # x of the posted-price mechanism (file order)
+    transfer: np.ndarray  # m = p·x (JSON sign convention)
 
     def to_dict(self) -> dict:
         return {"price": self.price, "value": self.value, "trade_probability": self.trade_probability}

@@ -171,16 +171,16 @@ def interim(arr: np.ndarray, probs: Sequence[np.ndarray], i: int) -> np.ndarray:
     if not out.flags.c_contiguous:
         out = np.ascontiguousarray(out)
     d = 0
-    while d < i and product(out.shape[d + 1:]) >= _ROW:
+    while d < i and product(out.shape[d + 1 :]) >= _ROW:
         d += 1
     if d:
         out = (outer_pmf(probs[:d]).reshape(-1) @ out.reshape(product(out.shape[:d]), -1)).reshape(out.shape[d:])
         probs, i = probs[d:], i - d
     shape = out.shape
-    lead, tail = product(shape[:i]), product(shape[i + 1:])
+    lead, tail = product(shape[:i]), product(shape[i + 1 :])
     out = out.reshape(lead * shape[i], tail)
     if tail > 1:
-        out = out @ outer_pmf(probs[i + 1:]).reshape(tail)
+        out = out @ outer_pmf(probs[i + 1 :]).reshape(tail)
     out = out.reshape(lead, shape[i])
     if lead > 1:
         return outer_pmf(probs[:i]).reshape(lead) @ out
@@ -365,8 +365,8 @@ class Block:
         self.rows = r1 - r0
         self.start = r0 * grid.tail
         self.stop = r1 * grid.tail
-        self.lead = np.unravel_index(np.arange(r0, r1), grid.shape[:grid.d]) if grid.d else ()
-        self.shape = (self.rows, *grid.shape[grid.d:])
+        self.lead = np.unravel_index(np.arange(r0, r1), grid.shape[: grid.d]) if grid.d else ()
+        self.shape = (self.rows, *grid.shape[grid.d :])
 
     def _lead_column(self, values: np.ndarray) -> np.ndarray:
         return values.reshape((self.rows,) + (1,) * (self.grid.m - self.grid.d))
@@ -408,7 +408,7 @@ class Block:
             if a < g.d:
                 if row_total.dtype == np.float64:
                     out.append(np.bincount(self.lead[a], weights=row_total, minlength=g.shape[a]))
-                else:   # bincount would round extended precision to float64
+                else:  # bincount would round extended precision to float64
                     acc = np.zeros(g.shape[a], dtype=row_total.dtype)
                     np.add.at(acc, self.lead[a], row_total)
                     out.append(acc)

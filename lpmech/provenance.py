@@ -97,7 +97,7 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    item = getattr(value, "item", None)           # numpy scalars
+    item = getattr(value, "item", None)  # numpy scalars
     if callable(item):
         try:
             return _plain(item())

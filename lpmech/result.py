@@ -41,8 +41,10 @@ def units_line(instance: Instance) -> str:
         src = f"the file's total {kind} of each agent's share divided by its share"
     else:
         src = "as in the file"
-    return (f"units: types are per-share {kind} θ_i ({src}); "
-            f"{'b' if instance.side == 'buy' else 'c'}, prices and transfers are totals for the whole good")
+    return (
+        f"units: types are per-share {kind} θ_i ({src}); "
+        f"{'b' if instance.side == 'buy' else 'c'}, prices and transfers are totals for the whole good"
+    )
 
 
 def _finite(obj: Any) -> Any:
@@ -78,15 +80,53 @@ def _jsonable(obj: Any) -> Any:
 STATUSES = ("optimal", "inaccurate")
 
 #: The keys of every interim row, for every formulation (None where a formulation does not define one).
-INTERIM_KEYS = ("agent", "share", "grid", "trade_probability", "expected_transfer", "expected_payout", "utility",
-                "virtual", "virtual_ironed", "ironing_intervals")
+INTERIM_KEYS = (
+    "agent",
+    "share",
+    "grid",
+    "trade_probability",
+    "expected_transfer",
+    "expected_payout",
+    "utility",
+    "virtual",
+    "virtual_ironed",
+    "ironing_intervals",
+)
 
 #: The top-level keys of :meth:`Result.to_dict` (``lpmech solve --json``), the same for every formulation;
 #: the command line adds ``provenance``. lpmech/schemas/result.schema.json is the contract.
-JSON_KEYS = ("status", "side", "instance", "agents", "shares", "type_units", "types_in_file", "formulation",
-             "method", "mechanism", "value", "omega", "omega_canonical", "omega_range", "posted_price", "ratio",
-             "trade_probability", "binding_agent", "allocation", "transfer", "interim", "checks", "certificate",
-             "highs_status", "lp_size", "iterations", "value_error", "solve_seconds", "total_seconds", "info")
+JSON_KEYS = (
+    "status",
+    "side",
+    "instance",
+    "agents",
+    "shares",
+    "type_units",
+    "types_in_file",
+    "formulation",
+    "method",
+    "mechanism",
+    "value",
+    "omega",
+    "omega_canonical",
+    "omega_range",
+    "posted_price",
+    "ratio",
+    "trade_probability",
+    "binding_agent",
+    "allocation",
+    "transfer",
+    "interim",
+    "checks",
+    "certificate",
+    "highs_status",
+    "lp_size",
+    "iterations",
+    "value_error",
+    "solve_seconds",
+    "total_seconds",
+    "info",
+)
 
 
 def interim_row(**values) -> dict:
@@ -298,14 +338,20 @@ class Result:
             "types_in_file": inst.types,
             "formulation": self.formulation,
             "method": self.method,
-            "mechanism": {"ic": mech.ic, "participation": mech.participation, "veto": list(self.vetoes),
-                          "objective": "profit" if mech.pareto is None else "pareto", "pareto": mech.pareto},
+            "mechanism": {
+                "ic": mech.ic,
+                "participation": mech.participation,
+                "veto": list(self.vetoes),
+                "objective": "profit" if mech.pareto is None else "pareto",
+                "pareto": mech.pareto,
+            },
             "value": self.value,
             "omega": self.omega,
             "omega_canonical": self.omega_canonical,
             "omega_range": self.omega_range,
-            "posted_price": None if posted is None else {"price": posted.price, "value": posted.value,
-                                                         "trade_probability": posted.trade_probability},
+            "posted_price": None
+            if posted is None
+            else {"price": posted.price, "value": posted.value, "trade_probability": posted.trade_probability},
             "ratio": self.ratio,
             "trade_probability": self.trade_probability,
             "binding_agent": self.binding_agent,
@@ -330,14 +376,20 @@ class Result:
             dropped = size.get("dropped_entries", 0)
             extra = f", {dropped} tiny matrix entries dropped by HiGHS" if dropped else ""
             if size.get("strategy") == "sifting":
-                extra += (f"; sifting: {size['sifting_rounds']} rounds, {size['working_columns']:,} columns "
-                          f"in the working set, every column priced (violation {size['dual_infeasibility']:.1e})")
-            head = (f"method: maximin LP ({size['columns']:,} columns, {size['rows']:,} rows{extra}), "
-                    f"HiGHS: {self.highs_status}, {self.iterations} iterations")
+                extra += (
+                    f"; sifting: {size['sifting_rounds']} rounds, {size['working_columns']:,} columns "
+                    f"in the working set, every column priced (violation {size['dual_infeasibility']:.1e})"
+                )
+            head = (
+                f"method: maximin LP ({size['columns']:,} columns, {size['rows']:,} rows{extra}), "
+                f"HiGHS: {self.highs_status}, {self.iterations} iterations"
+            )
         else:
-            head = (f"method: structured (g minimized by {size['cutting_planes']} cutting planes, x_ω completed "
-                    f"by an LP over {size['tie_profiles']:,} tied profiles, certificate gap "
-                    f"{size['certificate_gap']:.1e})")
+            head = (
+                f"method: structured (g minimized by {size['cutting_planes']} cutting planes, x_ω completed "
+                f"by an LP over {size['tie_profiles']:,} tied profiles, certificate gap "
+                f"{size['certificate_gap']:.1e})"
+            )
         return f"{head}, {self.solve_seconds:.3f} s (total with checks {self.total_seconds:.3f} s)"
 
     def units_line(self) -> str:
@@ -360,18 +412,24 @@ class Result:
         if cert.method == "exact" and cert.proven:
             v = cert.value
             frac = f"{v.numerator}/{v.denominator}" if v.denominator != 1 else str(v.numerator)
-            return ["", f"  certificate: proven optimal in exact arithmetic ({cert.formulation}): value {frac} "
-                        f"= {float(v):.17g}; lower = upper bound, exact gap 0 ({cert.seconds:.3f} s)"]
+            return [
+                "",
+                f"  certificate: proven optimal in exact arithmetic ({cert.formulation}): value {frac} "
+                f"= {float(v):.17g}; lower = upper bound, exact gap 0 ({cert.seconds:.3f} s)",
+            ]
         if cert.method == "exact":
             return ["", f"  certificate: exact, NOT proven: {cert.reason}"]
-        return ["", f"  certificate: floating point only ({cert.reason or 'no exact proof'}); "
-                    "'--certify exact' (certify=\"exact\") proves the value in rational arithmetic"]
+        return [
+            "",
+            f"  certificate: floating point only ({cert.reason or 'no exact proof'}); "
+            "'--certify exact' (certify=\"exact\") proves the value in rational arithmetic",
+        ]
 
     def _maximin_summary(self) -> str:
         inst = self.instance
         c = self.checks
         dv = f"b = {fmt(inst.buyer_value)}" if inst.side == "buy" else f"c = {fmt(inst.seller_cost)}"
-        rule = ("trade iff  Σ ω_i φ̄_i(θ_i) <= b" if inst.side == "buy" else "trade iff  Σ ω_i φ̄_i(θ_i) >= c")
+        rule = "trade iff  Σ ω_i φ̄_i(θ_i) <= b" if inst.side == "buy" else "trade iff  Σ ω_i φ̄_i(θ_i) >= c"
         lines = [
             f"lpmech: {inst.name or inst.source or 'instance'}",
             f"  {inst.describe()}",
@@ -388,11 +446,14 @@ class Result:
         for i, name in enumerate(inst.names):
             lo, hi = self.omega_range[i]
             rng = f"[{lo:.6f}, {hi:.6f}]" if hi - lo > 1e-6 else f"unique ({(lo + hi) / 2:.6f})"
-            lines.append(f"    {name:<{width}}  share {inst.shares[i]:.4g}".ljust(28)
-                         + f"{self.omega[i]:.6f}  {self.omega_canonical[i]:.6f}    {rng}")
+            lines.append(
+                f"    {name:<{width}}  share {inst.shares[i]:.4g}".ljust(28)
+                + f"{self.omega[i]:.6f}  {self.omega_canonical[i]:.6f}    {rng}"
+            )
         if np.any(self.omega_range[:, 1] - self.omega_range[:, 0] > 1e-6):
-            lines.append("    (ties on the grid: the optimal weights form a set; the canonical ω is its"
-                         " least-norm member)")
+            lines.append(
+                "    (ties on the grid: the optimal weights form a set; the canonical ω is its least-norm member)"
+            )
         lines.append(f"  IR binds for: {self.binding_agent} (at its least favourable type)")
         iron = [(row["agent"], row["ironing_intervals"]) for row in self.interim if row["ironing_intervals"]]
         for name, ivs in iron:
@@ -402,8 +463,10 @@ class Result:
         if self.posted.price is None:
             lines.append("  best posted price          none profitable (value 0)")
         else:
-            lines.append(f"  best posted price          p = {fmt(self.posted.price)}, expected profit "
-                         f"{fmt(self.posted.value, 8)}, trade probability {fmt(self.posted.trade_probability, 4)}")
+            lines.append(
+                f"  best posted price          p = {fmt(self.posted.price)}, expected profit "
+                f"{fmt(self.posted.value, 8)}, trade probability {fmt(self.posted.trade_probability, 4)}"
+            )
         ratio = "undefined (posted value 0)" if self.ratio is None else fmt(self.ratio, 6)
         lines.append(f"  optimal / posted           {ratio}")
         lines += [
@@ -440,17 +503,44 @@ def from_general(general, instance: Instance, *, total_seconds: float) -> Result
         No ω (the theory defines none for the general LP), no posted price.
     """
     inst = general.instance or instance
-    interim = [interim_row(agent=row["agent"], share=float(inst.shares[i]), grid=row["grid"],
-                           trade_probability=row["trade_probability"], expected_transfer=row["expected_transfer"],
-                           expected_payout=row["expected_payout"], utility=row["utility"])
-               for i, row in enumerate(general.interim)]
-    info = {"highs_status": general.highs_status, "mechanism": general.mechanism, "vetoes": tuple(general.vetoes),
-            "mechanism_options": general.mechanism_dict()}
-    return Result(instance=inst, status=general.status.lower(), value=float(general.value),
-                  allocation=general.allocation, transfer=general.transfer, interim=interim, omega=None,
-                  omega_canonical=None, omega_range=None, posted=None, ratio=None, checks=general.checks,
-                  solve_seconds=general.solve_seconds, total_seconds=total_seconds, formulation="general",
-                  method="general", info=info, native=general)
+    interim = [
+        interim_row(
+            agent=row["agent"],
+            share=float(inst.shares[i]),
+            grid=row["grid"],
+            trade_probability=row["trade_probability"],
+            expected_transfer=row["expected_transfer"],
+            expected_payout=row["expected_payout"],
+            utility=row["utility"],
+        )
+        for i, row in enumerate(general.interim)
+    ]
+    info = {
+        "highs_status": general.highs_status,
+        "mechanism": general.mechanism,
+        "vetoes": tuple(general.vetoes),
+        "mechanism_options": general.mechanism_dict(),
+    }
+    return Result(
+        instance=inst,
+        status=general.status.lower(),
+        value=float(general.value),
+        allocation=general.allocation,
+        transfer=general.transfer,
+        interim=interim,
+        omega=None,
+        omega_canonical=None,
+        omega_range=None,
+        posted=None,
+        ratio=None,
+        checks=general.checks,
+        solve_seconds=general.solve_seconds,
+        total_seconds=total_seconds,
+        formulation="general",
+        method="general",
+        info=info,
+        native=general,
+    )
 
 
 def from_continuous(cont, instance: Instance, checks: dict | None = None) -> Result:
@@ -477,8 +567,9 @@ def from_continuous(cont, instance: Instance, checks: dict | None = None) -> Res
     fin = lambda v: float(v) if v is not None and math.isfinite(v) else None
     status = "optimal" if cont.status == "optimal" else "inaccurate"
     price, pvalue = fin(cont.posted_price), fin(cont.posted_value)
-    posted = PostedPrice(price=price, value=pvalue if pvalue is not None else 0.0, trade_probability=None,
-                         allocation=None, transfer=None)
+    posted = PostedPrice(
+        price=price, value=pvalue if pvalue is not None else 0.0, trade_probability=None, allocation=None, transfer=None
+    )
     if checks is None:
         checks = {"value_error": float(cont.value_error), "limits": {}, "report": {}, "passed": False}
     checks = dict(checks)
@@ -487,8 +578,23 @@ def from_continuous(cont, instance: Instance, checks: dict | None = None) -> Res
     if status != "optimal":
         info["status_message"] = cont.status
     interim = [interim_row(agent=name, share=float(instance.shares[i])) for i, name in enumerate(instance.names)]
-    return Result(instance=instance, status=status, value=float(cont.value), allocation=None, transfer=None,
-                  interim=interim, omega=np.asarray(cont.omega, dtype=float), omega_canonical=None, omega_range=None,
-                  posted=posted, ratio=fin(cont.ratio), checks=checks, solve_seconds=float(cont.seconds),
-                  total_seconds=float(cont.seconds), formulation="continuous", method="continuous", info=info,
-                  native=cont)
+    return Result(
+        instance=instance,
+        status=status,
+        value=float(cont.value),
+        allocation=None,
+        transfer=None,
+        interim=interim,
+        omega=np.asarray(cont.omega, dtype=float),
+        omega_canonical=None,
+        omega_range=None,
+        posted=posted,
+        ratio=fin(cont.ratio),
+        checks=checks,
+        solve_seconds=float(cont.seconds),
+        total_seconds=float(cont.seconds),
+        formulation="continuous",
+        method="continuous",
+        info=info,
+        native=cont,
+    )

@@ -37,8 +37,17 @@ from .transfers import transfers
 from .virtual import iron, ironing_intervals, virtual_costs
 from .weights import canonical_weights, face_ranges, optimal_face
 
-__all__ = ["solve", "METHODS", "CERTIFY", "AUTO_LP_LIMIT", "LP_MAX_PROFILES", "AUTO_LP_MAX_SPREAD", "unit_scale",
-           "normalize_mechanism", "choose_method"]
+__all__ = [
+    "solve",
+    "METHODS",
+    "CERTIFY",
+    "AUTO_LP_LIMIT",
+    "LP_MAX_PROFILES",
+    "AUTO_LP_MAX_SPREAD",
+    "unit_scale",
+    "normalize_mechanism",
+    "choose_method",
+]
 
 #: Solvers: the maximin LP over the K^N profiles; the structured solver that minimizes g(ω) by
 #: cutting planes and certifies x_ω (lpmech.structured); the general LP (lpmech.general: correlated
@@ -65,21 +74,22 @@ LP_MAX_PROFILES = 2_000_000
 class _Core:
     """What a core solver hands to the shared pipeline (engine order)."""
 
-    x: np.ndarray             # an optimal allocation
-    value: float              # its objective value as the solver reports it
-    omega: np.ndarray         # an optimal ω (one vertex of the optimal face)
-    x_omega: np.ndarray       # x_ω of that ω, completed on its tie set
+    x: np.ndarray  # an optimal allocation
+    value: float  # its objective value as the solver reports it
+    omega: np.ndarray  # an optimal ω (one vertex of the optimal face)
+    x_omega: np.ndarray  # x_ω of that ω, completed on its tie set
     status: str
     seconds: float
     iterations: int
     size: dict
-    tie_rtol: float           # relative tie tolerance the solver used (tolerances.on_tie)
-    tie_uncertainty: float = 0.0   # and its allowance for ω's own error (tolerances.tie_band)
+    tie_rtol: float  # relative tie tolerance the solver used (tolerances.on_tie)
+    tie_uncertainty: float = 0.0  # and its allowance for ω's own error (tolerances.tie_band)
 
 
 def _normalized(problem: EngineProblem, s: float) -> EngineProblem:
-    return EngineProblem(tuple(g / s for g in problem.grids), problem.probs,
-                         problem.joint, float(problem.b) / s, problem.flip)
+    return EngineProblem(
+        tuple(g / s for g in problem.grids), problem.probs, problem.joint, float(problem.b) / s, problem.flip
+    )
 
 
 def _lp_core(problem, phi, phi_bar) -> _Core:
@@ -91,25 +101,51 @@ def _lp_core(problem, phi, phi_bar) -> _Core:
     tie = on_tie(index, problem.b, weighted_sum(w, [np.abs(f) for f in phi_bar]))
     x_omega = (index <= problem.b).astype(float)
     if tie.any():
-        x_omega = lp.solve_completion(np.where(tie, np.nan, x_omega),
-                                      what="maximin LP completing x_ω on its tie set").x
-    return _Core(x=sol.x, value=sol.value, omega=sol.omega, x_omega=x_omega, status=sol.status,
-                 seconds=sol.seconds, iterations=sol.iterations,
-                 size={"rows": lp.n_rows, "columns": lp.n_cols, "nonzeros": lp.nnz, "dropped_entries": lp.dropped,
-                       "strategy": sol.strategy, "sifting_rounds": sol.rounds,
-                       "working_columns": sol.working_columns, "dual_infeasibility": sol.dual_infeasibility},
-                 tie_rtol=TIE_RTOL)
+        x_omega = lp.solve_completion(np.where(tie, np.nan, x_omega), what="maximin LP completing x_ω on its tie set").x
+    return _Core(
+        x=sol.x,
+        value=sol.value,
+        omega=sol.omega,
+        x_omega=x_omega,
+        status=sol.status,
+        seconds=sol.seconds,
+        iterations=sol.iterations,
+        size={
+            "rows": lp.n_rows,
+            "columns": lp.n_cols,
+            "nonzeros": lp.nnz,
+            "dropped_entries": lp.dropped,
+            "strategy": sol.strategy,
+            "sifting_rounds": sol.rounds,
+            "working_columns": sol.working_columns,
+            "dual_infeasibility": sol.dual_infeasibility,
+        },
+        tie_rtol=TIE_RTOL,
+    )
 
 
 def _structured_core(problem, phi, phi_bar) -> _Core:
     # the solver widens the relative tie tolerance if its certificate needs (solution.tie_tolerance)
     sol = solve_structured(problem, phi, phi_bar, tie_tol=TIE_RTOL)
-    return _Core(x=sol.x, value=sol.value, omega=sol.omega, x_omega=sol.x, status=sol.status,
-                 seconds=sol.seconds, iterations=sol.iterations,
-                 size={"cutting_planes": sol.iterations, "tie_profiles": int(sol.tie_profiles),
-                       "tie_columns": int(sol.tie_columns), "certificate_gap": sol.certificate_gap,
-                       "tie_tolerance": sol.tie_tolerance, "weight_uncertainty": sol.weight_uncertainty},
-                 tie_rtol=float(sol.tie_tolerance), tie_uncertainty=float(sol.weight_uncertainty))
+    return _Core(
+        x=sol.x,
+        value=sol.value,
+        omega=sol.omega,
+        x_omega=sol.x,
+        status=sol.status,
+        seconds=sol.seconds,
+        iterations=sol.iterations,
+        size={
+            "cutting_planes": sol.iterations,
+            "tie_profiles": int(sol.tie_profiles),
+            "tie_columns": int(sol.tie_columns),
+            "certificate_gap": sol.certificate_gap,
+            "tie_tolerance": sol.tie_tolerance,
+            "weight_uncertainty": sol.weight_uncertainty,
+        },
+        tie_rtol=float(sol.tie_tolerance),
+        tie_uncertainty=float(sol.weight_uncertainty),
+    )
 
 
 def _conditioning(problem: EngineProblem, phi) -> tuple[float, str]:
@@ -137,9 +173,12 @@ def _choose(method: str, instance: Instance, conditioning: tuple[float, str]) ->
             return "structured", f"auto: ill-conditioned for the LP ({what}, above {AUTO_LP_MAX_SPREAD:g})"
         return "lp", f"auto: {instance.n_profiles:,} profiles, well conditioned ({what})"
     if method == "lp" and instance.n_profiles > LP_MAX_PROFILES:
-        raise InstanceError(f"{instance.n_profiles:,} profiles are too many for the LP's columns (limit "
-                            f"{LP_MAX_PROFILES:,}); use --method structured or auto", field="agents",
-                            source=instance.source)
+        raise InstanceError(
+            f"{instance.n_profiles:,} profiles are too many for the LP's columns (limit "
+            f"{LP_MAX_PROFILES:,}); use --method structured or auto",
+            field="agents",
+            source=instance.source,
+        )
     return method, ""
 
 
@@ -218,14 +257,16 @@ def choose_method(instance: Instance, method: str = "auto") -> tuple[str, str]:
         An unknown method, or one that cannot serve the instance (the message says why).
     """
     if method not in METHODS:
-        raise InstanceError(f"unknown method {method!r} (available: {', '.join(METHODS)})", field="method",
-                            source=instance.source)
+        raise InstanceError(
+            f"unknown method {method!r} (available: {', '.join(METHODS)})", field="method", source=instance.source
+        )
     continuous = instance.is_continuous
     general = "" if continuous else _general_reason(instance)
 
     def refuse(why: str) -> InstanceError:
-        return InstanceError(f"method {method!r} cannot solve this instance: {why}", field="method",
-                             source=instance.source)
+        return InstanceError(
+            f"method {method!r} cannot solve this instance: {why}", field="method", source=instance.source
+        )
 
     if method == "auto":
         if continuous:
@@ -244,13 +285,16 @@ def choose_method(instance: Instance, method: str = "auto") -> tuple[str, str]:
     if method == "general":
         return "general", ""
     if general:
-        raise refuse(f"the maximin formulation covers independent types and the default mechanism, not {general}; "
-                     "use method 'general' or 'auto'")
+        raise refuse(
+            f"the maximin formulation covers independent types and the default mechanism, not {general}; "
+            "use method 'general' or 'auto'"
+        )
     return "maximin", ""
 
 
-def solve(instance: Instance, *, method: str = "auto", max_profiles: int | str | None = "default",
-          certify: str = "float") -> Result:
+def solve(
+    instance: Instance, *, method: str = "auto", max_profiles: int | str | None = "default", certify: str = "float"
+) -> Result:
     """Solve for the designer's optimal mechanism, check it, and certify it: the one entry point.
 
     Parameters
@@ -312,24 +356,34 @@ def solve(instance: Instance, *, method: str = "auto", max_profiles: int | str |
     Fraction(15, 512)
     """
     if not isinstance(instance, Instance):
-        what = f"got the {type(instance).__name__} {instance!r}" if isinstance(instance, (str, bytes)) \
-            or hasattr(instance, "__fspath__") else f"got {type(instance).__name__}"
-        raise InstanceError(f"instance must be an lpmech.Instance; read files with lpmech.load ({what})",
-                            field="instance")
+        what = (
+            f"got the {type(instance).__name__} {instance!r}"
+            if isinstance(instance, (str, bytes)) or hasattr(instance, "__fspath__")
+            else f"got {type(instance).__name__}"
+        )
+        raise InstanceError(
+            f"instance must be an lpmech.Instance; read files with lpmech.load ({what})", field="instance"
+        )
     if certify not in CERTIFY:
-        raise InstanceError(f"certify must be one of {', '.join(CERTIFY)}, got {certify!r}", field="certify",
-                            source=getattr(instance, "source", None))
+        raise InstanceError(
+            f"certify must be one of {', '.join(CERTIFY)}, got {certify!r}",
+            field="certify",
+            source=getattr(instance, "source", None),
+        )
     start = time.perf_counter()
     instance = normalize_mechanism(instance)
     formulation, why = choose_method(instance, method)
     if formulation == "continuous":
         if certify == "exact":
-            raise InstanceError("an exact certificate needs a grid (the continuum is solved by quadrature)",
-                                field="certify", source=instance.source)
+            raise InstanceError(
+                "an exact certificate needs a grid (the continuum is solved by quadrature)",
+                field="certify",
+                source=instance.source,
+            )
         from .continuous import solve_continuous
 
         cont = solve_continuous(instance)
-        result = from_continuous(cont, instance, checks=continuous_checks(cont))   # CheckError when inaccurate
+        result = from_continuous(cont, instance, checks=continuous_checks(cont))  # CheckError when inaccurate
     elif formulation == "general":
         from .general import GENERAL_LP_MAX_PROFILES, solve_general
 
@@ -349,8 +403,11 @@ def _profile_cap(max_profiles: int | str | None, default: int, instance: Instanc
     """``max_profiles`` of :func:`solve` as a number (or None): ``"default"`` is the formulation's cap."""
     if isinstance(max_profiles, str):
         if max_profiles != "default":
-            raise InstanceError(f'must be a whole number, None or "default", got {max_profiles!r}',
-                                field="max_profiles", source=instance.source)
+            raise InstanceError(
+                f'must be a whole number, None or "default", got {max_profiles!r}',
+                field="max_profiles",
+                source=instance.source,
+            )
         return default
     return max_profiles
 
@@ -362,7 +419,7 @@ def _certificate(instance: Instance, result: Result, certify: str):
     from .exact import Certificate, certify_general, check, float_certificate, prove
 
     if certify == "exact":
-        if result.formulation == "general":       # prove what was solved (also when the maximin LP could)
+        if result.formulation == "general":  # prove what was solved (also when the maximin LP could)
             return check(certify_general(instance))
         return prove(instance, result)
     if result.formulation == "maximin":
@@ -371,9 +428,17 @@ def _certificate(instance: Instance, result: Result, certify: str):
         reason = f"float arithmetic: V(x) and g(ω) {agree} within the float tolerance; not an exact proof"
         return replace(cert, proven=False, reason=reason)
     value = Fraction(result.value) if math.isfinite(result.value) else None
-    return Certificate(method="float", proven=False, value=value, lower=None, upper=None, gap=None, seconds=0.0,
-                       formulation=result.formulation,
-                       reason=f"float arithmetic: the {result.formulation} solver's value, audited; not an exact proof")
+    return Certificate(
+        method="float",
+        proven=False,
+        value=value,
+        lower=None,
+        upper=None,
+        gap=None,
+        seconds=0.0,
+        formulation=result.formulation,
+        reason=f"float arithmetic: the {result.formulation} solver's value, audited; not an exact proof",
+    )
 
 
 def _solve_maximin(instance: Instance, method: str) -> Result:
@@ -381,7 +446,7 @@ def _solve_maximin(instance: Instance, method: str) -> Result:
     start = time.perf_counter()
     user_problem = instance.engine()
     unit = unit_scale(user_problem)
-    problem = _normalized(user_problem, unit)          # the engine works in units of `unit`
+    problem = _normalized(user_problem, unit)  # the engine works in units of `unit`
     phi = [virtual_costs(t, p) for t, p in zip(problem.grids, problem.probs)]
     phi_bar = [iron(f, p) for f, p in zip(phi, problem.probs)]
     chosen, why = _choose(method, instance, _conditioning(problem, phi))
@@ -392,17 +457,26 @@ def _solve_maximin(instance: Instance, method: str) -> Result:
     sol.size["unit"] = unit
     omega_lp = sol.omega
     x = sol.x
-    pmf = None          # independent types: every expectation below is an interim sum (no K^N pmf)
-    tie_rtol = max(TIE_RTOL, sol.tie_rtol)                # what the core solver treated as a tie
+    pmf = None  # independent types: every expectation below is an interim sum (no K^N pmf)
+    tie_rtol = max(TIE_RTOL, sol.tie_rtol)  # what the core solver treated as a tie
 
     tr = transfers(problem, x)
     gains_lp, size_lp = gains(problem, pmf, x, phi)
     intervals = [ironing_intervals(f, fb) for f, fb in zip(phi, phi_bar)]
-    face = optimal_face(x, phi_bar, problem.b, gains_lp, tr.X, intervals,
-                        value_tol=np.array([gap_limit([g, gains_lp.min()], [z, min_magnitude(gains_lp, size_lp)])
-                                            for g, z in zip(gains_lp, size_lp)]),
-                        index_rtol=tie_rtol, uncertainty=sol.tie_uncertainty,
-                        weight_budget=0.1 * CHECK_RTOL * abs(float(gains_lp.min())))
+    face = optimal_face(
+        x,
+        phi_bar,
+        problem.b,
+        gains_lp,
+        tr.X,
+        intervals,
+        value_tol=np.array(
+            [gap_limit([g, gains_lp.min()], [z, min_magnitude(gains_lp, size_lp)]) for g, z in zip(gains_lp, size_lp)]
+        ),
+        index_rtol=tie_rtol,
+        uncertainty=sol.tie_uncertainty,
+        weight_budget=0.1 * CHECK_RTOL * abs(float(gains_lp.min())),
+    )
     reference = np.clip(omega_lp, 0.0, None)
     try:
         omega_range = face_ranges(face, reference)
@@ -417,9 +491,23 @@ def _solve_maximin(instance: Instance, method: str) -> Result:
     allocation = instance.to_user(x)
     transfer = instance.to_user(tr.m * unit, negate=True)
     posted = best_posted_price(instance)
-    checks = maximin_checks(instance=instance, problem=problem, unit=unit, core=sol, phi=phi, phi_bar=phi_bar,
-                            pmf=pmf, tr=tr, allocation=allocation, transfer=transfer, posted=posted,
-                            omega_range=omega_range, omega_can=omega_can, face_error=face_error, tie_rtol=tie_rtol)
+    checks = maximin_checks(
+        instance=instance,
+        problem=problem,
+        unit=unit,
+        core=sol,
+        phi=phi,
+        phi_bar=phi_bar,
+        pmf=pmf,
+        tr=tr,
+        allocation=allocation,
+        transfer=transfer,
+        posted=posted,
+        omega_range=omega_range,
+        omega_can=omega_can,
+        face_error=face_error,
+        tie_rtol=tie_rtol,
+    )
     value_user = sol.value * unit
     seconds = time.perf_counter() - start
 
@@ -432,27 +520,52 @@ def _solve_maximin(instance: Instance, method: str) -> Result:
         share = float(instance.shares[i])
         M = instance.to_user(tr.M[i] * unit, axes="agent", negate=True)
         U = instance.to_user(tr.U[i] * unit, axes="agent")
-        interim.append({
-            "agent": a.name, "share": share, "grid": instance.grids[i].tolist(),
-            "trade_probability": instance.to_user(tr.X[i], axes="agent").tolist(),
-            "expected_transfer": M.tolist(), "expected_payout": (share * M).tolist(),
-            "utility": (share * U).tolist(),
-            "virtual": user_phi[i].tolist(), "virtual_ironed": user_phi_bar[i].tolist(),
-            "ironing_intervals": [[float(instance.grids[i][lo]), float(instance.grids[i][hi])]
-                                  for lo, hi in _user_intervals(intervals[i], instance.grids[i].size, instance.flipped)],
-        })
+        interim.append(
+            {
+                "agent": a.name,
+                "share": share,
+                "grid": instance.grids[i].tolist(),
+                "trade_probability": instance.to_user(tr.X[i], axes="agent").tolist(),
+                "expected_transfer": M.tolist(),
+                "expected_payout": (share * M).tolist(),
+                "utility": (share * U).tolist(),
+                "virtual": user_phi[i].tolist(),
+                "virtual_ironed": user_phi_bar[i].tolist(),
+                "ironing_intervals": [
+                    [float(instance.grids[i][lo]), float(instance.grids[i][hi])]
+                    for lo, hi in _user_intervals(intervals[i], instance.grids[i].size, instance.flipped)
+                ],
+            }
+        )
     ratio = value_user / posted.value if posted.value > 0 else None
     interim = [interim_row(**row) for row in interim]
-    info = {"highs_status": sol.status, "iterations": sol.iterations, "lp_size": sol.size,
-            "binding_agent": instance.names[tr.binding_agent]}
+    info = {
+        "highs_status": sol.status,
+        "iterations": sol.iterations,
+        "lp_size": sol.size,
+        "binding_agent": instance.names[tr.binding_agent],
+    }
     if why:
         info["method_reason"] = why
     return Result(
-        instance=instance, status="optimal", value=value_user,
-        omega=omega_lp, omega_canonical=omega_can, omega_range=omega_range,
-        allocation=allocation, transfer=transfer, interim=interim, posted=posted, ratio=ratio,
-        checks=checks, solve_seconds=sol.seconds, total_seconds=seconds, formulation="maximin",
-        method=chosen, info=info, phi_bar=user_phi_bar,
+        instance=instance,
+        status="optimal",
+        value=value_user,
+        omega=omega_lp,
+        omega_canonical=omega_can,
+        omega_range=omega_range,
+        allocation=allocation,
+        transfer=transfer,
+        interim=interim,
+        posted=posted,
+        ratio=ratio,
+        checks=checks,
+        solve_seconds=sol.seconds,
+        total_seconds=seconds,
+        formulation="maximin",
+        method=chosen,
+        info=info,
+        phi_bar=user_phi_bar,
     )
 
 

@@ -73,9 +73,29 @@ from .errors import CheckError, InstanceError, LpmechError, MissingDependencyErr
 from .instance import exact_float
 from .loader import read_toml, read_toml_document
 
-__all__ = ["load_sweep", "SweepSpec", "Vary", "Point", "run_sweep", "SweepOutcome", "row_of", "map_points",
-           "random_instance", "solve_point", "dask_client", "sweep_figure", "add_parser", "command", "STATUSES",
-           "RESULT_COLUMNS", "SWEEP_KEYS", "VARY_KEYS", "SOLVE_KEYS", "RANDOM_KEYS", "METHODS"]
+__all__ = [
+    "load_sweep",
+    "SweepSpec",
+    "Vary",
+    "Point",
+    "run_sweep",
+    "SweepOutcome",
+    "row_of",
+    "map_points",
+    "random_instance",
+    "solve_point",
+    "dask_client",
+    "sweep_figure",
+    "add_parser",
+    "command",
+    "STATUSES",
+    "RESULT_COLUMNS",
+    "SWEEP_KEYS",
+    "VARY_KEYS",
+    "SOLVE_KEYS",
+    "RANDOM_KEYS",
+    "METHODS",
+]
 
 SWEEP_KEYS = {"name", "description", "base", "zip", "vary", "solve", "random"}
 VARY_KEYS = {"path", "values", "start", "stop", "num"}
@@ -90,8 +110,7 @@ RETRY_STATUSES = ("crashed",)
 #: Result columns (besides the varied paths and the per-agent ω columns), in table order.
 RESULT_COLUMNS = ("value", "posted_price", "posted_value", "ratio", "trade_probability", "formulation")
 #: Columns the compare table adds per point when ``compare = true``.
-COMPARE_COLUMNS = ("value_bic_interim", "value_bic_expost", "value_dsic_interim", "value_dsic_expost",
-                   "first_best")
+COMPARE_COLUMNS = ("value_bic_interim", "value_bic_expost", "value_dsic_interim", "value_dsic_expost", "first_best")
 #: Largest linspace a [[vary]] table may ask for (a typo like num = 1e9 is refused, not allocated).
 MAX_POINTS = 1_000_000
 #: Tasks in flight per worker: points are submitted as results arrive, never all at once.
@@ -214,8 +233,13 @@ class SweepSpec:
             for k in range(r["count"]):
                 data = random_instance(r["seed"], k, agents=r["agents"], points=r["points"])
                 values = {"seed": r["seed"], "draw": k, "agents": len(data["agents"])}
-                yield Point(k, _hash({"random": gen, "draw": k, "options": opts}), values, data,
-                            f"{self.source} [random draw {k}, seed {r['seed']}]")
+                yield Point(
+                    k,
+                    _hash({"random": gen, "draw": k, "options": opts}),
+                    values,
+                    data,
+                    f"{self.source} [random draw {k}, seed {r['seed']}]",
+                )
             return
         base_key = _hash(self.base_data)
         combos: Iterable[tuple]
@@ -230,8 +254,13 @@ class SweepSpec:
                 _set_path(data, vary.path, value)
                 values[vary.path] = _plain_value(value)
             shown = ", ".join(f"{p} = {_short(v)}" for p, v in values.items())
-            yield Point(k, _hash({"base": base_key, "values": [[p, v] for p, v in values.items()], "options": opts}),
-                        values, data, f"{self.base} [point {k}: {shown}]")
+            yield Point(
+                k,
+                _hash({"base": base_key, "values": [[p, v] for p, v in values.items()], "options": opts}),
+                values,
+                data,
+                f"{self.base} [point {k}: {shown}]",
+            )
 
 
 def _short(value: Any) -> str:
@@ -262,7 +291,8 @@ def _set_path(data: dict, path: str, value: Any) -> None:
         if isinstance(node, list):
             if not isinstance(part, int):
                 raise ValueError(  # noqa: TRY004 (load_sweep turns ValueError into an InstanceError)
-                    f"{where} is a list: index it by position (e.g. {where}.0), not {part!r}")
+                    f"{where} is a list: index it by position (e.g. {where}.0), not {part!r}"
+                )
             if not -len(node) <= part < len(node):
                 raise ValueError(f"{where} has {len(node)} entries; index {part} is out of range")
             if last:
@@ -279,7 +309,8 @@ def _set_path(data: dict, path: str, value: Any) -> None:
                 node = node[key]
         else:
             raise ValueError(  # noqa: TRY004 (load_sweep turns ValueError into an InstanceError)
-                f"{where} is a {type(node).__name__}, not a table or list: it has no {part!r}")
+                f"{where} is a {type(node).__name__}, not a table or list: it has no {part!r}"
+            )
 
 
 def _bad_number(value: Any) -> Any:
@@ -345,8 +376,11 @@ def _vary(k: int, table: Any, source: str) -> Vary:
             raise _err(f"unknown key (allowed: {', '.join(sorted(VARY_KEYS))})", f"{label}.{key}", source)
     path = table.get("path")
     if not isinstance(path, str) or not path.strip():
-        raise _err('is required: a dotted path into the instance, e.g. "buyer_value" or "agents.0.share"',
-                   f"{label}.path", source)
+        raise _err(
+            'is required: a dotted path into the instance, e.g. "buyer_value" or "agents.0.share"',
+            f"{label}.path",
+            source,
+        )
     try:
         _path_parts(path)
     except ValueError as exc:
@@ -401,8 +435,12 @@ def _solve_options(table: Any, source: str) -> dict:
         opts["max_profiles"] = _number(table["max_profiles"], "solve.max_profiles", source, integer=True, minimum=1)
     mech = {k: table[k] for k in ("ic", "participation", "veto", "pareto") if k in table}
     try:
-        Mechanism(**{k: (tuple(v) if k == "veto" and isinstance(v, list) else v)  # type: ignore[arg-type]
-                     for k, v in mech.items()})      # a user's table: Mechanism validates every value
+        Mechanism(
+            **{
+                k: (tuple(v) if k == "veto" and isinstance(v, list) else v)  # type: ignore[arg-type]
+                for k, v in mech.items()
+            }
+        )  # a user's table: Mechanism validates every value
     except InstanceError as err:
         raise _err(err.message, (err.field or "solve").replace("mechanism.", "solve."), source) from None
     opts.update(_plain_value(mech))
@@ -471,8 +509,9 @@ def load_sweep(path: str | os.PathLike) -> SweepSpec:
         return SweepSpec(source, text, None, None, (), False, options, rnd, name)
     base = data.get("base")
     if not isinstance(base, str) or not base.strip():
-        raise _err('is required: the base instance file, e.g. base = "uniform_pair.toml" (or give [random])',
-                   "base", source)
+        raise _err(
+            'is required: the base instance file, e.g. base = "uniform_pair.toml" (or give [random])', "base", source
+        )
     base_path = base if os.path.isabs(base) else os.path.join(os.path.dirname(source), base)
     try:
         _, base_data = read_toml(base_path, parse_float=exact_float)
@@ -551,9 +590,15 @@ def random_instance(seed: int, draw: int, *, agents: int | Sequence[int] = 2, po
     supports = [getattr(scipy.stats, law)(**params).support() for law, params in laws]
     lo, hi = max(float(s[0]) for s in supports), min(float(s[1]) for s in supports)
     b = float(lo + (hi - lo) * rng.uniform(0.15, 0.95))
-    return {"name": f"random draw {draw} (seed {seed})", "side": "buy", "buyer_value": b,
-            "agents": [{"name": f"a{i + 1}", "distribution": law, "params": params, "points": int(points)}
-                       for i, (law, params) in enumerate(laws)]}
+    return {
+        "name": f"random draw {draw} (seed {seed})",
+        "side": "buy",
+        "buyer_value": b,
+        "agents": [
+            {"name": f"a{i + 1}", "distribution": law, "params": params, "points": int(points)}
+            for i, (law, params) in enumerate(laws)
+        ],
+    }
 
 
 # --------------------------------------------------------------------------- one point
@@ -622,7 +667,7 @@ def row_of(result: Any) -> dict:
         form = "continuous" if type(result).__name__ == "ContinuousResult" else type(result).__name__
     row["formulation"] = str(form)
     cert = getattr(result, "certificate", None)
-    if cert is not None and getattr(cert, "method", "exact") == "exact":     # the float one is never a proof
+    if cert is not None and getattr(cert, "method", "exact") == "exact":  # the float one is never a proof
         row["certified"] = bool(getattr(cert, "proven", False))
     return row
 
@@ -631,8 +676,12 @@ def _compare_row(instance) -> dict:
     from .compare import compare
 
     table = compare(instance)
-    names = {("bayesian", "interim"): "value_bic_interim", ("bayesian", "ex-post"): "value_bic_expost",
-             ("dominant", "interim"): "value_dsic_interim", ("dominant", "ex-post"): "value_dsic_expost"}
+    names = {
+        ("bayesian", "interim"): "value_bic_interim",
+        ("bayesian", "ex-post"): "value_bic_expost",
+        ("dominant", "interim"): "value_dsic_interim",
+        ("dominant", "ex-post"): "value_dsic_expost",
+    }
     out = {names[(r["ic"], r["participation"])]: _finite(r["value"]) for r in table.rows}
     out["first_best"] = _finite(table.first_best)
     return out
@@ -754,23 +803,31 @@ def dask_client(scheduler: str | None = None, workers: int | None = None):
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise InstanceError(f"must be a whole number >= 1, got {workers!r}", field="--workers")
     if scheduler is not None and workers is not None:
-        raise InstanceError("goes with a local cluster; an existing cluster (--scheduler) runs on its own workers",
-                            field="--workers")
+        raise InstanceError(
+            "goes with a local cluster; an existing cluster (--scheduler) runs on its own workers", field="--workers"
+        )
     cluster = None
     try:
         if scheduler is None:
             # no dashboard; the scheduler's HTTP endpoint on a free port of the loopback interface
-            cluster = LocalCluster(n_workers=_local_workers(workers), threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
-                                   scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
+            cluster = LocalCluster(
+                n_workers=_local_workers(workers),
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            )
             client = Client(cluster, set_as_default=False)
         else:
             kind = {"scheduler_file": scheduler} if os.path.isfile(scheduler) else {"address": scheduler}
             try:
                 client = Client(**kind, set_as_default=False, timeout="20s")
             except (OSError, TimeoutError, ValueError) as exc:
-                raise InstanceError(f"cannot reach the dask scheduler {scheduler}: {_one_line(exc)}",
-                                    field="--scheduler") from None
+                raise InstanceError(
+                    f"cannot reach the dask scheduler {scheduler}: {_one_line(exc)}", field="--scheduler"
+                ) from None
         try:
             yield client
         finally:
@@ -795,8 +852,15 @@ def _isatty(stream) -> bool:
         return False
 
 
-def map_points(fn: Callable[[Any], Any], items: Iterable[Any], *, scheduler: str | None = None,
-               workers: int | None = None, progress: bool | None = None, desc: str = "points") -> list:
+def map_points(
+    fn: Callable[[Any], Any],
+    items: Iterable[Any],
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: bool | None = None,
+    desc: str = "points",
+) -> list:
     """Map a picklable function over items on dask.distributed; results in the items' order.
 
     The same machinery as :func:`run_sweep` (:func:`dask_client`): a local cluster of
@@ -920,11 +984,14 @@ class SweepOutcome:
     def summary(self, max_rows: int = 20) -> str:
         """A short text report: counts, time, and the table's main columns (at most ``max_rows``)."""
         counts = ", ".join(f"{n} {s}" for s, n in self.counts.items())
-        lines = [f"lpmech sweep: {len(self.table)} points ({self.solved} solved now, {self.skipped} already done): "
-                 f"{counts}; {self.workers} worker(s) at {self.scheduler}, {self.seconds:.1f} s"]
+        lines = [
+            f"lpmech sweep: {len(self.table)} points ({self.solved} solved now, {self.skipped} already done): "
+            f"{counts}; {self.workers} worker(s) at {self.scheduler}, {self.seconds:.1f} s"
+        ]
         cols = [c for c in self.spec.paths if c in self.table.columns]
-        cols += [c for c in self.table.columns if c == "value" or (c.startswith("omega_") and not
-                                                                 c.endswith(("_lo", "_hi")))]
+        cols += [
+            c for c in self.table.columns if c == "value" or (c.startswith("omega_") and not c.endswith(("_lo", "_hi")))
+        ]
         cols += [c for c in ("ratio", "status") if c in self.table.columns]
         view = self.table[cols]
         if len(view) > max_rows:
@@ -948,13 +1015,21 @@ def _table(spec: SweepSpec, rows: list[dict]):
 
     frame = pd.DataFrame(rows)
     varied = spec.paths
-    for col in varied:      # a value that is not a number or a string (a list, a table) goes in as JSON text
+    for col in varied:  # a value that is not a number or a string (a list, a table) goes in as JSON text
         if col in frame and frame[col].map(lambda v: isinstance(v, (list, dict))).any():
             frame[col] = frame[col].map(lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v)
     omega = [c for c in frame.columns if c.startswith("omega_")]
     compare = [c for c in COMPARE_COLUMNS if c in frame.columns]
-    order = (["index"] + varied + ["value"] + omega + list(RESULT_COLUMNS[1:]) + compare
-             + (["certified"] if "certified" in frame.columns else []) + ["status", "error", "seconds", "key"])
+    order = (
+        ["index"]
+        + varied
+        + ["value"]
+        + omega
+        + list(RESULT_COLUMNS[1:])
+        + compare
+        + (["certified"] if "certified" in frame.columns else [])
+        + ["status", "error", "seconds", "key"]
+    )
     for col in order:
         if col not in frame.columns:
             frame[col] = None if col in ("formulation", "error") else math.nan
@@ -966,8 +1041,14 @@ def _table(spec: SweepSpec, rows: list[dict]):
     return frame[order].sort_values("index", kind="stable").reset_index(drop=True)
 
 
-def run_sweep(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike, *, scheduler: str | None = None,
-              workers: int | None = None, progress: bool | None = None) -> SweepOutcome:
+def run_sweep(
+    spec: SweepSpec | str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: bool | None = None,
+) -> SweepOutcome:
     """Solve every point of a sweep on dask.distributed and write the tidy results.
 
     Parameters
@@ -1033,7 +1114,7 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike, *
             info = client.scheduler_info()
             n_workers, address = len(info.get("workers", {})), str(info.get("address", address))
             if sink.tell() > 0 and not _ends_with_newline(jsonl):
-                sink.write("\n")               # a torn last line (an interrupted run) stays on its own
+                sink.write("\n")  # a torn last line (an interrupted run) stays on its own
             todo = (p for p in spec.iter_points() if pending(p))
             running: dict[Any, Point] = {}
             queue = as_completed(loop=client.loop)
@@ -1042,8 +1123,14 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike, *
                 p = next(todo, None)
                 if p is None:
                     return False
-                task = {"index": p.index, "key": p.key, "values": p.values, "data": p.data, "label": p.label,
-                        "options": spec.options}
+                task = {
+                    "index": p.index,
+                    "key": p.key,
+                    "values": p.values,
+                    "data": p.data,
+                    "label": p.label,
+                    "options": spec.options,
+                }
                 fut = client.submit(solve_point, task, pure=False)
                 running[fut] = p
                 queue.add(fut)
@@ -1059,8 +1146,14 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike, *
                         try:
                             row = fut.result()
                         except Exception as exc:  # noqa: BLE001 (the worker died or the task could not run)
-                            row = {"index": p.index, "key": p.key, **p.values, "status": "crashed",
-                                   "error": _one_line(f"{type(exc).__name__}: {exc}"), "seconds": math.nan}
+                            row = {
+                                "index": p.index,
+                                "key": p.key,
+                                **p.values,
+                                "status": "crashed",
+                                "error": _one_line(f"{type(exc).__name__}: {exc}"),
+                                "seconds": math.nan,
+                            }
                         fut.release()
                         done[p.key] = row
                         sink.write(json.dumps(_jsonable(row), allow_nan=False) + "\n")
@@ -1075,23 +1168,41 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike, *
     table = _table(spec, rows)
     seconds = time.perf_counter() - t0
     counts = {s: int(n) for s, n in table["status"].value_counts().items()}
-    record = {"sweep_file": spec.source, "sweep_text": spec.text, "base": spec.base, "points": len(keys),
-              "shape": list(spec.shape), "zip": spec.zip, "varied": spec.paths, "options": spec.options,
-              "random": None if spec.random is None else {**spec.random, "agents": list(spec.random["agents"])},
-              "solved_now": n_todo, "skipped": skipped, "status_counts": counts,
-              "scheduler": address, "workers": n_workers,
-              "started": _iso(started), "finished": _iso(time.time()), "wall_seconds": seconds,
-              "provenance": provenance(source=spec.source, options=spec.options)}
+    record = {
+        "sweep_file": spec.source,
+        "sweep_text": spec.text,
+        "base": spec.base,
+        "points": len(keys),
+        "shape": list(spec.shape),
+        "zip": spec.zip,
+        "varied": spec.paths,
+        "options": spec.options,
+        "random": None if spec.random is None else {**spec.random, "agents": list(spec.random["agents"])},
+        "solved_now": n_todo,
+        "skipped": skipped,
+        "status_counts": counts,
+        "scheduler": address,
+        "workers": n_workers,
+        "started": _iso(started),
+        "finished": _iso(time.time()),
+        "wall_seconds": seconds,
+        "provenance": provenance(source=spec.source, options=spec.options),
+    }
     if spec.base:
         from .provenance import sha256_file
 
         record["base_sha256"] = sha256_file(spec.base)
-    paths = {"parquet": os.path.join(out_dir, "results.parquet"), "csv": os.path.join(out_dir, "results.csv"),
-             "json": os.path.join(out_dir, "sweep.json"), "points": jsonl}
-    outputs = [(paths["parquet"], lambda tmp: table.to_parquet(tmp, engine="pyarrow", index=False)),
-               (paths["csv"], lambda tmp: table.to_csv(tmp, index=False)),
-               (paths["json"], lambda tmp: _write_text(tmp, json.dumps(_jsonable(record), indent=1,
-                                                                         allow_nan=False) + "\n"))]
+    paths = {
+        "parquet": os.path.join(out_dir, "results.parquet"),
+        "csv": os.path.join(out_dir, "results.csv"),
+        "json": os.path.join(out_dir, "sweep.json"),
+        "points": jsonl,
+    }
+    outputs = [
+        (paths["parquet"], lambda tmp: table.to_parquet(tmp, engine="pyarrow", index=False)),
+        (paths["csv"], lambda tmp: table.to_csv(tmp, index=False)),
+        (paths["json"], lambda tmp: _write_text(tmp, json.dumps(_jsonable(record), indent=1, allow_nan=False) + "\n")),
+    ]
     fig = sweep_figure(spec, table)
     if fig is not None:
         paths["png"] = os.path.join(out_dir, "sweep.png")
@@ -1126,8 +1237,7 @@ def _numeric(values: Sequence[Any]) -> bool:
 
 
 def _agents(table) -> list[str]:
-    return [c[len("omega_"):] for c in table.columns
-            if c.startswith("omega_") and not c.endswith(("_lo", "_hi"))]
+    return [c[len("omega_") :] for c in table.columns if c.startswith("omega_") and not c.endswith(("_lo", "_hi"))]
 
 
 def sweep_figure(spec: SweepSpec, table):
@@ -1210,8 +1320,13 @@ def sweep_figure(spec: SweepSpec, table):
         for k, (col, label) in enumerate(cols):
             ax = fig.add_subplot(1, len(cols), k + 1)
             z = np.where(ok, table[col].to_numpy(dtype=float), np.nan).reshape(shape)
-            mesh = ax.pcolormesh(_edges(np.asarray(b.values, float)), _edges(np.asarray(a.values, float)), z,
-                                 shading="flat", cmap="viridis")
+            mesh = ax.pcolormesh(
+                _edges(np.asarray(b.values, float)),
+                _edges(np.asarray(a.values, float)),
+                z,
+                shading="flat",
+                cmap="viridis",
+            )
             fig.colorbar(mesh, ax=ax, label=label)
             ax.set_xlabel(b.path)
             ax.set_ylabel(a.path)
@@ -1249,16 +1364,26 @@ def add_parser(subparsers) -> Any:
     """
     from .cli import _positive_int  # the one parser of a whole-number option (cli imports this module lazily)
 
-    p = subparsers.add_parser("sweep", help="solve a parameter sweep (or random instances) on dask.distributed",
-                              description="Solve every point of a sweep file on dask.distributed and write "
-                                          "results.parquet, results.csv, sweep.json and sweep.png into DIR. "
-                                          "A rerun with the same DIR skips the points already solved.")
-    p.add_argument("file", help="sweep file (TOML): base = \"instance.toml\" and [[vary]] tables, or [random]")
+    p = subparsers.add_parser(
+        "sweep",
+        help="solve a parameter sweep (or random instances) on dask.distributed",
+        description="Solve every point of a sweep file on dask.distributed and write "
+        "results.parquet, results.csv, sweep.json and sweep.png into DIR. "
+        "A rerun with the same DIR skips the points already solved.",
+    )
+    p.add_argument("file", help='sweep file (TOML): base = "instance.toml" and [[vary]] tables, or [random]')
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (created if missing)")
-    p.add_argument("--scheduler", metavar="ADDRESS", help="an existing dask cluster: tcp://HOST:PORT or a "
-                                                         "scheduler file (default: a local cluster)")
-    p.add_argument("--workers", type=_positive_int, metavar="N",
-                   help="worker processes of the local cluster (default: one per core)")
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="an existing dask cluster: tcp://HOST:PORT or a scheduler file (default: a local cluster)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="worker processes of the local cluster (default: one per core)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=command)
     return p
@@ -1295,7 +1420,9 @@ def command(args, run=None) -> int:
     lines = [outcome.summary()]
     lines += [f"  wrote {os.path.basename(p)}: {p}" for k, p in outcome.paths.items()]
     if outcome.failed:
-        lines.append(f"lpmech sweep: {outcome.failed} point(s) failed beyond a bad instance (solver failure, "
-                     f"failed check or crash): exit status 1")
+        lines.append(
+            f"lpmech sweep: {outcome.failed} point(s) failed beyond a bad instance (solver failure, "
+            f"failed check or crash): exit status 1"
+        )
     print("\n".join(lines), file=out)
     return 1 if outcome.failed else 0

@@ -17,10 +17,30 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CHECK_RTOL", "PROB_TOL", "TIE_RTOL", "ALLOCATION_TOL", "WEIGHT_TOL", "CERTIFICATE_RTOL",
-           "MONOTONICITY_TOL", "TRADE_TOL", "IRONING_RTOL", "TINY", "magnitude", "limit", "tie_band", "on_tie",
-           "min_magnitude", "ROUNDING_RTOL", "gap_limit", "LEX_RTOL", "CROSSCHECK_SPREAD", "MAX_SPREAD",
-           "CONTINUUM_RTOL", "AUDIT_CHUNK"]
+__all__ = [
+    "CHECK_RTOL",
+    "PROB_TOL",
+    "TIE_RTOL",
+    "ALLOCATION_TOL",
+    "WEIGHT_TOL",
+    "CERTIFICATE_RTOL",
+    "MONOTONICITY_TOL",
+    "TRADE_TOL",
+    "IRONING_RTOL",
+    "TINY",
+    "magnitude",
+    "limit",
+    "tie_band",
+    "on_tie",
+    "min_magnitude",
+    "ROUNDING_RTOL",
+    "gap_limit",
+    "LEX_RTOL",
+    "CROSSCHECK_SPREAD",
+    "MAX_SPREAD",
+    "CONTINUUM_RTOL",
+    "AUDIT_CHUNK",
+]
 
 #: Relative tolerance of every cross-check between two computations of one quantity (values,
 #: profits, IC and IR violations), times the magnitude of the terms the quantity is summed from.
@@ -130,8 +150,9 @@ def limit(*quantities: Any, rtol: float = CHECK_RTOL) -> float:
     return rtol * magnitude(*quantities)
 
 
-def tie_band(b: float, weighted_abs: Any, rtol: float = TIE_RTOL, uncertainty: float = 0.0,
-             total_abs: Any = 0.0) -> np.ndarray:
+def tie_band(
+    b: float, weighted_abs: Any, rtol: float = TIE_RTOL, uncertainty: float = 0.0, total_abs: Any = 0.0
+) -> np.ndarray:
     """Half-width of each profile's tie band: rtol (|b| + Σ_i ω_i |φ̄_i(θ_i)|) + uncertainty Σ_i |φ̄_i(θ_i)|.
 
     Parameters
@@ -160,12 +181,14 @@ def tie_band(b: float, weighted_abs: Any, rtol: float = TIE_RTOL, uncertainty: f
     >>> tie_band(0.5, [0.5, 3e9], rtol=1e-9).tolist()
     [1e-09, 3.0000000005]
     """
-    return (rtol * (abs(float(b)) + np.asarray(weighted_abs, dtype=float))
-            + uncertainty * np.asarray(total_abs, dtype=float))
+    return rtol * (abs(float(b)) + np.asarray(weighted_abs, dtype=float)) + uncertainty * np.asarray(
+        total_abs, dtype=float
+    )
 
 
-def on_tie(index: Any, b: float, weighted_abs: Any, rtol: float = TIE_RTOL, uncertainty: float = 0.0,
-           total_abs: Any = 0.0) -> np.ndarray:
+def on_tie(
+    index: Any, b: float, weighted_abs: Any, rtol: float = TIE_RTOL, uncertainty: float = 0.0, total_abs: Any = 0.0
+) -> np.ndarray:
     """Where |ω·φ̄(θ) − b| <= :func:`tie_band` (the tie set of x_ω; ``index`` is ω·φ̄(θ)).
 
     Parameters

@@ -29,12 +29,12 @@ __all__ = ["Transfers", "transfers"]
 class Transfers:
     """Ex post transfer m(θ) (engine form) and each agent's interim quantities."""
 
-    m: np.ndarray                 # N-d, total transfer designer -> group (engine form)
-    X: list[np.ndarray]           # interim trade probability per agent
-    M: list[np.ndarray]           # interim expected transfer per agent
-    U: list[np.ndarray]           # interim (per-share) utility per agent
-    constant: float               # T = max_i E[M_i⁰]
-    binding_agent: int            # the argmax agent: IR binds at its highest cost
+    m: np.ndarray  # N-d, total transfer designer -> group (engine form)
+    X: list[np.ndarray]  # interim trade probability per agent
+    M: list[np.ndarray]  # interim expected transfer per agent
+    U: list[np.ndarray]  # interim (per-share) utility per agent
+    constant: float  # T = max_i E[M_i⁰]
+    binding_agent: int  # the argmax agent: IR binds at its highest cost
     #: per agent, the magnitude of the terms M_i(t_k) is summed from, |t_k| X_i(t_k) +
     #: Σ_{j>k} |t_j - t_{j-1}| X_i(t_j) + |T - E[M_i⁰]| (for tolerances: a type far out makes these
     #: terms huge while M_i stays moderate)
@@ -86,13 +86,15 @@ def transfers(problem: EngineProblem, x: np.ndarray) -> Transfers:
         rents = np.concatenate([np.cumsum((np.diff(t) * xi[1:])[::-1])[::-1], [0.0]])
         X.append(xi)
         M0.append(t * xi + rents)
-        size0.append(np.abs(t) * np.abs(xi) + np.concatenate(
-            [np.cumsum((np.abs(np.diff(t)) * np.abs(xi[1:]))[::-1])[::-1], [0.0]]))
+        size0.append(
+            np.abs(t) * np.abs(xi)
+            + np.concatenate([np.cumsum((np.abs(np.diff(t)) * np.abs(xi[1:]))[::-1])[::-1], [0.0]])
+        )
     expected = np.array([float(p @ m0) for p, m0 in zip(problem.probs, M0)])
     binding = int(np.argmax(expected))
     T = float(expected[binding])
     M = [m0 + (T - e) for m0, e in zip(M0, expected)]
-    m = outer_accumulate(np.add, -(n - 1) * T, M)      # the same floats as adding N whole-grid arrays
+    m = outer_accumulate(np.add, -(n - 1) * T, M)  # the same floats as adding N whole-grid arrays
     U = [mi - t * xi for mi, t, xi in zip(M, problem.grids, X)]
     M_size = [s0 + abs(T - e) for s0, e in zip(size0, expected)]
     return Transfers(m=m, X=X, M=M, U=U, constant=T, binding_agent=binding, M_size=M_size)

@@ -26,16 +26,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["to_xarray", "interim_frame", "repr_html", "repr_line", "write_csv", "csv_outputs",
-           "INTERIM_COLUMNS"]
+__all__ = ["to_xarray", "interim_frame", "repr_html", "repr_line", "write_csv", "csv_outputs", "INTERIM_COLUMNS"]
 
 #: Per-agent interim quantities, by their key in ``result.interim`` (the JSON keys), in table order.
-INTERIM_COLUMNS = ("trade_probability", "expected_transfer", "expected_payout", "utility", "virtual",
-                   "virtual_ironed")
+INTERIM_COLUMNS = ("trade_probability", "expected_transfer", "expected_payout", "utility", "virtual", "virtual_ironed")
 _DESCRIPTION = {
     "trade_probability": "interim allocation: probability of trade given the agent's type",
     "expected_transfer": "expected total transfer given the agent's type (buy side: designer to group; "
-                         "sell side: group to designer)",
+    "sell side: group to designer)",
     "expected_payout": "the agent's share of the expected transfer",
     "utility": "the agent's interim expected payoff (share included)",
     "virtual": "discrete virtual cost (sell side: virtual value)",
@@ -78,8 +76,10 @@ def _interim_array(row: dict, key: str, size: int) -> np.ndarray:
 def _omega(result) -> tuple[np.ndarray | None, np.ndarray | None]:
     w = getattr(result, "omega", None)
     r = getattr(result, "omega_range", None)
-    return (None if w is None else np.asarray(w, dtype=float).ravel(),
-            None if r is None else np.asarray(r, dtype=float).reshape(-1, 2))
+    return (
+        None if w is None else np.asarray(w, dtype=float).ravel(),
+        None if r is None else np.asarray(r, dtype=float).reshape(-1, 2),
+    )
 
 
 def _posted(result) -> tuple[float, float, float]:
@@ -136,14 +136,21 @@ def to_xarray(result):
     for i, name in enumerate(names):
         coords[name] = (name, _file_grid(inst, i), {"units": _type_unit(inst)})
         if getattr(inst, "types", "per-share") == "total":
-            coords[f"{name} per share"] = (name, np.asarray(inst.grids[i], dtype=float),
-                                           {"units": "per-share type θ_i = file value / share"})
+            coords[f"{name} per share"] = (
+                name,
+                np.asarray(inst.grids[i], dtype=float),
+                {"units": "per-share type θ_i = file value / share"},
+            )
     data_vars: dict[str, Any] = {
-        "allocation": (dims, np.asarray(result.allocation, dtype=float),
-                       {"long_name": "trade probability x(θ)"}),
-        "transfer": (dims, np.asarray(result.transfer, dtype=float),
-                     {"long_name": "total transfer m(θ): designer to group (buy side), group to designer "
-                                   "(sell side); agent i's part is share_i · m"}),
+        "allocation": (dims, np.asarray(result.allocation, dtype=float), {"long_name": "trade probability x(θ)"}),
+        "transfer": (
+            dims,
+            np.asarray(result.transfer, dtype=float),
+            {
+                "long_name": "total transfer m(θ): designer to group (buy side), group to designer "
+                "(sell side); agent i's part is share_i · m"
+            },
+        ),
         "probability": (dims, np.asarray(inst.joint_pmf(), dtype=float), {"long_name": "pmf of the profile θ"}),
     }
     for i, row in enumerate(result.interim):
@@ -151,8 +158,11 @@ def to_xarray(result):
         size = len(inst.grids[i])
         for key in INTERIM_COLUMNS:
             if row.get(key) is not None:
-                data_vars[f"{key}_{name}"] = ((name,), _interim_array(row, key, size),
-                                              {"long_name": _DESCRIPTION[key], "agent": name})
+                data_vars[f"{key}_{name}"] = (
+                    (name,),
+                    _interim_array(row, key, size),
+                    {"long_name": _DESCRIPTION[key], "agent": name},
+                )
     omega, rng = _omega(result)
     if omega is not None:
         coords["agent"] = ("agent", names)
@@ -162,14 +172,23 @@ def to_xarray(result):
             data_vars["omega_hi"] = (("agent",), rng[:, 1], {"long_name": "largest ω_i over all optimal weights"})
         can = getattr(result, "omega_canonical", None)
         if can is not None:
-            data_vars["omega_canonical"] = (("agent",), np.asarray(can, dtype=float),
-                                            {"long_name": "least-norm optimal ω"})
+            data_vars["omega_canonical"] = (
+                ("agent",),
+                np.asarray(can, dtype=float),
+                {"long_name": "least-norm optimal ω"},
+            )
     price, pvalue, ratio = _posted(result)
-    attrs = {"value": float(result.value), "formulation": str(getattr(result, "formulation", "")),
-             "side": inst.side, "trade_probability": _trade_probability(result, inst),
-             "posted_price": price, "posted_value": pvalue, "ratio": ratio,
-             "instance": str(inst.name or inst.source or ""),
-             "money_units": "designer's value, prices and transfers are totals for the whole good"}
+    attrs = {
+        "value": float(result.value),
+        "formulation": str(getattr(result, "formulation", "")),
+        "side": inst.side,
+        "trade_probability": _trade_probability(result, inst),
+        "posted_price": price,
+        "posted_value": pvalue,
+        "ratio": ratio,
+        "instance": str(inst.name or inst.source or ""),
+        "money_units": "designer's value, prices and transfers are totals for the whole good",
+    }
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
 
@@ -221,9 +240,13 @@ def _continuum_columns(result) -> dict[str, Any]:
     """A continuum result's per-agent columns: no grid, so one row per agent (type columns NaN)."""
     inst = result.instance
     n = inst.n
-    cols: dict[str, Any] = {"agent": list(inst.names), "share": np.asarray(inst.shares, dtype=float),
-                            "type": np.full(n, np.nan), "type_in_file": np.full(n, np.nan),
-                            "probability": np.full(n, np.nan)}
+    cols: dict[str, Any] = {
+        "agent": list(inst.names),
+        "share": np.asarray(inst.shares, dtype=float),
+        "type": np.full(n, np.nan),
+        "type_in_file": np.full(n, np.nan),
+        "probability": np.full(n, np.nan),
+    }
     for key in INTERIM_COLUMNS:
         cols[key] = np.full(n, np.nan)
     cols["omega"] = np.asarray(result.omega, dtype=float)
@@ -237,14 +260,25 @@ def _continuum_dataset(result):
     inst = result.instance
     price, pvalue, ratio = _posted(result)
     tp = getattr(result, "trade_probability", None)
-    attrs = {"value": float(result.value), "formulation": "continuous", "side": inst.side,
-             "trade_probability": math.nan if tp is None else float(tp),
-             "posted_price": price, "posted_value": pvalue, "ratio": ratio,
-             "instance": str(inst.name or inst.source or ""),
-             "money_units": "designer's value, prices and transfers are totals for the whole good"}
-    return xr.Dataset({"omega": (("agent",), np.asarray(result.omega, dtype=float), {"long_name": "optimal weights ω"}),
-                       "share": (("agent",), np.asarray(inst.shares, dtype=float), {"long_name": "share σ_i"})},
-                      coords={"agent": ("agent", list(inst.names))}, attrs=attrs)
+    attrs = {
+        "value": float(result.value),
+        "formulation": "continuous",
+        "side": inst.side,
+        "trade_probability": math.nan if tp is None else float(tp),
+        "posted_price": price,
+        "posted_value": pvalue,
+        "ratio": ratio,
+        "instance": str(inst.name or inst.source or ""),
+        "money_units": "designer's value, prices and transfers are totals for the whole good",
+    }
+    return xr.Dataset(
+        {
+            "omega": (("agent",), np.asarray(result.omega, dtype=float), {"long_name": "optimal weights ω"}),
+            "share": (("agent",), np.asarray(inst.shares, dtype=float), {"long_name": "share σ_i"}),
+        },
+        coords={"agent": ("agent", list(inst.names))},
+        attrs=attrs,
+    )
 
 
 def _num(v: Any, digits: int = 6) -> str:
@@ -285,10 +319,14 @@ def repr_line(result) -> str:
     parts = []
     if inst is not None:
         label = inst.name or (os.path.basename(inst.source) if inst.source else None)
-        grid = ("continuous" if getattr(inst, "is_continuous", False) or getattr(result, "formulation", "") == "continuous"
-                else " x ".join(str(k) for k in inst.shape))
-        parts.append((f"{label}: " if label else "") + f"{inst.side} side, {inst.n} agent{'s' * (inst.n != 1)}, "
-                     f"grid {grid}")
+        grid = (
+            "continuous"
+            if getattr(inst, "is_continuous", False) or getattr(result, "formulation", "") == "continuous"
+            else " x ".join(str(k) for k in inst.shape)
+        )
+        parts.append(
+            (f"{label}: " if label else "") + f"{inst.side} side, {inst.n} agent{'s' * (inst.n != 1)}, grid {grid}"
+        )
     elif names:
         parts.append(f"{getattr(result, 'side', '?')} side, {len(names)} agents")
     head = f"<{kind} {form}: " + "; ".join(parts) if parts else f"<{kind} {form}"
@@ -302,8 +340,11 @@ def repr_line(result) -> str:
         items.append(f"{mech.ic} IC, {mech.participation} participation")
     price, pvalue, ratio = _posted(result)
     if getattr(result, "posted", None) is not None:
-        items.append("no profitable posted price" if math.isnan(price) else
-                     f"posted price {_num(price)} (value {_num(pvalue)}, ratio {_num(ratio)})")
+        items.append(
+            "no profitable posted price"
+            if math.isnan(price)
+            else f"posted price {_num(price)} (value {_num(pvalue)}, ratio {_num(ratio)})"
+        )
     items.append(str(getattr(result, "status", "")))
     return f"{head}; " + "; ".join(items) + ">"
 
@@ -330,18 +371,18 @@ def repr_html(result) -> str:
     tp = getattr(result, "trade_probability", None)
     if tp is None and inst is not None and getattr(result, "allocation", None) is not None:
         tp = _trade_probability(result, inst)
-    key = [("optimal expected profit", _num(getattr(result, "value", None), 8)),
-           ("probability of trade", _num(tp)),
-           ("best posted price", "–" if math.isnan(price) else f"{_num(price)} (profit {_num(pvalue, 8)})"),
-           ("optimal / posted", _num(ratio)),
-           ("formulation", e(str(getattr(result, "formulation", "") or ""))),
-           ("status", e(str(getattr(result, "status", ""))))]
+    key = [
+        ("optimal expected profit", _num(getattr(result, "value", None), 8)),
+        ("probability of trade", _num(tp)),
+        ("best posted price", "–" if math.isnan(price) else f"{_num(price)} (profit {_num(pvalue, 8)})"),
+        ("optimal / posted", _num(ratio)),
+        ("formulation", e(str(getattr(result, "formulation", "") or ""))),
+        ("status", e(str(getattr(result, "status", "")))),
+    ]
     if inst is not None:
         key.insert(0, ("instance", e(inst.describe())))
-    rows = "".join(f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>"
-                   for k, v in key)
-    out = [f"<div class='lpmech-result'><b>lpmech {e(kind)}: {title}</b>",
-           f"<table>{rows}</table>"]
+    rows = "".join(f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>" for k, v in key)
+    out = [f"<div class='lpmech-result'><b>lpmech {e(kind)}: {title}</b>", f"<table>{rows}</table>"]
     if inst is not None:
         omega, rng = _omega(result)
         head = ["agent", "share", "grid points", "types (per share)"]
@@ -350,7 +391,7 @@ def repr_html(result) -> str:
         head.append("ironing")
         body = []
         for i, name in enumerate(inst.names):
-            g = None if inst.agents[i].grid is None else inst.grids[i]     # per-share types
+            g = None if inst.agents[i].grid is None else inst.grids[i]  # per-share types
             cells = [e(name), _num(inst.shares[i], 4)]
             cells += ["–", "continuous"] if g is None else [str(len(g)), f"[{_num(g[0], 4)}, {_num(g[-1], 4)}]"]
             if omega is not None:
@@ -360,8 +401,13 @@ def repr_html(result) -> str:
             iv = interim[i].get("ironing_intervals") if i < len(interim) else None
             cells.append("–" if not iv else e(", ".join(f"[{_num(a, 4)}, {_num(b, 4)}]" for a, b in iv)))
             body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-        out.append("<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"
-                   + "".join(body) + "</tbody></table>")
+        out.append(
+            "<table><thead><tr>"
+            + "".join(f"<th>{h}</th>" for h in head)
+            + "</tr></thead><tbody>"
+            + "".join(body)
+            + "</tbody></table>"
+        )
     out.append("</div>")
     return "\n".join(out)
 
@@ -392,8 +438,10 @@ def csv_outputs(result, directory: str | os.PathLike) -> list[tuple[str, Any]]:
     names = list(result.instance.names)
     long = ds[["probability", "allocation", "transfer"]].to_dataframe().reset_index()
     long = long[[*names, "probability", "allocation", "transfer"]]
-    return [(os.path.join(directory, "interim.csv"), lambda tmp: interim.to_csv(tmp, index=False)),
-            (os.path.join(directory, "allocation.csv"), lambda tmp: long.to_csv(tmp, index=False))]
+    return [
+        (os.path.join(directory, "interim.csv"), lambda tmp: interim.to_csv(tmp, index=False)),
+        (os.path.join(directory, "allocation.csv"), lambda tmp: long.to_csv(tmp, index=False)),
+    ]
 
 
 def write_csv(result, directory: str | os.PathLike) -> dict[str, str]:

@@ -127,7 +127,7 @@ def ironing_intervals(phi: np.ndarray, phi_bar: np.ndarray, rtol: float = IRONIN
         j = k
         while j + 1 < n and same(phi_bar[j + 1], phi_bar[k]):
             j += 1
-        if j > k and not np.all(same(phi[k:j + 1], phi_bar[k:j + 1])):
+        if j > k and not np.all(same(phi[k : j + 1], phi_bar[k : j + 1])):
             out.append((k, j))
         k = j + 1
     return out

@@ -86,10 +86,10 @@ class GFunction:
     """
 
     b: float
-    const: float          # b · P(always trade)
-    lin: np.ndarray       # Σ over always-trade profiles of P φ̄
-    Phi: np.ndarray       # (A, N) distinct φ̄ vectors of ambiguous profiles
-    P: np.ndarray         # (A,) their probabilities
+    const: float  # b · P(always trade)
+    lin: np.ndarray  # Σ over always-trade profiles of P φ̄
+    Phi: np.ndarray  # (A, N) distinct φ̄ vectors of ambiguous profiles
+    P: np.ndarray  # (A,) their probabilities
     phi_bar: list = field(default_factory=list, repr=False)
     probs: list = field(default_factory=list, repr=False)
 
@@ -108,9 +108,15 @@ class GFunction:
         if Phi.shape[0]:
             Phi, inverse = np.unique(Phi, axis=0, return_inverse=True)
             P = np.bincount(inverse.ravel(), weights=P, minlength=Phi.shape[0])
-        return cls(b=float(b), const=const, lin=lin, Phi=Phi, P=P,
-                   phi_bar=[np.asarray(v, dtype=float) for v in phi_bar],
-                   probs=[np.asarray(q, dtype=float) for q in probs])
+        return cls(
+            b=float(b),
+            const=const,
+            lin=lin,
+            Phi=Phi,
+            P=P,
+            phi_bar=[np.asarray(v, dtype=float) for v in phi_bar],
+            probs=[np.asarray(q, dtype=float) for q in probs],
+        )
 
     def __call__(self, omega) -> float:
         return g_value(omega, self.phi_bar, self.probs, self.b)
@@ -144,9 +150,20 @@ class Face:
             self.cap = np.where(self.allowed, 1.0, 0.0)
 
 
-def optimal_face(x: np.ndarray, phi_bar, b: float, gains: np.ndarray, interim_x,
-                 intervals, *, value_tol: float | np.ndarray, index_rtol: float = TIE_RTOL,
-                 uncertainty: float = 0.0, weight_budget: float = 0.0, x_tol: float = TRADE_TOL) -> Face:
+def optimal_face(
+    x: np.ndarray,
+    phi_bar,
+    b: float,
+    gains: np.ndarray,
+    interim_x,
+    intervals,
+    *,
+    value_tol: float | np.ndarray,
+    index_rtol: float = TIE_RTOL,
+    uncertainty: float = 0.0,
+    weight_budget: float = 0.0,
+    x_tol: float = TRADE_TOL,
+) -> Face:
     """The optimal weights as a polytope, from one optimal allocation ``x`` (see module notes).
 
     Parameters
@@ -189,11 +206,10 @@ def optimal_face(x: np.ndarray, phi_bar, b: float, gains: np.ndarray, interim_x,
     n = len(phi_bar)
     excess = gains - gains.min()
     tol = np.broadcast_to(np.asarray(value_tol, dtype=float), excess.shape)
-    cap = np.where(excess <= tol, 1.0,
-                   np.minimum(1.0, weight_budget / (n * np.where(excess > 0, excess, 1.0))))
+    cap = np.where(excess <= tol, 1.0, np.minimum(1.0, weight_budget / (n * np.where(excess > 0, excess, 1.0))))
     for i, ivs in enumerate(intervals):
         for lo, hi in ivs:
-            if np.ptp(interim_x[i][lo:hi + 1]) > x_tol:
+            if np.ptp(interim_x[i][lo : hi + 1]) > x_tol:
                 cap[i] = 0.0
     allowed = cap > 0
     # x is unitless, but a trade probability of 1e-10 at a profile where some φ̄_i is 1e9 moves the
@@ -207,10 +223,10 @@ def optimal_face(x: np.ndarray, phi_bar, b: float, gains: np.ndarray, interim_x,
         highest = np.max([a[k] for a, k in zip(abs_bar, where)], axis=0)
         return x_tol * (abs(b) + lowest) / np.maximum(abs(b) + highest, 1e-300)
 
-    trades = x > x_tol                 # needs ω·φ̄ <= b
+    trades = x > x_tol  # needs ω·φ̄ <= b
     near = np.nonzero((x > 0.0) & ~trades)
     trades[near] = x[near] > threshold(near)
-    refuses = x < 1.0 - x_tol          # needs ω·φ̄ >= b
+    refuses = x < 1.0 - x_tol  # needs ω·φ̄ >= b
     near = np.nonzero((x < 1.0) & ~refuses)
     refuses[near] = x[near] < 1.0 - threshold(near)
     # φ̄ is nondecreasing along every axis and ω >= 0: a refusal row is implied by the row of a
@@ -218,12 +234,14 @@ def optimal_face(x: np.ndarray, phi_bar, b: float, gains: np.ndarray, interim_x,
     refuses = refuses & ~_any_neighbour(refuses, -1)
     trades = trades & ~_any_neighbour(trades, +1)
     r = float(index_rtol)
-    low_rows = [np.asarray(v, dtype=float) + r * np.abs(v) for v in phi_bar]     # refusal rows
-    up_rows = [np.asarray(v, dtype=float) - r * np.abs(v) for v in phi_bar]      # trade rows
+    low_rows = [np.asarray(v, dtype=float) + r * np.abs(v) for v in phi_bar]  # refusal rows
+    up_rows = [np.asarray(v, dtype=float) - r * np.abs(v) for v in phi_bar]  # trade rows
     # Rows that every ω in the simplex satisfies say nothing: min_i of a refusal row's
     # coefficients >= its bound, max_i of a trade row's <= its bound (tested on the rows kept).
-    for mask, vecs, keep in ((refuses, low_rows, lambda c: c.min(axis=0) < b - r * abs(b)),
-                             (trades, up_rows, lambda c: c.max(axis=0) > b + r * abs(b))):
+    for mask, vecs, keep in (
+        (refuses, low_rows, lambda c: c.min(axis=0) < b - r * abs(b)),
+        (trades, up_rows, lambda c: c.max(axis=0) > b + r * abs(b)),
+    ):
         where = np.nonzero(mask)
         if where[0].size:
             mask[where] = keep(np.array([v[k] for v, k in zip(vecs, where)]))
@@ -287,7 +305,7 @@ def face_ranges(face: Face, reference: np.ndarray | None = None) -> np.ndarray:
         return np.array([[1.0, 1.0]])
     out = np.empty((n, 2))
     active = _initial_rows(face, reference)
-    h, built = None, None          # one HiGHS model per row set; only the cost changes between LPs
+    h, built = None, None  # one HiGHS model per row set; only the cost changes between LPs
     columns = np.arange(n, dtype=np.int32)
     for i in range(n):
         for j, sense in enumerate((1.0, -1.0)):
@@ -296,9 +314,14 @@ def face_ranges(face: Face, reference: np.ndarray | None = None) -> np.ndarray:
             while True:
                 if built is not active:
                     A = sp.vstack([sp.csr_matrix(face.Phi[active]), sp.csr_matrix(np.ones((1, n)))], format="csc")
-                    h = make_highs(cost, A, np.concatenate([face.lower[active], [1.0]]),
-                                   np.concatenate([face.upper[active], [1.0]]), np.zeros(n),
-                                   face.cap)
+                    h = make_highs(
+                        cost,
+                        A,
+                        np.concatenate([face.lower[active], [1.0]]),
+                        np.concatenate([face.upper[active], [1.0]]),
+                        np.zeros(n),
+                        face.cap,
+                    )
                     built = active
                 else:
                     h.changeColsCost(n, columns, cost)
@@ -468,8 +491,13 @@ def _polish(face: Face, rows: np.ndarray, w: np.ndarray, active_tol: float = 1e-
     polished[free] = sol
     index = Phi @ polished
     slack = 1e-12 * (abs(face.b) + np.abs(Phi) @ np.abs(polished))
-    ok = (np.all(polished >= -1e-15) and np.all(polished <= face.cap + 1e-15) and abs(polished.sum() - 1.0) <= 1e-12
-          and np.all(index <= face.upper[rows] + slack) and np.all(index >= face.lower[rows] - slack))
+    ok = (
+        np.all(polished >= -1e-15)
+        and np.all(polished <= face.cap + 1e-15)
+        and abs(polished.sum() - 1.0) <= 1e-12
+        and np.all(index <= face.upper[rows] + slack)
+        and np.all(index >= face.lower[rows] - slack)
+    )
     if not ok:
         return w
     polished = np.clip(polished, 0.0, None)
@@ -500,7 +528,7 @@ def _least_norm(face: Face, rows: np.ndarray) -> np.ndarray:
             try:
                 prob.solve(solver=cp.CLARABEL, tol_gap_abs=accuracy, tol_gap_rel=accuracy, tol_feas=accuracy)
                 status = str(prob.status)
-            except cp.error.SolverError as err:     # Clarabel gave up: lpmech's error, with its words
+            except cp.error.SolverError as err:  # Clarabel gave up: lpmech's error, with its words
                 status = f"failed ({err})".replace("\n", " ")
                 continue
         if prob.status == cp.OPTIMAL:

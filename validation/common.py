@@ -45,17 +45,20 @@ def _plain(obj):
     return obj
 
 
-def close(claim: str, instance: str, expected: float, measured: float, tol: float, *, relative: bool = True,
-          note: str = "") -> Entry:
+def close(
+    claim: str, instance: str, expected: float, measured: float, tol: float, *, relative: bool = True, note: str = ""
+) -> Entry:
     """An entry that passes when |measured - expected| <= tol (relative to |expected| if ``relative``)."""
     err = abs(measured - expected) / (abs(expected) if relative and expected != 0 else 1.0)
     kind = "relative" if relative else "absolute"
-    return Entry(claim, instance, expected, measured, f"{tol:g} {kind}", bool(err <= tol),
-                 note or f"{kind} error {err:.2e}")
+    return Entry(
+        claim, instance, expected, measured, f"{tol:g} {kind}", bool(err <= tol), note or f"{kind} error {err:.2e}"
+    )
 
 
-def holds(claim: str, instance: str, expected: str, measured: Any, passed: bool, tolerance: Any = "-",
-          note: str = "") -> Entry:
+def holds(
+    claim: str, instance: str, expected: str, measured: Any, passed: bool, tolerance: Any = "-", note: str = ""
+) -> Entry:
     """An entry for a qualitative statement (an ordering, an inequality, a finding)."""
     return Entry(claim, instance, expected, measured, tolerance, bool(passed), note)
 
@@ -67,7 +70,7 @@ class Context:
     quick: bool
     out_dir: str
     progress: bool = True
-    figures: list[tuple[str, str]] = field(default_factory=list)   # (file name, caption)
+    figures: list[tuple[str, str]] = field(default_factory=list)  # (file name, caption)
 
     def save(self, fig, name: str, caption: str) -> None:
         import matplotlib.pyplot as plt
@@ -80,8 +83,12 @@ class Context:
 
 def uniform_sellers(n: int, k: int, b: float, width: float = 1.0) -> lpmech.Instance:
     """N sellers with per-share costs U[0, width] on K-point midpoint grids."""
-    return lpmech.Instance("buy", [lpmech.Agent.from_distribution(f"s{i + 1}", "uniform", {"scale": width}, k)
-                                   for i in range(n)], buyer_value=b, name=f"U[0,{width:g}]^{n}, b={b:g}, K={k}")
+    return lpmech.Instance(
+        "buy",
+        [lpmech.Agent.from_distribution(f"s{i + 1}", "uniform", {"scale": width}, k) for i in range(n)],
+        buyer_value=b,
+        name=f"U[0,{width:g}]^{n}, b={b:g}, K={k}",
+    )
 
 
 def ratio_formula(n: int) -> float:

@@ -15,9 +15,15 @@ CLAIM = "grid-convergence"
 
 
 def _pair(k: int) -> lpmech.Instance:
-    return lpmech.Instance("buy", [lpmech.Agent.from_distribution("uniform", "uniform", {}, k),
-                                   lpmech.Agent.from_distribution("power", "powerlaw", {"a": 2.0}, k)],
-                           buyer_value=1.0, name=f"U[0,1] and F = θ² (b = 1), K = {k}")
+    return lpmech.Instance(
+        "buy",
+        [
+            lpmech.Agent.from_distribution("uniform", "uniform", {}, k),
+            lpmech.Agent.from_distribution("power", "powerlaw", {"a": 2.0}, k),
+        ],
+        buyer_value=1.0,
+        name=f"U[0,1] and F = θ² (b = 1), K = {k}",
+    )
 
 
 def run(ctx: Context) -> list[Entry]:
@@ -33,21 +39,54 @@ def run(ctx: Context) -> list[Entry]:
     extrap = 2 * values[-1] - values[-2]
     name = "U[0,1] and F = θ² (b = 1)"
     out = [
-        close(CLAIM, name + ": fitted rate of the value error", -1.0, rate, 0.15, relative=False,
-              note="slope of log|V_K - V| against log K, K = " + ", ".join(map(str, ks))),
-        close(CLAIM, name + f": Richardson value (K = {ks[-2]}, {ks[-1]}) vs continuous solver", cont.value,
-              float(extrap), 2e-3 if ctx.quick else 5e-4,
-              note=f"grid values {', '.join(f'{v:.6f}' for v in values)}; continuous {cont.value:.8f}"),
-        holds(CLAIM, name + ": ω error shrinks with K", "decreasing", [float(e) for e in werr],
-              bool(werr[-1] < werr[0]), note=f"fitted rate {w_rate:.2f}; continuous ω_1 = {cont.omega[0]:.6f}"),
+        close(
+            CLAIM,
+            name + ": fitted rate of the value error",
+            -1.0,
+            rate,
+            0.15,
+            relative=False,
+            note="slope of log|V_K - V| against log K, K = " + ", ".join(map(str, ks)),
+        ),
+        close(
+            CLAIM,
+            name + f": Richardson value (K = {ks[-2]}, {ks[-1]}) vs continuous solver",
+            cont.value,
+            float(extrap),
+            2e-3 if ctx.quick else 5e-4,
+            note=f"grid values {', '.join(f'{v:.6f}' for v in values)}; continuous {cont.value:.8f}",
+        ),
+        holds(
+            CLAIM,
+            name + ": ω error shrinks with K",
+            "decreasing",
+            [float(e) for e in werr],
+            bool(werr[-1] < werr[0]),
+            note=f"fitted rate {w_rate:.2f}; continuous ω_1 = {cont.omega[0]:.6f}",
+        ),
     ]
     # The uniform pair has a closed form: value (Nb/2)^N b/(N!(N+1)) = 1/6 at b = 1.
     exact = uniform_value_formula(2, 1.0)
-    uv = [lpmech.solve(lpmech.Instance("buy", [lpmech.Agent.from_distribution(f"s{i}", "uniform", {}, k)
-                                              for i in range(2)], buyer_value=1.0)).value for k in ks]
+    uv = [
+        lpmech.solve(
+            lpmech.Instance(
+                "buy", [lpmech.Agent.from_distribution(f"s{i}", "uniform", {}, k) for i in range(2)], buyer_value=1.0
+            )
+        ).value
+        for k in ks
+    ]
     urate = float(np.polyfit(np.log(ks), np.log(np.abs(np.array(uv) - exact)), 1)[0])
-    out.append(close(CLAIM, "uniform pair (b = 1): fitted rate against the closed form 1/6", -1.0, urate, 0.15,
-                     relative=False, note="values " + ", ".join(f"{v:.6f}" for v in uv)))
+    out.append(
+        close(
+            CLAIM,
+            "uniform pair (b = 1): fitted rate against the closed form 1/6",
+            -1.0,
+            urate,
+            0.15,
+            relative=False,
+            note="values " + ", ".join(f"{v:.6f}" for v in uv),
+        )
+    )
     _figure(ctx, ks, verr, werr, np.abs(np.array(uv) - exact))
     return out
 

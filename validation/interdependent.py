@@ -22,13 +22,28 @@ def run(ctx: Context) -> list[Entry]:
         inst = lpmech.Instance("buy", base.agents, buyer_value=1.0, interdependence=[[0.0, g], [g, 0.0]])
         values.append(solve_general(inst).value)
         fbs.append(first_best(inst))
-    out = [close(CLAIM, f"uniform pair K={k}, γ = 0", lpmech.solve(base).value, values[0], 1e-7,
-                 note="general LP with γ = 0 against the maximin LP")]
+    out = [
+        close(
+            CLAIM,
+            f"uniform pair K={k}, γ = 0",
+            lpmech.solve(base).value,
+            values[0],
+            1e-7,
+            note="general LP with γ = 0 against the maximin LP",
+        )
+    ]
     drops = bool(np.all(np.diff(values) <= 1e-9))
-    out.append(holds(CLAIM, f"uniform pair K={k}, γ_12 = γ_21 = γ in {np.round(gammas, 2).tolist()}",
-                     "a finding: the value as γ grows", [round(v, 6) for v in values], True,
-                     note=("non-increasing in γ" if drops else "not monotone in γ") +
-                     f"; first best {[round(v, 6) for v in fbs]}"))
+    out.append(
+        holds(
+            CLAIM,
+            f"uniform pair K={k}, γ_12 = γ_21 = γ in {np.round(gammas, 2).tolist()}",
+            "a finding: the value as γ grows",
+            [round(v, 6) for v in values],
+            True,
+            note=("non-increasing in γ" if drops else "not monotone in γ")
+            + f"; first best {[round(v, 6) for v in fbs]}",
+        )
+    )
     import matplotlib
 
     matplotlib.use("Agg")

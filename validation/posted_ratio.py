@@ -20,12 +20,20 @@ def run(ctx: Context) -> list[Entry]:
     measured = {}
     for n in (2, 5, 10, 25):
         b = 1.0 / n
-        inst = uniform_sellers(n, 4, b)        # points are ignored by the continuous solver
+        inst = uniform_sellers(n, 4, b)  # points are ignored by the continuous solver
         res = solve_continuous(inst)
         measured[n] = res.ratio
-        out.append(close(CLAIM, f"continuum, N={n} iid U[0,1], b=1/{n}", ratio_formula(n), res.ratio, 1e-6,
-                         note=f"value {res.value:.6e} ± {res.value_error:.1e}, posted {res.posted_value:.6e} "
-                              f"at p = {res.posted_price:.6g}; trade probability {res.trade_probability:.3e}"))
+        out.append(
+            close(
+                CLAIM,
+                f"continuum, N={n} iid U[0,1], b=1/{n}",
+                ratio_formula(n),
+                res.ratio,
+                1e-6,
+                note=f"value {res.value:.6e} ± {res.value_error:.1e}, posted {res.posted_value:.6e} "
+                f"at p = {res.posted_price:.6g}; trade probability {res.trade_probability:.3e}",
+            )
+        )
     # Grids: the best grid price jumps between grid points, which makes the grid ratio ragged in K.
     # Choose b so that the continuum's best price p* = Nb/(N+1) is a midpoint (2k-1)/(2K) of the
     # K-, 3K- and 9K-point grids alike, estimate the order of convergence from the three, and
@@ -36,11 +44,18 @@ def run(ctx: Context) -> list[Entry]:
         ks = (k, 3 * k, 9 * k)
         r = [lpmech.solve(uniform_sellers(n, kk, b)).ratio for kk in ks]
         order = float(np.log(abs(r[1] - r[0]) / abs(r[2] - r[1])) / np.log(3))
-        extrapolated = r[2] + (r[2] - r[1]) / (3 ** order - 1)
-        out.append(close(CLAIM, f"grids K={ks[0]},{ks[1]},{ks[2]}, N={n} iid U[0,1], b={b:.4g}", ratio_formula(n),
-                         extrapolated, 2e-3,
-                         note=f"grid ratios {', '.join(f'{x:.6f}' for x in r)}; observed order {order:.2f}; "
-                              f"Richardson r(9K) + (r(9K) - r(3K))/(3^order - 1); best price {price} on every grid"))
+        extrapolated = r[2] + (r[2] - r[1]) / (3**order - 1)
+        out.append(
+            close(
+                CLAIM,
+                f"grids K={ks[0]},{ks[1]},{ks[2]}, N={n} iid U[0,1], b={b:.4g}",
+                ratio_formula(n),
+                extrapolated,
+                2e-3,
+                note=f"grid ratios {', '.join(f'{x:.6f}' for x in r)}; observed order {order:.2f}; "
+                f"Richardson r(9K) + (r(9K) - r(3K))/(3^order - 1); best price {price} on every grid",
+            )
+        )
     _figure(ctx, measured)
     return out
 

@@ -30,7 +30,9 @@ def random_continuous(rng: np.random.Generator, n: int) -> lpmech.Instance:
     """N random laws and a buyer's value inside every agent's support (the talks' premise
     θ̲_i < b < θ̄_i: otherwise trade can be sure under both mechanisms and they tie)."""
     laws = [random_law(rng) for _ in range(n)]
-    agents = [lpmech.Agent.from_distribution(f"a{i + 1}", law, params, points=4) for i, (law, params) in enumerate(laws)]
+    agents = [
+        lpmech.Agent.from_distribution(f"a{i + 1}", law, params, points=4) for i, (law, params) in enumerate(laws)
+    ]
     supports = [scipy.stats.__dict__[law](**params).support() for law, params in laws]
     lo, hi = max(s[0] for s in supports), min(s[1] for s in supports)
     b = float(lo + (hi - lo) * rng.uniform(0.15, 0.95))
@@ -54,7 +56,7 @@ def _values(inst: lpmech.Instance) -> tuple[float, float]:
 def run(ctx: Context) -> list[Entry]:
     rng = np.random.default_rng(7)
     out = []
-    count = 40 if ctx.quick else 200     # the full run is the reproduction; --quick samples fewer
+    count = 40 if ctx.quick else 200  # the full run is the reproduction; --quick samples fewer
     family = [random_continuous(rng, int(rng.integers(2, 5))) for _ in range(count)]
     # the sweep machinery: one single-threaded dask worker process per core (lpmech.sweep)
     solved = map_points(_values, family, progress=ctx.progress, desc="posted-suboptimal")
@@ -62,17 +64,32 @@ def run(ctx: Context) -> list[Entry]:
     smallest, worst, value, posted = min(margins, key=lambda m: m[0])
     laws = "; ".join(f"{a.distribution['name']}{a.distribution['params']}" for a in worst.agents)
     sizes = {n: sum(inst.n == n for _, inst, _, _ in margins) for n in (2, 3, 4)}
-    out.append(holds(CLAIM, f"{len(margins)} random continuous instances, N = 2..4 ({sizes})",
-                     "optimal > best posted in every instance", f"smallest margin {smallest:.3e}",
-                     smallest > 0, "> 0",
-                     note=f"smallest at b = {worst.buyer_value:.4g}, laws {laws}: optimal {value:.6g}, "
-                          f"posted {posted:.6g}; median margin {np.median([m[0] for m in margins]):.3g}"
-                          + ("; --quick samples 40 instances, the full run 200" if ctx.quick else "")))
+    out.append(
+        holds(
+            CLAIM,
+            f"{len(margins)} random continuous instances, N = 2..4 ({sizes})",
+            "optimal > best posted in every instance",
+            f"smallest margin {smallest:.3e}",
+            smallest > 0,
+            "> 0",
+            note=f"smallest at b = {worst.buyer_value:.4g}, laws {laws}: optimal {value:.6g}, "
+            f"posted {posted:.6g}; median margin {np.median([m[0] for m in margins]):.3g}"
+            + ("; --quick samples 40 instances, the full run 200" if ctx.quick else ""),
+        )
+    )
     for _ in range(5):
         inst = random_continuous(rng, 1)
         res = solve_continuous(inst)
-        out.append(close(CLAIM, f"N = 1, {inst.agents[0].distribution['name']}, b = {inst.buyer_value:.3g}",
-                         1.0, res.ratio, 1e-6, note="continuum: posted price optimal"))
+        out.append(
+            close(
+                CLAIM,
+                f"N = 1, {inst.agents[0].distribution['name']}, b = {inst.buyer_value:.3g}",
+                1.0,
+                res.ratio,
+                1e-6,
+                note="continuum: posted price optimal",
+            )
+        )
     # Coarse grids: how often is the best posted price optimal?
     trials = 60 if ctx.quick else 200
     example = None
@@ -87,13 +104,29 @@ def run(ctx: Context) -> list[Entry]:
                 if example is None or k > example[0]:
                     example = (k, inst, res)
         freq[k] = hits / trials
-    out.append(holds(CLAIM, f"coarse grids, N = 2, {trials} random instances per K",
-                     "finding: share where a posted price is optimal", {str(k): v for k, v in freq.items()},
-                     True, note="frequency by K (it falls as grids refine)"))
+    out.append(
+        holds(
+            CLAIM,
+            f"coarse grids, N = 2, {trials} random instances per K",
+            "finding: share where a posted price is optimal",
+            {str(k): v for k, v in freq.items()},
+            True,
+            note="frequency by K (it falls as grids refine)",
+        )
+    )
     if example:
         k, inst, res = example
-        desc = "; ".join(f"{a.name}: grid {a.grid.tolist()}, probs {np.round(a.probs, 4).tolist()}"
-                         for a in inst.agents)
-        out.append(close(CLAIM, f"example with K = {k}: b = {inst.buyer_value}; {desc}", res.value,
-                         res.posted.value, 1e-9, note=f"posted price p = {res.posted.price} is optimal on this grid"))
+        desc = "; ".join(
+            f"{a.name}: grid {a.grid.tolist()}, probs {np.round(a.probs, 4).tolist()}" for a in inst.agents
+        )
+        out.append(
+            close(
+                CLAIM,
+                f"example with K = {k}: b = {inst.buyer_value}; {desc}",
+                res.value,
+                res.posted.value,
+                1e-9,
+                note=f"posted price p = {res.posted.price} is optimal on this grid",
+            )
+        )
     return out

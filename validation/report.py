@@ -19,16 +19,33 @@ def _cell(v) -> str:
 
 
 def markdown_table(entries: list[Entry]) -> str:
-    rows = ["| claim | instance | expected | measured | tolerance | passed |",
-            "| --- | --- | --- | --- | --- | --- |"]
+    rows = ["| claim | instance | expected | measured | tolerance | passed |", "| --- | --- | --- | --- | --- | --- |"]
     for e in entries:
-        rows.append("| " + " | ".join([e.claim, _cell(e.instance), _cell(e.expected), _cell(e.measured),
-                                       _cell(e.tolerance), "yes" if e.passed else "**NO**"]) + " |")
+        rows.append(
+            "| "
+            + " | ".join(
+                [
+                    e.claim,
+                    _cell(e.instance),
+                    _cell(e.expected),
+                    _cell(e.measured),
+                    _cell(e.tolerance),
+                    "yes" if e.passed else "**NO**",
+                ]
+            )
+            + " |"
+        )
     return "\n".join(rows)
 
 
-def write(out_dir: str, entries: list[Entry], figures: list[tuple[str, str]], seconds: float, quick: bool,
-          timings: dict[str, float]) -> None:
+def write(
+    out_dir: str,
+    entries: list[Entry],
+    figures: list[tuple[str, str]],
+    seconds: float,
+    quick: bool,
+    timings: dict[str, float],
+) -> None:
     with open(os.path.join(out_dir, "results.json"), "w") as fh:
         json.dump([e.to_dict() for e in entries], fh, indent=1)
     passed = sum(e.passed for e in entries)

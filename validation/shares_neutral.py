@@ -23,13 +23,23 @@ def run(ctx: Context) -> list[Entry]:
             n = int(rng.integers(2, 4))
             k = 10 if n == 3 else 24
             shares = rng.dirichlet(np.ones(n))
-            agents = [lpmech.Agent.from_distribution(f"a{i}", law, params, k, share=float(s))
-                      for i, s in enumerate(shares)]
-            inst = lpmech.Instance("buy", agents, buyer_value=float(rng.uniform(0.6, 1.4)) *
-                                   float(np.median(agents[0].grid)) * 1.5)
+            agents = [
+                lpmech.Agent.from_distribution(f"a{i}", law, params, k, share=float(s)) for i, s in enumerate(shares)
+            ]
+            inst = lpmech.Instance(
+                "buy", agents, buyer_value=float(rng.uniform(0.6, 1.4)) * float(np.median(agents[0].grid)) * 1.5
+            )
             res = lpmech.solve(inst)
             spread = float(np.ptp(res.omega_canonical))
-            out.append(close(CLAIM, f"{law}{params} N={n} K={k} shares={np.round(shares, 3).tolist()}",
-                             0.0, spread, 1e-6, relative=False,
-                             note=f"canonical ω = {np.round(res.omega_canonical, 6).tolist()} (max - min)"))
+            out.append(
+                close(
+                    CLAIM,
+                    f"{law}{params} N={n} K={k} shares={np.round(shares, 3).tolist()}",
+                    0.0,
+                    spread,
+                    1e-6,
+                    relative=False,
+                    note=f"canonical ω = {np.round(res.omega_canonical, 6).tolist()} (max - min)",
+                )
+            )
     return out

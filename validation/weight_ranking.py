@@ -37,7 +37,7 @@ def virtual_cost_cdf(law: str, params: dict, m: int = 20001):
     u = np.unique(np.concatenate([ends, np.linspace(1e-2, 1 - 1e-2, m), 1 - ends]))
     theta = dist.ppf(u)
     phi = theta + u / dist.pdf(theta)
-    phi = np.maximum.accumulate(phi)   # regular laws: already increasing; guards rounding
+    phi = np.maximum.accumulate(phi)  # regular laws: already increasing; guards rounding
     return phi, u
 
 
@@ -49,7 +49,7 @@ def rh_above(h: tuple, l: tuple, tol: float = 1e-4, floor: float = 1e-3) -> bool
     yl, ul = l
     if yl[0] > yh[0] + tol:
         return False
-    ys = np.union1d(yh, yl)                      # both laws' quantile points: dense where mass is
+    ys = np.union1d(yh, yl)  # both laws' quantile points: dense where mass is
     ys = ys[ys > max(yl[0], yh[0])]
     fh = np.interp(ys, yh, uh, left=0.0, right=1.0)
     fl = np.interp(ys, yl, ul, left=0.0, right=1.0)
@@ -69,7 +69,7 @@ def _instance(law: str, params_list: list[dict], b: float, k: int, family: str) 
 
 def run(ctx: Context) -> list[Entry]:
     out = []
-    k = GRID_KS[-1]      # the theorem is about the continuum; coarse grids can flip near-equal weights
+    k = GRID_KS[-1]  # the theorem is about the continuum; coarse grids can flip near-equal weights
     for family, law, params_list, b in FAMILIES:
         cdfs = [virtual_cost_cdf(law, p) for p in params_list]
         pairs = [(i, j) for i, j in itertools.permutations(range(len(params_list)), 2) if rh_above(cdfs[i], cdfs[j])]
@@ -78,25 +78,58 @@ def run(ctx: Context) -> list[Entry]:
         cont = solve_continuous(inst)
         for i, j in pairs:
             label = f"{family}: φ({params_list[i]}) above φ({params_list[j]}), b = {b:g}"
-            out.append(holds(CLAIM, label + f" [grid K={k}]", "ω_i >= ω_j",
-                             [float(grid.omega_canonical[i]), float(grid.omega_canonical[j])],
-                             grid.omega_canonical[i] >= grid.omega_canonical[j] - 1e-7, "1e-7"))
-            out.append(holds(CLAIM, label + " [continuum]", "ω_i >= ω_j",
-                             [float(cont.omega[i]), float(cont.omega[j])],
-                             cont.omega[i] >= cont.omega[j] - 1e-6, "1e-6"))
-        out.append(holds(CLAIM, f"{family}: the order is total on the family", "3 ordered pairs of 3",
-                         len(pairs), len(pairs) >= 3, note="pairs found ordered by the numerical check"))
+            out.append(
+                holds(
+                    CLAIM,
+                    label + f" [grid K={k}]",
+                    "ω_i >= ω_j",
+                    [float(grid.omega_canonical[i]), float(grid.omega_canonical[j])],
+                    grid.omega_canonical[i] >= grid.omega_canonical[j] - 1e-7,
+                    "1e-7",
+                )
+            )
+            out.append(
+                holds(
+                    CLAIM,
+                    label + " [continuum]",
+                    "ω_i >= ω_j",
+                    [float(cont.omega[i]), float(cont.omega[j])],
+                    cont.omega[i] >= cont.omega[j] - 1e-6,
+                    "1e-6",
+                )
+            )
+        out.append(
+            holds(
+                CLAIM,
+                f"{family}: the order is total on the family",
+                "3 ordered pairs of 3",
+                len(pairs),
+                len(pairs) >= 3,
+                note="pairs found ordered by the numerical check",
+            )
+        )
         # Finding: from which grid size on does the canonical ω respect every ordered pair?
         held = {}
         for kk in GRID_KS:
-            w = grid.omega_canonical if kk == k else lpmech.solve(_instance(law, params_list, b, kk, family)).omega_canonical
+            w = (
+                grid.omega_canonical
+                if kk == k
+                else lpmech.solve(_instance(law, params_list, b, kk, family)).omega_canonical
+            )
             held[kk] = all(w[i] >= w[j] - 1e-7 for i, j in pairs)
         first = next((kk for kk in GRID_KS if all(held[q] for q in GRID_KS if q >= kk)), None)
-        out.append(holds(CLAIM, f"{family}: grids K = {', '.join(map(str, GRID_KS))}",
-                         "finding: smallest K from which the grid order matches", first, True,
-                         note="order held on the grid: " + ", ".join(f"K={kk}: {'yes' if v else 'no'}"
-                                                                     for kk, v in held.items())
-                              + f"; continuum ω = {np.round(cont.omega, 5).tolist()}"))
+        out.append(
+            holds(
+                CLAIM,
+                f"{family}: grids K = {', '.join(map(str, GRID_KS))}",
+                "finding: smallest K from which the grid order matches",
+                first,
+                True,
+                note="order held on the grid: "
+                + ", ".join(f"K={kk}: {'yes' if v else 'no'}" for kk, v in held.items())
+                + f"; continuum ω = {np.round(cont.omega, 5).tolist()}",
+            )
+        )
     _figure(ctx)
     return out
 
@@ -110,9 +143,14 @@ def _figure(ctx: Context) -> None:
     widths = np.linspace(0.5, 2.0, 7 if ctx.quick else 13)
     grid_w, cont_w = [], []
     for a in widths:
-        inst = lpmech.Instance("buy", [lpmech.Agent.from_distribution("ref", "uniform", {}, 30),
-                                       lpmech.Agent.from_distribution("var", "uniform", {"scale": float(a)}, 30)],
-                               buyer_value=1.0)
+        inst = lpmech.Instance(
+            "buy",
+            [
+                lpmech.Agent.from_distribution("ref", "uniform", {}, 30),
+                lpmech.Agent.from_distribution("var", "uniform", {"scale": float(a)}, 30),
+            ],
+            buyer_value=1.0,
+        )
         grid_w.append(lpmech.solve(inst).omega_canonical[1])
         cont_w.append(solve_continuous(inst).omega[1])
     fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)

@@ -104,10 +104,22 @@ from .posted import _posted
 from .quadrature import GL_POINTS, GRADING, MAX_PANELS, PANEL_PHASE
 from .result import ContinuousResult
 
-__all__ = ["ContinuousResult", "VirtualCost", "solve_continuous", "virtual_costs", "dual_objective",
-           "continuous_posted_price",
-           # numerical constants, documented where they are used
-           "CLAMP_MASS", "GL_POINTS", "GRADING", "PANEL_PHASE", "ALIAS_TOL", "MAX_PANELS", "MAX_STATES"]
+__all__ = [
+    "ContinuousResult",
+    "VirtualCost",
+    "solve_continuous",
+    "virtual_costs",
+    "dual_objective",
+    "continuous_posted_price",
+    # numerical constants, documented where they are used
+    "CLAMP_MASS",
+    "GL_POINTS",
+    "GRADING",
+    "PANEL_PHASE",
+    "ALIAS_TOL",
+    "MAX_PANELS",
+    "MAX_STATES",
+]
 
 
 def solve_continuous(instance: Instance, *, rtol: float = CONTINUUM_RTOL) -> ContinuousResult:
@@ -164,8 +176,7 @@ def solve_continuous(instance: Instance, *, rtol: float = CONTINUUM_RTOL) -> Con
     unused = np.setdiff1d(np.arange(instance.n), np.flatnonzero(omega > 1e-10))
     inactive_ok = unused.size == 0 or np.max(fine.d[unused]) <= np.max(fine.d[omega > 1e-10])
     suboptimal = min(kkt, newton) if newton is not None and inactive_ok else kkt
-    error = (abs(fine.value - base.value) + fine.tail * fine.value + suboptimal
-             + model.clamp_error(omega))
+    error = abs(fine.value - base.value) + fine.tail * fine.value + suboptimal + model.clamp_error(omega)
     p, posted_value = _posted(model)
     value = fine.value
     if posted_value > 0:
@@ -177,10 +188,20 @@ def solve_continuous(instance: Instance, *, rtol: float = CONTINUUM_RTOL) -> Con
         status = "optimal"
     else:
         status = f"optimal within estimated relative error {error / value:.1e} (above rtol = {rtol:g})"
-    return ContinuousResult(status=status, value=value, omega=omega, posted_price=price,
-                            posted_value=posted_value, ratio=ratio, value_error=error,
-                            trade_probability=fine.prob, seconds=time.perf_counter() - start,
-                            names=list(instance.names), side=instance.side, model=model)
+    return ContinuousResult(
+        status=status,
+        value=value,
+        omega=omega,
+        posted_price=price,
+        posted_value=posted_value,
+        ratio=ratio,
+        value_error=error,
+        trade_probability=fine.prob,
+        seconds=time.perf_counter() - start,
+        names=list(instance.names),
+        side=instance.side,
+        model=model,
+    )
 
 
 def dual_objective(instance: Instance, omega: Sequence[float]) -> tuple[float, np.ndarray]:
@@ -227,7 +248,7 @@ def dual_objective(instance: Instance, omega: Sequence[float]) -> tuple[float, n
     if w.shape != (instance.n,) or np.any(w < 0) or abs(w.sum() - 1) > 1e-9:
         raise InstanceError(f"must be {instance.n} nonnegative weights summing to 1", field="omega")
     m = model.moments(w)
-    grad = instance.user_money(-m.d)        # ∂g/∂ω_i = -D_i in engine money, mirrored on the sell side
+    grad = instance.user_money(-m.d)  # ∂g/∂ω_i = -D_i in engine money, mirrored on the sell side
     return m.value, grad
 
 

@@ -36,7 +36,7 @@ class _Moments:
     value: float
     prob: float
     d: np.ndarray
-    tail: float = 0.0      # estimated relative error of value from the truncated Bromwich sum
+    tail: float = 0.0  # estimated relative error of value from the truncated Bromwich sum
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,11 @@ class _Group:
             return []
         p = self.v.pools
         y = self.w * (p["level"] - self.v.c)
-        return [(float(yy), float(qb - qa), float(lev))
-                for yy, qa, qb, lev in zip(y, p["qa"], p["qb"], p["level"]) if yy <= B]
+        return [
+            (float(yy), float(qb - qa), float(lev))
+            for yy, qa, qb, lev in zip(y, p["qa"], p["qb"], p["level"])
+            if yy <= B
+        ]
 
 
 def _single(gr: _Group, B: float):
@@ -84,6 +87,7 @@ def _pair(g1: _Group, g2: _Group, B: float, level: int):
 
 def _saddle(pieces, counts, B) -> float:
     """The minimizer s0 > 0 of sB + Σ n_h log L_h(s) - 2 log s (L_h the transform of piece h)."""
+
     def slope(log_s):
         s = math.exp(log_s)
         tot = B - 2.0 / s
@@ -153,8 +157,8 @@ def _period(pieces, counts, s0: float, B: float) -> tuple[float, float]:
     and the log of the scale e^{s0 B} Π L_h(s0)^{n_h} / s0² the integrands are measured by."""
     stats = [_tilted(p, s0) for p in pieces]
     log_e0 = s0 * B + sum(n * st[0] for n, st in zip(counts, stats)) - 2 * math.log(s0)
-    var = sum(n * st[1] for n, st in zip(counts, stats)) + 2 / s0 ** 2
-    log_g_hat = log_e0 - 0.5 * math.log(2 * math.pi * var)         # saddle-point estimate of g
+    var = sum(n * st[1] for n, st in zip(counts, stats)) + 2 / s0**2
+    log_g_hat = log_e0 - 0.5 * math.log(2 * math.pi * var)  # saddle-point estimate of g
     need = math.log(1 / ALIAS_TOL) + max(0.0, -log_g_hat - math.log(s0) + 1.0, -log_g_hat)
     period = 2 * B
     for _ in range(4):
@@ -171,7 +175,7 @@ def _laplace(groups: Sequence[_Group], B: float, tol: float, level: int, hint: d
     The panels are refined (frequency ``rate`` doubled) until the probed u-tail is small;
     ``hint`` keeps the last rate that sufficed (relative to s0) between calls.
     """
-    tol = tol * 10.0 ** -level
+    tol = tol * 10.0**-level
     counts = [gr.n for gr in groups]
 
     def build(cut, rate, s0=None):
@@ -227,9 +231,9 @@ def _transform(p: _Piece, s0: float, du: float, k: int) -> tuple[np.ndarray, np.
     step = 64
     starts = np.arange(0, k, step)
     base = p.w * np.exp(-s0 * p.y)
-    v = np.exp(-1j * du * np.outer(p.y, starts)) * base[:, None]             # nodes x blocks
-    powers = np.exp(-1j * du * np.outer(np.arange(step), p.y))               # step x nodes
-    both = powers @ np.concatenate([v, v * p.psi[:, None]], axis=1)          # step x 2·blocks
+    v = np.exp(-1j * du * np.outer(p.y, starts)) * base[:, None]  # nodes x blocks
+    powers = np.exp(-1j * du * np.outer(np.arange(step), p.y))  # step x nodes
+    both = powers @ np.concatenate([v, v * p.psi[:, None]], axis=1)  # step x 2·blocks
     nb = starts.size
     return both[:, :nb].T.ravel()[:k], both[:, nb:].T.ravel()[:k]
 
@@ -243,7 +247,7 @@ def _group_states(gr: _Group, atoms) -> list[tuple[float, int, np.ndarray]]:
             continue
         j = gr.n - sum(ks)
         coef = math.factorial(gr.n) / (math.factorial(j) * math.prod(math.factorial(k) for k in ks))
-        coef *= math.prod(m ** k for (_, m, _), k in zip(atoms, ks))
+        coef *= math.prod(m**k for (_, m, _), k in zip(atoms, ks))
         out.append((coef, j, np.array(ks, dtype=float)))
     return out
 
@@ -297,8 +301,14 @@ def _tail(groups: Sequence[_Group], B: float, tol: float, level: int, hint: dict
     return _laplace(groups, B, tol, level, hint)
 
 
-def _moments(virtuals: Sequence[_Virtual], omega: np.ndarray, b: float, tol: float = 1e-10,
-             level: int = 0, hint: dict | None = None) -> _Moments:
+def _moments(
+    virtuals: Sequence[_Virtual],
+    omega: np.ndarray,
+    b: float,
+    tol: float = 1e-10,
+    level: int = 0,
+    hint: dict | None = None,
+) -> _Moments:
     """g(ω), the trade probability and D at weights ω (engine form, b the buyer's value).
 
     ``tol`` is the relative truncation target of the Bromwich sums; ``level`` 1 is the finer

@@ -54,7 +54,7 @@ class _Virtual:
         self.up = law.upper if np.isfinite(law.upper) else float(law.isf(1e-16))
         self.pools = self._find_pools()
         self.c = self.lo if self.q_lo == 0 else float(law.phi(self.lo))
-        self.shift = self.q_lo * (self.c - self.lo)      # = E[φ̄_clamped - φ̄ ; q < q_lo] >= 0
+        self.shift = self.q_lo * (self.c - self.lo)  # = E[φ̄_clamped - φ̄ ; q < q_lo] >= 0
         top = float(self.bar(np.array([self.hi]))[0]) if np.isfinite(self.hi) else np.inf
         self.top = np.inf if np.isnan(top) else top
         self.mean = self.hi + self.shift if np.isfinite(self.hi) else np.inf
@@ -62,8 +62,9 @@ class _Virtual:
     # -- ironing -------------------------------------------------------------------------
     def _find_pools(self) -> dict[str, np.ndarray]:
         law = self.law
-        q = np.unique(np.concatenate([np.linspace(0, 1, 4097)[1:-1], np.logspace(-15, -3, 49),
-                                      1 - np.logspace(-15, -3, 49)]))
+        q = np.unique(
+            np.concatenate([np.linspace(0, 1, 4097)[1:-1], np.logspace(-15, -3, 49), 1 - np.logspace(-15, -3, 49)])
+        )
         q = q[q > self.q_lo]
         theta = law.ppf(q)
         ok = np.isfinite(theta) & (theta > self.lo) & (theta < self.hi)
@@ -93,8 +94,13 @@ class _Virtual:
         if not pools:
             return empty
         arr = np.array(pools)
-        return {"a": arr[:, 0], "b": arr[:, 1], "qa": self.law.cdf(arr[:, 0]),
-                "qb": np.where(arr[:, 1] >= self.hi, 1.0, self.law.cdf(arr[:, 1])), "level": arr[:, 2]}
+        return {
+            "a": arr[:, 0],
+            "b": arr[:, 1],
+            "qa": self.law.cdf(arr[:, 0]),
+            "qb": np.where(arr[:, 1] >= self.hi, 1.0, self.law.cdf(arr[:, 1])),
+            "level": arr[:, 2],
+        }
 
     def _refine_pool(self, xs, ys, i, j) -> tuple[float, float, float]:
         """Exact ends (a, b) and level of one ironing interval, from its grid-hull guess."""
@@ -123,7 +129,7 @@ class _Virtual:
 
         with np.errstate(all="ignore"):
             sol = optimize.root(resid, [a0, b0], method="hybr", options={"xtol": 1e-14})
-        a, b = (sol.x if sol.success else (a0, b0))
+        a, b = sol.x if sol.success else (a0, b0)
         near = lambda v, k: theta_of(max(k - 1, 1)) <= v <= theta_of(min(k + 1, xs.size - 1))
         if not (sol.success and a < b and near(a, i) and near(b, j)):
             a, b = a0, b0
@@ -147,7 +153,7 @@ class _Virtual:
         """
         lam = np.atleast_1d(np.asarray(lam, dtype=float))
         span, kap = self.up - self.lo, 700.0
-        to_theta = lambda z: self.lo + span * (np.expm1(kap * z) / math.expm1(kap))   # no overflow for wide spans
+        to_theta = lambda z: self.lo + span * (np.expm1(kap * z) / math.expm1(kap))  # no overflow for wide spans
         z_lo, z_hi = np.zeros(lam.shape), np.ones(lam.shape)
         for _ in range(12):
             mid = 0.5 * (z_lo + z_hi)
@@ -155,21 +161,23 @@ class _Virtual:
             z_lo, z_hi = np.where(ok, mid, z_lo), np.where(ok, z_hi, mid)
         t_lo, t_hi = to_theta(z_lo), to_theta(z_hi)
         f_lo, f_hi = self.bar(t_lo) - lam, self.bar(t_hi) - lam
-        kept = np.zeros(lam.shape)                  # +1: hi kept last time, -1: lo kept last time
-        slow = np.zeros(lam.shape, dtype=bool)      # the last step did not halve the bracket
+        kept = np.zeros(lam.shape)  # +1: hi kept last time, -1: lo kept last time
+        slow = np.zeros(lam.shape, dtype=bool)  # the last step did not halve the bracket
         for _ in range(80):
             width = t_hi - t_lo
-            eps = 4 * np.finfo(float).eps                       # round-off floors below
-            if np.all((width <= 1e-14 * np.abs(t_lo - self.lo) + eps * np.abs(t_lo) + 1e-300)
-                      | (np.abs(f_lo) <= 1e-14 * np.abs(lam - self.c) + eps * np.abs(lam) + 1e-300)):
+            eps = 4 * np.finfo(float).eps  # round-off floors below
+            if np.all(
+                (width <= 1e-14 * np.abs(t_lo - self.lo) + eps * np.abs(t_lo) + 1e-300)
+                | (np.abs(f_lo) <= 1e-14 * np.abs(lam - self.c) + eps * np.abs(lam) + 1e-300)
+            ):
                 break
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                 t_fp = t_lo - f_lo * width / (f_hi - f_lo)
-            t_fp = np.clip(t_fp, t_lo + 1e-3 * width, t_hi - 1e-3 * width)     # safeguard: shrink >= 0.1%
+            t_fp = np.clip(t_fp, t_lo + 1e-3 * width, t_hi - 1e-3 * width)  # safeguard: shrink >= 0.1%
             t_new = np.where(np.isfinite(t_fp) & ~slow, t_fp, t_lo + 0.5 * width)
             f_new = self.bar(t_new) - lam
             ok = f_new <= 0
-            f_hi = np.where(ok & (kept > 0), 0.5 * f_hi, f_hi)        # Illinois: halve a stale end
+            f_hi = np.where(ok & (kept > 0), 0.5 * f_hi, f_hi)  # Illinois: halve a stale end
             f_lo = np.where(~ok & (kept < 0), 0.5 * f_lo, f_lo)
             t_lo, f_lo = np.where(ok, t_new, t_lo), np.where(ok, f_new, f_lo)
             t_hi, f_hi = np.where(ok, t_hi, t_new), np.where(ok, f_hi, f_new)

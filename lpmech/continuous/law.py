@@ -85,12 +85,15 @@ def _agent_law(instance: Instance, i: int) -> _Law:
     agent = instance.agents[i]
     info = agent.distribution
     if not info or "name" not in info:
-        raise InstanceError("the continuous solver needs a scipy.stats distribution for every agent "
-                            "(this agent is given by a grid)", field="distribution", agent=agent.name)
+        raise InstanceError(
+            "the continuous solver needs a scipy.stats distribution for every agent (this agent is given by a grid)",
+            field="distribution",
+            agent=agent.name,
+        )
     params = dict(info.get("params") or {})
     frozen = frozen_distribution(info["name"], params, agent=agent.name)
     kappa = float(instance.shares[i]) if instance.types == "total" else 1.0
-    flip = instance.flipped                # the engine form mirrors the sell side (Instance.engine)
+    flip = instance.flipped  # the engine form mirrors the sell side (Instance.engine)
     # identity of the per-share law: θ = v/κ has loc/κ and scale/κ (agents with equal keys share work)
     shape = tuple(sorted((k, float(v)) for k, v in params.items() if k not in ("loc", "scale")))
     key = (info["name"], shape, float(params.get("loc", 0.0)) / kappa, float(params.get("scale", 1.0)) / kappa, flip)
@@ -126,7 +129,11 @@ def _refuse_heavy_tail(law: _Law, name: str, instance: Instance) -> None:
     alpha = tail_index(law)
     if alpha <= MIN_TAIL_INDEX:
         tail = "upper tail of values" if law.flip else "lower tail of costs"
-        raise InstanceError(f"heavy-tailed laws whose {tail} decays like a power |θ|^-α with α <= "
-                            f"{MIN_TAIL_INDEX:g} (here α ≈ {alpha:.3g}: no mean, or nearly none) are not "
-                            "supported in the continuum; give every agent points to discretize",
-                            field="distribution", agent=name, source=instance.source)
+        raise InstanceError(
+            f"heavy-tailed laws whose {tail} decays like a power |θ|^-α with α <= "
+            f"{MIN_TAIL_INDEX:g} (here α ≈ {alpha:.3g}: no mean, or nearly none) are not "
+            "supported in the continuum; give every agent points to discretize",
+            field="distribution",
+            agent=name,
+            source=instance.source,
+        )

@@ -29,20 +29,26 @@ class _Model:
     b: float
     instance: Instance
     tol: float = 1e-10
-    hint: dict = field(default_factory=dict)      # Bromwich resolution that sufficed last time
+    hint: dict = field(default_factory=dict)  # Bromwich resolution that sufficed last time
 
     @classmethod
     def of(cls, instance: Instance, tol: float = 1e-10) -> _Model:
         if not isinstance(instance, Instance):
             raise TypeError(f"expected an Instance, got {type(instance).__name__}")
         if instance.joint is not None:
-            raise InstanceError("the continuous solver needs independent types (no [joint] table)",
-                                field="joint", source=instance.source)
+            raise InstanceError(
+                "the continuous solver needs independent types (no [joint] table)",
+                field="joint",
+                source=instance.source,
+            )
         mech = getattr(instance, "mechanism", None)
         if mech is not None and not mech.is_default:
-            raise InstanceError("the continuous solver covers the default mechanism only (Bayesian IC, "
-                                "interim participation, every agent a veto, profit)",
-                                field="mechanism", source=instance.source)
+            raise InstanceError(
+                "the continuous solver covers the default mechanism only (Bayesian IC, "
+                "interim participation, every agent a veto, profit)",
+                field="mechanism",
+                source=instance.source,
+            )
         cache: dict[tuple, _Virtual] = {}
         virtuals = []
         for i in range(instance.n):
@@ -67,11 +73,12 @@ def _optimize(model: _Model) -> np.ndarray:
     cs = np.array([v.c for v in model.virtuals])
     if n == 1:
         return np.ones(1)
-    if cs.max() >= model.b:                    # some agent never trades below b: g* = 0 there
+    if cs.max() >= model.b:  # some agent never trades below b: g* = 0 there
         return np.eye(n)[int(np.argmax(cs))]
     big = 1e100
 
     if n == 2:
+
         def slope(w):
             m = model.moments(np.array([w, 1 - w]))
             return float(np.clip((m.d[1] - m.d[0]) / max(m.value, 1e-300), -big, big))
@@ -83,16 +90,21 @@ def _optimize(model: _Model) -> np.ndarray:
         w = optimize.brentq(slope, 0.0, 1.0, xtol=1e-15, rtol=4 * np.finfo(float).eps)
         return np.array([w, 1 - w])
 
-    def fun(x):                                 # a looser tolerance is enough to find the region
+    def fun(x):  # a looser tolerance is enough to find the region
         x = np.clip(x, 0, None)
         m = model.moments(x / x.sum(), tol=max(model.tol, 1e-8))
         val = max(m.value, 1e-300)
         return math.log(val), np.clip(-m.d / val, -big, big)
 
-    res = optimize.minimize(fun, np.full(n, 1.0 / n), jac=True, method="SLSQP", bounds=[(0.0, 1.0)] * n,
-                            constraints=[{"type": "eq", "fun": lambda x: x.sum() - 1.0,
-                                          "jac": lambda x: np.ones_like(x)}],
-                            options={"ftol": 1e-12, "maxiter": 200})
+    res = optimize.minimize(
+        fun,
+        np.full(n, 1.0 / n),
+        jac=True,
+        method="SLSQP",
+        bounds=[(0.0, 1.0)] * n,
+        constraints=[{"type": "eq", "fun": lambda x: x.sum() - 1.0, "jac": lambda x: np.ones_like(x)}],
+        options={"ftol": 1e-12, "maxiter": 200},
+    )
     x = np.clip(res.x, 0, None)
     return x / x.sum()
 

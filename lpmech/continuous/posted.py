@@ -34,7 +34,7 @@ def _posted(model: _Model) -> tuple[float, float]:
     laws = [v.law for v in model.virtuals]
     b = model.b
     lo = max(_lower_end(law) for law in laws)
-    hi = min(b, max(v.hi for v in model.virtuals))   # above every top type raising p only loses
+    hi = min(b, max(v.hi for v in model.virtuals))  # above every top type raising p only loses
     if not lo < b:
         return math.nan, 0.0
 

@@ -34,9 +34,9 @@ _GL = np.polynomial.legendre.leggauss(GL_POINTS)
 class _Piece:
     """One agent's measure of Y = ω(φ̄ - c) on [0, cut] as weighted points (atoms included)."""
 
-    y: np.ndarray      # positions ω(φ̄ - c)
-    w: np.ndarray      # probabilities
-    psi: np.ndarray    # φ̄ - c at the points (for the gradient)
+    y: np.ndarray  # positions ω(φ̄ - c)
+    w: np.ndarray  # probabilities
+    psi: np.ndarray  # φ̄ - c at the points (for the gradient)
 
 
 def _graded(law: _Law, s: float, e: float, at_start: bool, support_end: bool) -> tuple[np.ndarray, float]:
@@ -54,12 +54,21 @@ def _graded(law: _Law, s: float, e: float, at_start: bool, support_end: bool) ->
     if support_end:
         left = law.cdf(pts) if at_start else law.sf(pts)
         small = np.flatnonzero(left <= 1e-17)
-        frac = frac[:int(small[0]) + 1] if small.size else frac
-    return pts[:frac.size], span * frac[-1]
+        frac = frac[: int(small[0]) + 1] if small.size else frac
+    return pts[: frac.size], span * frac[-1]
 
 
-def _panels(v: _Virtual, omega: float, s: float, e: float, rate: float, grade: tuple,
-            extra: Sequence[float] | np.ndarray, s0: float | None, refine: int) -> tuple[np.ndarray, list[tuple[float, float]]]:
+def _panels(
+    v: _Virtual,
+    omega: float,
+    s: float,
+    e: float,
+    rate: float,
+    grade: tuple,
+    extra: Sequence[float] | np.ndarray,
+    s0: float | None,
+    refine: int,
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """Breakpoints of [s, e], and the innermost end intervals as atoms (θ, mass).
 
     ``grade`` says for each end whether it is a support end ("support"), a cut where a
@@ -107,9 +116,17 @@ def _panels(v: _Virtual, omega: float, s: float, e: float, rate: float, grade: t
     return bp, ends
 
 
-def _piece(v: _Virtual, omega: float, cut: float, rate: float, atoms: bool = True,
-           extra: Sequence[float] | np.ndarray = (), s0: float | None = None, grade_cut: bool = False,
-           refine: int = 0) -> _Piece:
+def _piece(
+    v: _Virtual,
+    omega: float,
+    cut: float,
+    rate: float,
+    atoms: bool = True,
+    extra: Sequence[float] | np.ndarray = (),
+    s0: float | None = None,
+    grade_cut: bool = False,
+    refine: int = 0,
+) -> _Piece:
     """Quadrature points of Y = ω(φ̄ - c) on [0, cut] for one agent (see :class:`_Piece`).
 
     Gauss-Legendre panels in θ between the ironing intervals; ``rate`` is the largest |s| at
@@ -122,7 +139,7 @@ def _piece(v: _Virtual, omega: float, cut: float, rate: float, atoms: bool = Tru
     law = v.law
     lam_cut = v.c + cut / omega
     theta_cut = v.root(lam_cut)
-    ys, ws, ps = [np.zeros(1)], [np.array([v.q_lo])], [np.zeros(1)]          # clamp atom
+    ys, ws, ps = [np.zeros(1)], [np.array([v.q_lo])], [np.zeros(1)]  # clamp atom
     pools = v.pools
     inside = pools["level"] <= lam_cut
     if atoms:
@@ -139,13 +156,16 @@ def _piece(v: _Virtual, omega: float, cut: float, rate: float, atoms: bool = Tru
     for s, e in segments:
         if not e > s:
             continue
-        grade = ("support" if s == v.lo and v.q_lo == 0 else None,
-                 "support" if e >= v.hi else "cut" if grade_cut and e == theta_cut else None)
+        grade = (
+            "support" if s == v.lo and v.q_lo == 0 else None,
+            "support" if e >= v.hi else "cut" if grade_cut and e == theta_cut else None,
+        )
         bp, ends = _panels(v, omega, s, e, rate, grade, extra, s0, refine)
         mid, half = 0.5 * (bp[1:] + bp[:-1]), 0.5 * np.diff(bp)
         theta = np.concatenate([(mid[:, None] + half[:, None] * x[None, :]).ravel(), [t for t, _ in ends]])
-        weight = np.concatenate([(half[:, None] * wgl[None, :]).ravel() * law.pdf(theta[:mid.size * x.size]),
-                                 [m for _, m in ends]])
+        weight = np.concatenate(
+            [(half[:, None] * wgl[None, :]).ravel() * law.pdf(theta[: mid.size * x.size]), [m for _, m in ends]]
+        )
         phi = law.phi(theta)
         ok = np.isfinite(phi) & (weight > 0)
         ys.append(omega * (phi[ok] - v.c))

@@ -60,12 +60,19 @@ class ContinuousResult:
     def to_dict(self) -> dict:
         """JSON-ready dict (non-finite numbers become None)."""
         num = lambda x: float(x) if x is not None and math.isfinite(x) else None
-        return {"status": self.status, "side": self.side, "value": num(self.value),
-                "omega": [float(w) for w in self.omega],
-                "posted_price": {"price": num(self.posted_price), "value": num(self.posted_value)},
-                "ratio": num(self.ratio), "value_error": num(self.value_error),
-                "trade_probability": num(self.trade_probability), "solve_seconds": float(self.seconds),
-                "method": "continuous", "formulation": "continuous"}
+        return {
+            "status": self.status,
+            "side": self.side,
+            "value": num(self.value),
+            "omega": [float(w) for w in self.omega],
+            "posted_price": {"price": num(self.posted_price), "value": num(self.posted_value)},
+            "ratio": num(self.ratio),
+            "value_error": num(self.value_error),
+            "trade_probability": num(self.trade_probability),
+            "solve_seconds": float(self.seconds),
+            "method": "continuous",
+            "formulation": "continuous",
+        }
 
     def summary(self) -> str:
         """A readable multi-line summary (value, ω, posted price and ratio, error estimate)."""
@@ -73,14 +80,17 @@ class ContinuousResult:
         width = max([len(n) for n in self.names] + [1])
         cells = [f"{name:<{width}} {w:.8f}" for name, w in zip(self.names, self.omega)]
         per_line = 1 if len(cells) <= 10 else 4
-        lines = [f"Continuous types, {self.side} side, {len(self.names)} agent(s): {self.status}",
-                 f"  optimal value      {self.value:.10g}   (estimated error {self.value_error:.1e}, "
-                 f"relative {rel:.1e})",
-                 "  weights ω"]
-        lines += ["    " + "   ".join(cells[k:k + per_line]) for k in range(0, len(cells), per_line)]
+        lines = [
+            f"Continuous types, {self.side} side, {len(self.names)} agent(s): {self.status}",
+            f"  optimal value      {self.value:.10g}   (estimated error {self.value_error:.1e}, relative {rel:.1e})",
+            "  weights ω",
+        ]
+        lines += ["    " + "   ".join(cells[k : k + per_line]) for k in range(0, len(cells), per_line)]
         if math.isfinite(self.posted_price):
-            lines.append(f"  best posted price  {self.posted_price:.8g} for the whole good (each agent paid its "
-                         f"share of it), value {self.posted_value:.8g}; optimal/posted = {self.ratio:.6g}")
+            lines.append(
+                f"  best posted price  {self.posted_price:.8g} for the whole good (each agent paid its "
+                f"share of it), value {self.posted_value:.8g}; optimal/posted = {self.ratio:.6g}"
+            )
         else:
             lines.append("  best posted price  none (no price trades at a profit)")
         lines.append(f"  trade probability  {self.trade_probability:.6g}")

@@ -24,9 +24,23 @@ from .data import EXACT_MAX_PROFILES, GENERAL_EXACT_MAX_PROFILES, Certificate, E
 from .general import certify_general
 from .maximin import certify_maximin, maximin_bounds
 
-__all__ = ["certify", "prove", "check", "float_certificate", "certify_maximin", "maximin_bounds", "certify_general",
-           "verify_exact", "ExactAudit", "Certificate", "ExactData", "exact_data", "to_fraction",
-           "EXACT_MAX_PROFILES", "GENERAL_EXACT_MAX_PROFILES"]
+__all__ = [
+    "certify",
+    "prove",
+    "check",
+    "float_certificate",
+    "certify_maximin",
+    "maximin_bounds",
+    "certify_general",
+    "verify_exact",
+    "ExactAudit",
+    "Certificate",
+    "ExactData",
+    "exact_data",
+    "to_fraction",
+    "EXACT_MAX_PROFILES",
+    "GENERAL_EXACT_MAX_PROFILES",
+]
 
 
 def _uses_maximin(instance) -> bool:
@@ -81,11 +95,18 @@ def check(cert: Certificate) -> Certificate:
     gap = "unknown" if cert.gap is None else f"{cert.gap} (≈ {float(cert.gap):.3g})"
     lo = "none" if cert.lower is None else str(cert.lower)
     up = "none" if cert.upper is None else str(cert.upper)
-    checks = {"certificate_gap": float(cert.gap) if cert.gap is not None else float("inf"),
-              "lower": lo, "upper": up, "reason": cert.reason}
-    raise CheckError(["exact_certificate"], checks,
-                     message=f"exact certificate failed ({cert.formulation}): {cert.reason}; "
-                             f"lower {lo}, upper {up}, exact gap {gap}")
+    checks = {
+        "certificate_gap": float(cert.gap) if cert.gap is not None else float("inf"),
+        "lower": lo,
+        "upper": up,
+        "reason": cert.reason,
+    }
+    raise CheckError(
+        ["exact_certificate"],
+        checks,
+        message=f"exact certificate failed ({cert.formulation}): {cert.reason}; "
+        f"lower {lo}, upper {up}, exact gap {gap}",
+    )
 
 
 def prove(instance, result=None) -> Certificate:
@@ -117,6 +138,14 @@ def float_certificate(result) -> Certificate:
     lower, upper = values["V(x)"], values["g(omega)"]
     tol = limit(lower, upper, rtol=CERTIFICATE_RTOL)
     lo, up = Fraction(lower), Fraction(upper)
-    return Certificate(method="float", proven=abs(upper - lower) <= tol, value=lo, lower=lo, upper=up,
-                       gap=up - lo, seconds=time.perf_counter() - start, formulation="maximin",
-                       reason="" if abs(upper - lower) <= tol else f"float gap {upper - lower:.3g} > {tol:.3g}")
+    return Certificate(
+        method="float",
+        proven=abs(upper - lower) <= tol,
+        value=lo,
+        lower=lo,
+        upper=up,
+        gap=up - lo,
+        seconds=time.perf_counter() - start,
+        formulation="maximin",
+        reason="" if abs(upper - lower) <= tol else f"float gap {upper - lower:.3g} > {tol:.3g}",
+    )

@@ -58,16 +58,25 @@ class ExactAudit:
 
     def to_dict(self) -> dict:
         """JSON-ready: fraction strings beside floats."""
-        out: dict[str, Any] = {"ic": self.ic, "participation": self.participation, "worst_ic": self.worst_ic,
-                               "worst_ir": self.worst_ir}
+        out: dict[str, Any] = {
+            "ic": self.ic,
+            "participation": self.participation,
+            "worst_ic": self.worst_ic,
+            "worst_ir": self.worst_ir,
+        }
         for key in ("max_ic_violation", "max_ir_violation", "profit", "max_bound_violation"):
             v = getattr(self, key)
             out[key] = fraction_str(v)
             out[f"{key}_float"] = float(v)
-        out["per_agent"] = [{"agent": a["agent"], "ic_violation": fraction_str(a["ic_violation"]),
-                             "ir_violation": fraction_str(a["ir_violation"]),
-                             "interim_utility": [fraction_str(u) for u in a["interim_utility"]]}
-                            for a in self.per_agent]
+        out["per_agent"] = [
+            {
+                "agent": a["agent"],
+                "ic_violation": fraction_str(a["ic_violation"]),
+                "ir_violation": fraction_str(a["ir_violation"]),
+                "interim_utility": [fraction_str(u) for u in a["interim_utility"]],
+            }
+            for a in self.per_agent
+        ]
         return out
 
 
@@ -81,8 +90,9 @@ def _argmax(arr: np.ndarray):
     return np.unravel_index(where, arr.shape), best
 
 
-def verify_exact(instance, x, m, *, ic: str = "bayesian", participation: str = "interim",
-                 veto: Sequence[str] | None = None) -> ExactAudit:
+def verify_exact(
+    instance, x, m, *, ic: str = "bayesian", participation: str = "interim", veto: Sequence[str] | None = None
+) -> ExactAudit:
     """Audit a mechanism by brute force in exact rational arithmetic.
 
     Parameters
@@ -143,19 +153,19 @@ def verify_exact(instance, x, m, *, ic: str = "bayesian", participation: str = "
         share = q(data.shares[i])
         grid = qarray(data.grids[i])
         k = grid.size
-        xi = np.moveaxis(x, i, 0).reshape(k, -1)          # [report s, others r]
+        xi = np.moveaxis(x, i, 0).reshape(k, -1)  # [report s, others r]
         mi = np.moveaxis(m, i, 0).reshape(k, -1)
-        pi = np.moveaxis(joint, i, 0).reshape(k, -1)      # [true t, others r]
+        pi = np.moveaxis(joint, i, 0).reshape(k, -1)  # [true t, others r]
         marg = pi.sum(axis=1)
         if data.independent:
-            belief_row = pi[0] / marg[0]                   # the same belief for every type
-            exp_m = np.broadcast_to(mi.dot(belief_row), (k, k))     # [t, s] = E[m(s, θ_-i)]
+            belief_row = pi[0] / marg[0]  # the same belief for every type
+            exp_m = np.broadcast_to(mi.dot(belief_row), (k, k))  # [t, s] = E[m(s, θ_-i)]
             exp_x = np.broadcast_to(xi.dot(belief_row), (k, k))
         else:
             belief = pi / marg[:, None]
             exp_m = belief.dot(mi.T)
             exp_x = belief.dot(xi.T)
-        util = (share * sign) * (exp_m - grid[:, None] * exp_x)      # [t, s]
+        util = (share * sign) * (exp_m - grid[:, None] * exp_x)  # [t, s]
         truthful = np.array([util[t, t] for t in range(k)], dtype=object)
         if ic == "bayesian":
             gains = util - truthful[:, None]
@@ -163,14 +173,18 @@ def verify_exact(instance, x, m, *, ic: str = "bayesian", participation: str = "
             ic_where = {"agent": name, "type": float(grid[t_i]), "report": float(grid[s_i])}
         else:
             gap, ic_where = None, None
-            for t in range(k):                                 # every θ_−i, possible or not
-                u = (share * sign) * (mi - grid[t] * xi)                      # [s, r]
+            for t in range(k):  # every θ_−i, possible or not
+                u = (share * sign) * (mi - grid[t] * xi)  # [s, r]
                 g = u - u[t][None, :]
                 (s_b, r_b), v = _argmax(g)
                 if gap is None or v > gap:
                     gap = v
-                    ic_where = {"agent": name, "type": float(grid[t]), "report": float(grid[s_b]),
-                                "others_profile": int(r_b)}
+                    ic_where = {
+                        "agent": name,
+                        "type": float(grid[t]),
+                        "report": float(grid[s_b]),
+                        "others_profile": int(r_b),
+                    }
         gap = max(gap, ZERO)
         if gap > worst_ic:
             worst_ic, where_ic = gap, ic_where
@@ -182,14 +196,20 @@ def verify_exact(instance, x, m, *, ic: str = "bayesian", participation: str = "
                 ir_where = {"agent": name, "type": float(grid[t])}
             else:
                 u = (share * sign) * (mi - grid[:, None] * xi)
-                for t, r in itertools.product(range(k), range(u.shape[1])):    # every profile
+                for t, r in itertools.product(range(k), range(u.shape[1])):  # every profile
                     if -u[t, r] > ir_gap:
                         ir_gap = -u[t, r]
                         ir_where = {"agent": name, "type": float(grid[t]), "others_profile": int(r)}
         if ir_gap > worst_ir:
             worst_ir, where_ir = ir_gap, ir_where
-        per_agent.append({"agent": name, "ic_violation": frac(gap), "ir_violation": frac(ir_gap),
-                          "interim_utility": [frac(u) for u in truthful]})
+        per_agent.append(
+            {
+                "agent": name,
+                "ic_violation": frac(gap),
+                "ir_violation": frac(ir_gap),
+                "interim_utility": [frac(u) for u in truthful],
+            }
+        )
     d = q(data.designer_value)
     if data.side == "buy":
         profit = (joint * (d * x - m)).sum()
@@ -197,6 +217,14 @@ def verify_exact(instance, x, m, *, ic: str = "bayesian", participation: str = "
         profit = (joint * (m - d * x)).sum()
     below = max((-v for v in x.ravel() if v < 0), default=ZERO)
     above = max((v - 1 for v in x.ravel() if v > 1), default=ZERO)
-    return ExactAudit(max_ic_violation=frac(worst_ic), max_ir_violation=frac(worst_ir), profit=frac(profit),
-                      max_bound_violation=frac(max(below, above)), worst_ic=where_ic, worst_ir=where_ir,
-                      per_agent=per_agent, ic=ic, participation=participation)
+    return ExactAudit(
+        max_ic_violation=frac(worst_ic),
+        max_ir_violation=frac(worst_ir),
+        profit=frac(profit),
+        max_bound_violation=frac(max(below, above)),
+        worst_ic=where_ic,
+        worst_ir=where_ir,
+        per_agent=per_agent,
+        ic=ic,
+        participation=participation,
+    )

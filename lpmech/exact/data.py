@@ -23,8 +23,20 @@ import numpy as np
 
 from ..errors import InstanceError
 
-__all__ = ["ExactData", "ExactEngine", "Certificate", "exact_data", "to_fraction", "q", "frac",
-           "qarray", "fraction_str", "EXACT_MAX_PROFILES", "GENERAL_EXACT_MAX_PROFILES", "check_exact_size"]
+__all__ = [
+    "ExactData",
+    "ExactEngine",
+    "Certificate",
+    "exact_data",
+    "to_fraction",
+    "q",
+    "frac",
+    "qarray",
+    "fraction_str",
+    "EXACT_MAX_PROFILES",
+    "GENERAL_EXACT_MAX_PROFILES",
+    "check_exact_size",
+]
 
 #: The exact maximin path keeps a few object arrays over the profiles (an fmpq each): above this
 #: many profiles it refuses (InstanceError) rather than answer in floats.
@@ -109,9 +121,9 @@ class ExactEngine:
     Sell side = buy side with types negated and grids reversed, b = −c (docs/model.md, section 1).
     """
 
-    grids: tuple[np.ndarray, ...]          # increasing per-share costs, fmpq
-    probs: tuple[np.ndarray, ...] | None   # marginal pmfs, fmpq (None when correlated)
-    joint: np.ndarray | None               # joint pmf, fmpq (None when independent)
+    grids: tuple[np.ndarray, ...]  # increasing per-share costs, fmpq
+    probs: tuple[np.ndarray, ...] | None  # marginal pmfs, fmpq (None when correlated)
+    joint: np.ndarray | None  # joint pmf, fmpq (None when independent)
     b: flint.fmpq
     flip: bool
 
@@ -293,21 +305,34 @@ def exact_data(instance) -> ExactData:
             ep = _get(a, "exact_probs")
             if ep is None:
                 exact = False
-                marginals.append(_normalized([to_fraction(v, field="probs", agent=a.name)
-                                              for v in np.asarray(a.probs).tolist()]))
+                marginals.append(
+                    _normalized([to_fraction(v, field="probs", agent=a.name) for v in np.asarray(a.probs).tolist()])
+                )
             else:
                 marginals.append(tuple(to_fraction(v, field="probs", agent=a.name) for v in ep))
         probs = tuple(marginals)
-    return ExactData(side=instance.side, names=names, shares=shares, grids=grids, probs=probs, joint=joint,
-                     designer_value=dv, source=instance.source, exact_input=exact)
+    return ExactData(
+        side=instance.side,
+        names=names,
+        shares=shares,
+        grids=grids,
+        probs=probs,
+        joint=joint,
+        designer_value=dv,
+        source=instance.source,
+        exact_input=exact,
+    )
 
 
 def check_exact_size(n_profiles: int, limit: int, what: str, source: str | None = None) -> None:
     """Raise :class:`InstanceError` naming ``limit`` when ``n_profiles`` exceeds it."""
     if n_profiles > limit:
-        raise InstanceError(f"the exact certificate of the {what} handles at most {limit:,} profiles; "
-                            f"this grid has {n_profiles:,} (no float answer is given in its place)",
-                            field="agents", source=source)
+        raise InstanceError(
+            f"the exact certificate of the {what} handles at most {limit:,} profiles; "
+            f"this grid has {n_profiles:,} (no float answer is given in its place)",
+            field="agents",
+            source=source,
+        )
 
 
 def _num(v: Fraction | None) -> float | None:
@@ -360,8 +385,16 @@ class Certificate:
     transfer: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
-    def from_bounds(cls, lower: Fraction | None, upper: Fraction | None, *, seconds: float,
-                    formulation: str, reason: str = "", **extra) -> Certificate:
+    def from_bounds(
+        cls,
+        lower: Fraction | None,
+        upper: Fraction | None,
+        *,
+        seconds: float,
+        formulation: str,
+        reason: str = "",
+        **extra,
+    ) -> Certificate:
         """An exact certificate from two bounds: proven iff both exist, agree, and no reason is given."""
         gap = None if lower is None or upper is None else upper - lower
         proven = gap == 0 and not reason
@@ -371,8 +404,18 @@ class Certificate:
             reason = "no exactly feasible mechanism"
         if upper is None and not reason:
             reason = "no finite exact dual bound"
-        return cls(method="exact", proven=proven, value=lower, lower=lower, upper=upper, gap=gap,
-                   seconds=seconds, formulation=formulation, reason="" if proven else reason, **extra)
+        return cls(
+            method="exact",
+            proven=proven,
+            value=lower,
+            lower=lower,
+            upper=upper,
+            gap=gap,
+            seconds=seconds,
+            formulation=formulation,
+            reason="" if proven else reason,
+            **extra,
+        )
 
     def to_dict(self) -> dict:
         """JSON-ready: each exact number as a fraction string beside its float.
@@ -399,8 +442,10 @@ class Certificate:
     def summary(self) -> str:
         """One line: the value as a fraction and a decimal, and whether it is proven."""
         if self.proven:
-            return (f"value {self.value} = {float(self.value):.12g}, proven optimal in "
-                    f"{'exact arithmetic' if self.method == 'exact' else 'floating point'} ({self.seconds:.2f} s)")
+            return (
+                f"value {self.value} = {float(self.value):.12g}, proven optimal in "
+                f"{'exact arithmetic' if self.method == 'exact' else 'floating point'} ({self.seconds:.2f} s)"
+            )
         lo = "-" if self.lower is None else f"{self.lower} = {float(self.lower):.12g}"
         up = "-" if self.upper is None else f"{self.upper} = {float(self.upper):.12g}"
         return f"not proven ({self.reason}); lower {lo}, upper {up} ({self.seconds:.2f} s)"

@@ -60,8 +60,9 @@ def _add(entries: dict, col: int, val) -> None:
     entries[col] = entries.get(col, ZERO) + val
 
 
-def exact_general_lp(data: ExactData, ic: str, participation: str, vetoes: tuple[str, ...],
-                     pareto: float | None) -> tuple[ExactLP, int]:
+def exact_general_lp(
+    data: ExactData, ic: str, participation: str, vetoes: tuple[str, ...], pareto: float | None
+) -> tuple[ExactLP, int]:
     """The general LP as an :class:`ExactLP` over columns [x, m, interim expectations].
 
     Parameters
@@ -89,7 +90,7 @@ def exact_general_lp(data: ExactData, ic: str, participation: str, vetoes: tuple
     for i, name in enumerate(data.names):
         grid = qarray(data.grids[i])
         k = grid.size
-        view = np.moveaxis(flat, i, 0).reshape(k, -1)                 # [own type, others]
+        view = np.moveaxis(flat, i, 0).reshape(k, -1)  # [own type, others]
         weight = pmf[view]
         marg = weight.sum(axis=1)
         belief = weight / marg[:, None]
@@ -102,7 +103,7 @@ def exact_general_lp(data: ExactData, ic: str, participation: str, vetoes: tuple
         needs_interim = ic == "bayesian" or (name in vetoes and participation == "interim")
         aux = None
         if needs_interim:
-            aux = n_cols                                               # EX[u, s] at aux + 2(u K + s), EM next
+            aux = n_cols  # EX[u, s] at aux + 2(u K + s), EM next
             n_cols += 2 * len(beliefs) * k
             for u, bel in enumerate(beliefs):
                 live = np.flatnonzero(bel != ZERO)
@@ -148,7 +149,7 @@ def exact_general_lp(data: ExactData, ic: str, participation: str, vetoes: tuple
                 for t in range(k):
                     B.row(interim_payoff(t, t), ZERO, None)
             else:
-                for t in range(k):                              # every profile, zero-probability ones too
+                for t in range(k):  # every profile, zero-probability ones too
                     for r in range(view.shape[1]):
                         B.row(ex_post_payoff(t, t, r), ZERO, None)
     # objective: profit + λ·surplus; profit = sign·(d x − m), surplus = sign·(m − Σσθ x)
@@ -162,11 +163,21 @@ def exact_general_lp(data: ExactData, ic: str, participation: str, vetoes: tuple
     mean_type = mean_type.ravel()
     c = np.full(n_cols, ZERO, dtype=object)
     c[:n] = sign * pmf * (d - lam * mean_type)
-    c[n:2 * n] = -sign * pmf * (ONE - lam)
+    c[n : 2 * n] = -sign * pmf * (ONE - lam)
     col_lo = [ZERO] * n + [None] * (n_cols - n)
     col_hi = [ONE] * n + [None] * (n_cols - n)
-    lp = ExactLP(np.array(B.rows, dtype=np.int64), np.array(B.cols, dtype=np.int64),
-                 np.array(B.vals, dtype=object), len(B.lo), n_cols, B.lo, B.hi, col_lo, col_hi, c)
+    lp = ExactLP(
+        np.array(B.rows, dtype=np.int64),
+        np.array(B.cols, dtype=np.int64),
+        np.array(B.vals, dtype=object),
+        len(B.lo),
+        n_cols,
+        B.lo,
+        B.hi,
+        col_lo,
+        col_hi,
+        c,
+    )
     return lp, n
 
 
@@ -201,27 +212,37 @@ def certify_general(instance, *, mechanism: Mapping | None = None, audit: bool =
 
     start = time.perf_counter()
     check_exact_size(instance.n_profiles, GENERAL_EXACT_MAX_PROFILES, "general LP", instance.source)
-    resolved = assemble(instance, mechanism=mechanism)          # validates the options (λ <= 1, a veto)
+    resolved = assemble(instance, mechanism=mechanism)  # validates the options (λ <= 1, a veto)
     inst, vetoes = resolved.instance, resolved.vetoes
     mech = inst.mechanism
     from ..errors import InstanceError
 
     if mech.transfers != "shares":
-        raise InstanceError(f'is "{mech.transfers}": the exact certificate covers one shared transfer only '
-                            '(its LP has no per-agent transfer columns); use --certify float',
-                            field="mechanism.transfers", source=inst.source)
-    for name, what in (("participation", mech.participation == "ex-ante"), ("outside_option", mech.outside_option),
-                       ("consent", mech.consent is not None), ("no_subsidy", mech.no_subsidy),
-                       ("max_transfer", mech.max_transfer is not None), ("budget", mech.budget is not None),
-                       ("min_trade_probability", mech.min_trade_probability is not None),
-                       ("ic", mech.ic == "ex-post"),
-                       ("interdependence", getattr(inst, "interdependence", None) is not None)):
+        raise InstanceError(
+            f'is "{mech.transfers}": the exact certificate covers one shared transfer only '
+            "(its LP has no per-agent transfer columns); use --certify float",
+            field="mechanism.transfers",
+            source=inst.source,
+        )
+    for name, what in (
+        ("participation", mech.participation == "ex-ante"),
+        ("outside_option", mech.outside_option),
+        ("consent", mech.consent is not None),
+        ("no_subsidy", mech.no_subsidy),
+        ("max_transfer", mech.max_transfer is not None),
+        ("budget", mech.budget is not None),
+        ("min_trade_probability", mech.min_trade_probability is not None),
+        ("ic", mech.ic == "ex-post"),
+        ("interdependence", getattr(inst, "interdependence", None) is not None),
+    ):
         if what:
-            raise InstanceError("is not covered by the exact certificate (its LP has interim and ex-post "
-                                "participation with zero outside options, a fixed veto set, no transfer or "
-                                "trade constraints); use --certify float",
-                                field=name if name == "interdependence" else f"mechanism.{name}",
-                                source=inst.source)
+            raise InstanceError(
+                "is not covered by the exact certificate (its LP has interim and ex-post "
+                "participation with zero outside options, a fixed veto set, no transfer or "
+                "trade constraints); use --certify float",
+                field=name if name == "interdependence" else f"mechanism.{name}",
+                source=inst.source,
+            )
     data = exact_data(inst)
     lp, n = exact_general_lp(data, mech.ic, mech.participation, vetoes, mech.pareto)
     lower, upper, v, _y, reason, pivots = certify_lp(lp, "general LP (exact certificate)")
@@ -229,7 +250,7 @@ def certify_general(instance, *, mechanism: Mapping | None = None, audit: bool =
     alloc = trans = None
     if v is not None and lower is not None and audit:
         x = v[:n].reshape(data.shape)
-        m = v[n:2 * n].reshape(data.shape)
+        m = v[n : 2 * n].reshape(data.shape)
         res = verify_exact(data, x, m, ic=mech.ic, participation=mech.participation, veto=vetoes)
         pmf = data.joint_pmf()
         surplus = frac(ZERO)
@@ -238,17 +259,29 @@ def certify_general(instance, *, mechanism: Mapping | None = None, audit: bool =
             marg = pmf.sum(axis=others) if others else pmf
             surplus += sum((frac(p) * u for p, u in zip(np.ravel(marg), a["interim_utility"])), frac(ZERO))
         lam = frac(q(mech.pareto)) if mech.pareto else 0
-        checks.update({"max_ic_violation": res.max_ic_violation, "max_ir_violation": res.max_ir_violation,
-                       "audit_profit": res.profit, "audit_surplus": surplus})
+        checks.update(
+            {
+                "max_ic_violation": res.max_ic_violation,
+                "max_ir_violation": res.max_ir_violation,
+                "audit_profit": res.profit,
+                "audit_surplus": surplus,
+            }
+        )
         if res.max_ic_violation != 0 or res.max_ir_violation != 0 or res.max_bound_violation != 0:
-            reason = reason or (f"the exact audit finds IC violation {res.max_ic_violation}, IR violation "
-                                f"{res.max_ir_violation}")
+            reason = reason or (
+                f"the exact audit finds IC violation {res.max_ic_violation}, IR violation {res.max_ir_violation}"
+            )
         elif res.profit + lam * surplus != frac(lower):
             reason = reason or f"the audited objective {res.profit + lam * surplus} differs from c·v = {frac(lower)}"
         alloc = np.vectorize(frac, otypes=[object])(x)
         trans = np.vectorize(frac, otypes=[object])(m)
-    cert = Certificate.from_bounds(None if lower is None else frac(lower), None if upper is None else frac(upper),
-                                   seconds=time.perf_counter() - start, formulation="general", reason=reason,
-                                   checks=checks)
+    cert = Certificate.from_bounds(
+        None if lower is None else frac(lower),
+        None if upper is None else frac(upper),
+        seconds=time.perf_counter() - start,
+        formulation="general",
+        reason=reason,
+        checks=checks,
+    )
     cert.allocation, cert.transfer = alloc, trans
     return cert

@@ -28,8 +28,16 @@ import scipy.sparse as sp
 from ..highs import INF, make_highs, row_scaled, run
 from .data import ONE, ZERO
 
-__all__ = ["ExactLP", "BasisPoint", "float_basis", "basis_point", "dual_bound", "primal_violation", "prove_from_basis",
-           "certify_lp"]
+__all__ = [
+    "ExactLP",
+    "BasisPoint",
+    "float_basis",
+    "basis_point",
+    "dual_bound",
+    "primal_violation",
+    "prove_from_basis",
+    "certify_lp",
+]
 
 #: Basis systems up to this size use flint's default solver; larger ones Dixon's p-adic lifting.
 DIXON_MIN_SIZE = 60
@@ -55,8 +63,10 @@ class ExactLP:
     c: np.ndarray
 
     def float_matrix(self) -> sp.csr_matrix:
-        return sp.csr_matrix((np.array([float(v) for v in self.vals], dtype=float), (self.rows, self.cols)),
-                             shape=(self.n_rows, self.n_cols))
+        return sp.csr_matrix(
+            (np.array([float(v) for v in self.vals], dtype=float), (self.rows, self.cols)),
+            shape=(self.n_rows, self.n_cols),
+        )
 
     def activity(self, v: np.ndarray) -> np.ndarray:
         """A v exactly (fmpq object array)."""
@@ -148,8 +158,9 @@ def basis_point(lp: ExactLP, col_status: list, row_status: list) -> BasisPoint:
     b_cols = [j for j, s in enumerate(col_status) if s == basic]
     n_rows_nb = [r for r, s in enumerate(row_status) if s != basic]
     if len(b_cols) != len(n_rows_nb):
-        return BasisPoint(None, None, f"the basis is not square ({len(b_cols)} basic columns, "
-                                      f"{len(n_rows_nb)} nonbasic rows)")
+        return BasisPoint(
+            None, None, f"the basis is not square ({len(b_cols)} basic columns, {len(n_rows_nb)} nonbasic rows)"
+        )
     v = np.full(lp.n_cols, ZERO, dtype=object)
     for j, s in enumerate(col_status):
         if s == basic:
@@ -164,7 +175,7 @@ def basis_point(lp: ExactLP, col_status: list, row_status: list) -> BasisPoint:
         elif lo is not None and hi is not None and s != highspy.HighsBasisStatus.kZero:
             v[j] = lo
         else:
-            v[j] = ZERO                                 # a free nonbasic column
+            v[j] = ZERO  # a free nonbasic column
     row_pos = {r: k for k, r in enumerate(n_rows_nb)}
     col_pos = {j: k for k, j in enumerate(b_cols)}
     n = len(b_cols)
@@ -287,8 +298,11 @@ def _pivot(lp: ExactLP, cs: list, rs: list, pt: BasisPoint) -> tuple[list, list]
     def can_down(k):
         return st[k] != _BASIC and (lo[k] is None or val[k] > lo[k])
 
-    p_bad = [k for k in range(nvar) if st[k] == _BASIC and
-             ((lo[k] is not None and val[k] < lo[k]) or (hi[k] is not None and val[k] > hi[k]))]
+    p_bad = [
+        k
+        for k in range(nvar)
+        if st[k] == _BASIC and ((lo[k] is not None and val[k] < lo[k]) or (hi[k] is not None and val[k] > hi[k]))
+    ]
     d_bad = [k for k in range(nvar) if (rate[k] > 0 and can_up(k)) or (rate[k] < 0 and can_down(k))]
     new_cs, new_rs = list(cs), list(rs)
 
@@ -298,7 +312,7 @@ def _pivot(lp: ExactLP, cs: list, rs: list, pt: BasisPoint) -> tuple[list, list]
         else:
             new_rs[k - nc] = status
 
-    if not p_bad and d_bad:                                  # primal simplex step
+    if not p_bad and d_bad:  # primal simplex step
         q = d_bad[0]
         sigma = 1 if rate[q] > 0 else -1
         dv = np.full(nc, ZERO, dtype=object)
@@ -329,15 +343,15 @@ def _pivot(lp: ExactLP, cs: list, rs: list, pt: BasisPoint) -> tuple[list, list]
             if best is None or t < best or (t == best and k < leave):
                 best, leave, bound = t, k, b
         if leave is None:
-            return None                                     # unbounded direction
+            return None  # unbounded direction
         if leave != q:
             set_status(q, _BASIC)
         set_status(leave, bound)
         return new_cs, new_rs
-    if p_bad and not d_bad:                                  # dual simplex step
+    if p_bad and not d_bad:  # dual simplex step
         p = p_bad[0]
-        up = lo[p] is not None and val[p] < lo[p]           # p must rise to its lower bound
-        base: dict[int, flint.fmpq] = {}                    # row p's entries in nonbasic columns
+        up = lo[p] is not None and val[p] < lo[p]  # p must rise to its lower bound
+        base: dict[int, flint.fmpq] = {}  # row p's entries in nonbasic columns
         if p < nc:
             rhs = [ONE if j == p else ZERO for j in b_cols]
         else:
@@ -364,14 +378,14 @@ def _pivot(lp: ExactLP, cs: list, rs: list, pt: BasisPoint) -> tuple[list, list]
         for k in range(nvar):
             if st[k] == _BASIC or alpha[k] == 0 or (lo[k] is not None and hi[k] is not None and lo[k] == hi[k]):
                 continue
-            need = alpha[k] if up else -alpha[k]            # p moves by need per unit increase of k
+            need = alpha[k] if up else -alpha[k]  # p moves by need per unit increase of k
             if not ((need > 0 and can_up(k)) or (need < 0 and can_down(k))):
                 continue
             t = abs(rate[k]) / abs(alpha[k])
             if best is None or t < best:
                 best, enter = t, k
         if enter is None:
-            return None                                     # the LP is infeasible
+            return None  # the LP is infeasible
         set_status(enter, _BASIC)
         set_status(p, _LOWER if up else _UPPER)
         return new_cs, new_rs
@@ -404,8 +418,9 @@ def prove_from_basis(lp: ExactLP, cs: list, rs: list, *, max_pivots: int = MAX_R
             if viol == 0:
                 lower = objective(lp, pt.v)
             else:
-                reason = reason or (f"the basic solution violates a constraint by {float(viol):.3g} "
-                                    "in exact arithmetic")
+                reason = reason or (
+                    f"the basic solution violates a constraint by {float(viol):.3g} in exact arithmetic"
+                )
         if pt.y is not None:
             upper = dual_bound(lp, pt.y)
             if upper is None:

@@ -60,19 +60,28 @@ from .data import (
 )
 from .lp import ExactLP, certify_lp
 
-__all__ = ["virtual_costs_exact", "iron_exact", "MaximinExact", "exact_transfers", "certify_maximin",
-           "maximin_bounds", "exact_omega", "descend_omega", "simplex_point"]
+__all__ = [
+    "virtual_costs_exact",
+    "iron_exact",
+    "MaximinExact",
+    "exact_transfers",
+    "certify_maximin",
+    "maximin_bounds",
+    "exact_omega",
+    "descend_omega",
+    "simplex_point",
+]
 
 # These only steer the search for an exact pair; acceptance is exact (V(x) = g(ω)), never a tolerance.
 #: Relative tie tolerances tried, in order, when reading the active pieces of g off a float ω
 #: (TIE_RTOL first; the float ω is accurate to the LP's tolerances, 1e-9 relative).
-OMEGA_TIE_RTOLS = (TIE_RTOL, 1e-7, 1e-11, 1e-5, 0.0)   # TODO(tolerances)
+OMEGA_TIE_RTOLS = (TIE_RTOL, 1e-7, 1e-11, 1e-5, 0.0)  # TODO(tolerances)
 #: The float ω is first rounded to a rational with at most this denominator, then projected exactly.
-OMEGA_DENOMINATOR = 10 ** 12                            # TODO(tolerances)
+OMEGA_DENOMINATOR = 10**12  # TODO(tolerances)
 #: A float allocation's tie values are tried as rationals with at most this denominator.
-HINT_DENOMINATOR = 1000                                 # TODO(tolerances)
+HINT_DENOMINATOR = 1000  # TODO(tolerances)
 #: ω_i at or below max(tie tolerance, this) is read as off the support.
-SUPPORT_FLOOR = 1e-15                                   # TODO(tolerances)
+SUPPORT_FLOOR = 1e-15  # TODO(tolerances)
 #: Cutting planes (pieces of g) the exact descent of :func:`descend_omega` may add.
 MAX_DESCENT_CUTS = 200
 #: The first half-width of the box around the best ω in which :func:`descend_omega` cuts g.
@@ -127,7 +136,7 @@ def iron_exact(phi: np.ndarray, probs: np.ndarray) -> np.ndarray:
     >>> [str(v) for v in iron_exact(qarray([1, 3, 2]), qarray(["1/5", "2/5", "2/5"]))]
     ['1', '5/2', '5/2']
     """
-    blocks: list[list] = []                     # [weight, weighted sum, count]
+    blocks: list[list] = []  # [weight, weighted sum, count]
     for f, p in zip(phi, probs):
         blocks.append([p, p * f, 1])
         while len(blocks) > 1 and blocks[-2][1] * blocks[-1][0] > blocks[-1][1] * blocks[-2][0]:
@@ -251,9 +260,14 @@ class MaximinExact:
         mono = ZERO
         for Xi in X:
             for k in range(Xi.size - 1):
-                mono = max(mono, Xi[k + 1] - Xi[k])    # engine form: X_i decreasing in cost
-        return {"V": min(gains), "gains": gains, "X": X, "bound_violation": max(below, above),
-                "monotonicity_violation": mono}
+                mono = max(mono, Xi[k + 1] - Xi[k])  # engine form: X_i decreasing in cost
+        return {
+            "V": min(gains),
+            "gains": gains,
+            "X": X,
+            "bound_violation": max(below, above),
+            "monotonicity_violation": mono,
+        }
 
     # ------------------------------------------------------------------ x from ω
     def allocation(self, omega: Sequence, hint: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
@@ -308,7 +322,7 @@ class MaximinExact:
     def _completion_lp(self, x: np.ndarray, tie: np.ndarray) -> np.ndarray | None:
         """max z: z <= E[x(b − φ_i)], X_i monotone, x free in [0, 1] on ``tie``, pinned elsewhere."""
         n = self.n
-        cells = np.argwhere(tie)                       # (nT, N) profile indices
+        cells = np.argwhere(tie)  # (nT, N) profile indices
         n_t = cells.shape[0]
         z = n_t
         pin_marg = self.marginals(x)
@@ -329,7 +343,7 @@ class MaximinExact:
         for i in range(n):
             p = probs[i]
             X_pin = pin_marg[i] / p
-            other = pmf_t / p[cells[:, i]]             # P_{-i}(θ_{-i}) of each tie profile
+            other = pmf_t / p[cells[:, i]]  # P_{-i}(θ_{-i}) of each tie profile
             ki = p.size
             touched = set(cells[:, i].tolist())
             for k in range(ki - 1):
@@ -345,8 +359,18 @@ class MaximinExact:
                 row_hi.append(None)
         c = np.full(n_t + 1, ZERO, dtype=object)
         c[z] = ONE
-        lp = ExactLP(np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), np.array(vals, dtype=object),
-                     len(row_lo), n_t + 1, row_lo, row_hi, [ZERO] * n_t + [None], [ONE] * n_t + [None], c)
+        lp = ExactLP(
+            np.array(rows, dtype=np.int64),
+            np.array(cols, dtype=np.int64),
+            np.array(vals, dtype=object),
+            len(row_lo),
+            n_t + 1,
+            row_lo,
+            row_hi,
+            [ZERO] * n_t + [None],
+            [ONE] * n_t + [None],
+            c,
+        )
         v = certify_lp(lp, "maximin LP completing x on the exact tie set")[2]
         if v is None:
             return None
@@ -410,7 +434,7 @@ def exact_omega(mx: MaximinExact, omega_float: Sequence[float], tie_rtol: float)
                 level.append((lv, first))
             keys = np.stack([level[i][0][tied[:, i]] for i in range(n)], axis=1)
             uniq = np.unique(keys, axis=0)
-            if uniq.shape[0] > 50 * n:                 # enough to span: a random sample keeps the rank
+            if uniq.shape[0] > 50 * n:  # enough to span: a random sample keeps the rank
                 uniq = uniq[np.random.default_rng(0).choice(uniq.shape[0], 50 * n, replace=False)]
             for row in uniq:
                 eqs.append([mx.phi_bar[i][level[i][1][row[i]]] for i in range(n)] + [mx.b])
@@ -420,7 +444,7 @@ def exact_omega(mx: MaximinExact, omega_float: Sequence[float], tie_rtol: float)
     for r in range(rank):
         coeffs = [R[r, j] for j in range(n)]
         if all(c == 0 for c in coeffs):
-            return None                                  # 0 = nonzero: inconsistent
+            return None  # 0 = nonzero: inconsistent
         rows.append((coeffs, R[r, n]))
     w0 = [q(Fraction(float(v)).limit_denominator(OMEGA_DENOMINATOR)) for v in w]
     k = len(rows)
@@ -450,8 +474,14 @@ def simplex_point(omega_float: Sequence[float]) -> list | None:
     return out if all(v >= 0 for v in out) else None
 
 
-def descend_omega(mx: MaximinExact, seeds: Sequence[Sequence], *, max_cuts: int = MAX_DESCENT_CUTS,
-                  radius=DESCENT_RADIUS, stop_below=None):
+def descend_omega(
+    mx: MaximinExact,
+    seeds: Sequence[Sequence],
+    *,
+    max_cuts: int = MAX_DESCENT_CUTS,
+    radius=DESCENT_RADIUS,
+    stop_below=None,
+):
     """Minimize g over the simplex exactly, by cutting planes from the seeds (Kelley's method in a box).
 
     Each deterministic best response x^k to some ω^k gives a piece of g: g(ω) >= Σ_i ω_i G̃_i(x^k)
@@ -516,14 +546,24 @@ def descend_omega(mx: MaximinExact, seeds: Sequence[Sequence], *, max_cuts: int 
         k = len(cuts)
         lo = [max(ZERO, c - delta) for c in center]
         hi = [min(ONE, c + delta) for c in center]
-        entries = []                                    # (row, column, value)
-        for r, gains in enumerate(cuts):                # Σ_i G̃_i^r ω_i − t <= 0
+        entries = []  # (row, column, value)
+        for r, gains in enumerate(cuts):  # Σ_i G̃_i^r ω_i − t <= 0
             entries += [(r, i, gains[i]) for i in range(n) if gains[i] != 0] + [(r, n, -ONE)]
-        entries += [(k, i, ONE) for i in range(n)]      # Σ_i ω_i = 1
+        entries += [(k, i, ONE) for i in range(n)]  # Σ_i ω_i = 1
         rows, cols, vals = zip(*entries)
         c = np.array([ZERO] * n + [-ONE], dtype=object)
-        lp = ExactLP(np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), np.array(vals, dtype=object),
-                     k + 1, n + 1, [None] * k + [ONE], [ZERO] * k + [ONE], [*lo, None], [*hi, None], c)
+        lp = ExactLP(
+            np.array(rows, dtype=np.int64),
+            np.array(cols, dtype=np.int64),
+            np.array(vals, dtype=object),
+            k + 1,
+            n + 1,
+            [None] * k + [ONE],
+            [ZERO] * k + [ONE],
+            [*lo, None],
+            [*hi, None],
+            c,
+        )
         lower, upper, v, y, _, _ = certify_lp(lp, "maximin master LP over the pieces of g")
         if lower is None or upper is None or lower != upper:
             return None
@@ -575,8 +615,9 @@ def exact_transfers(mx: MaximinExact, X: list[np.ndarray]) -> tuple[np.ndarray, 
     return m, {"constant": T, "binding_agent": int(expected.index(T))}
 
 
-def _pair_certificate(mx: MaximinExact, omega: list, x: np.ndarray, *, audit: bool, start: float,
-                      info: dict | None = None) -> Certificate:
+def _pair_certificate(
+    mx: MaximinExact, omega: list, x: np.ndarray, *, audit: bool, start: float, info: dict | None = None
+) -> Certificate:
     """Bounds, checks and (optionally) the transfer audit of an exact pair (ω, x) in engine form."""
     checks: dict = {}
     reason = ""
@@ -609,13 +650,20 @@ def _pair_certificate(mx: MaximinExact, omega: list, x: np.ndarray, *, audit: bo
         checks["max_ir_violation"] = res.max_ir_violation
         checks["audit_profit"] = res.profit
         if res.max_ic_violation != 0 or res.max_ir_violation != 0:
-            reason = reason or (f"the exact audit finds IC violation {res.max_ic_violation}, "
-                                f"IR violation {res.max_ir_violation}")
+            reason = reason or (
+                f"the exact audit finds IC violation {res.max_ic_violation}, IR violation {res.max_ir_violation}"
+            )
         elif res.profit != frac(lower):
             reason = reason or f"the audited profit {res.profit} differs from V(x) = {frac(lower)}"
-    cert = Certificate.from_bounds(None if lower is None else frac(lower), None if upper is None else frac(upper),
-                                   seconds=time.perf_counter() - start, formulation="maximin", reason=reason,
-                                   omega=tuple(frac(w) for w in omega), checks=checks)
+    cert = Certificate.from_bounds(
+        None if lower is None else frac(lower),
+        None if upper is None else frac(upper),
+        seconds=time.perf_counter() - start,
+        formulation="maximin",
+        reason=reason,
+        omega=tuple(frac(w) for w in omega),
+        checks=checks,
+    )
     if x_user is not None:
         cert.allocation = np.vectorize(frac, otypes=[object])(x_user)
         cert.transfer = np.vectorize(frac, otypes=[object])(m_user)
@@ -685,6 +733,7 @@ def certify_maximin(instance, omega: Sequence[float], *, x=None, audit: bool = T
     hint = None
     if x is not None:
         xf = np.asarray(x, dtype=float)
+
         def rounded(v):
             return q(Fraction(min(max(float(v), 0.0), 1.0)).limit_denominator(HINT_DENOMINATOR))
 
@@ -718,19 +767,25 @@ def certify_maximin(instance, omega: Sequence[float], *, x=None, audit: bool = T
     found = None
     if start_omega is not None:
         g_start = mx.g(start_omega)
-        terms = abs(float(mx.b)) + sum(float(w) * float(sum((p * abs(f) for p, f in zip(pr, fb)), ZERO))
-                                       for w, pr, fb in zip(start_omega, mx.engine.probs, mx.phi_bar))
+        terms = abs(float(mx.b)) + sum(
+            float(w) * float(sum((p * abs(f) for p, f in zip(pr, fb)), ZERO))
+            for w, pr, fb in zip(start_omega, mx.engine.probs, mx.phi_bar)
+        )
         slack = limit(float(g_start), terms, rtol=CHECK_RTOL)
         seeds = [start_omega] + [[q(Fraction(a, b)) for a, b in key] for key in tried]
         found = descend_omega(mx, seeds, stop_below=Fraction(float(g_start)) - Fraction(slack))
         if found is None:
-            descent_reason = ("the float ω is not optimal (g is lower elsewhere by more than the float "
-                              "tolerance), or the exact descent ran out of cuts")
+            descent_reason = (
+                "the float ω is not optimal (g is lower elsewhere by more than the float "
+                "tolerance), or the exact descent ran out of cuts"
+            )
         else:
             g_min = mx.g(found[0])
             if float(g_start - g_min) > slack:
-                descent_reason = (f"the float ω is not optimal: g(ω) exceeds the exact optimum "
-                                  f"{frac(g_min)} by {float(g_start - g_min):.3g}")
+                descent_reason = (
+                    f"the float ω is not optimal: g(ω) exceeds the exact optimum "
+                    f"{frac(g_min)} by {float(g_start - g_min):.3g}"
+                )
                 found = None
     if found is not None:
         omega_x, mu, xs = found
@@ -738,8 +793,9 @@ def certify_maximin(instance, omega: Sequence[float], *, x=None, audit: bool = T
         candidates = []
         if key not in tried:
             xe, info = mx.allocation(omega_x, hint)
-            candidates.append((xe, {"tie_profiles": info["tie_profiles"], "tie_completion": info["completion"],
-                                    "omega": "descent"}))
+            candidates.append(
+                (xe, {"tie_profiles": info["tie_profiles"], "tie_completion": info["completion"], "omega": "descent"})
+            )
         if mu is not None:
             xm = sum((m * x for m, x in zip(mu, xs) if m != 0), np.full(mx.engine.shape, ZERO, dtype=object))
             candidates.append((xm, {"tie_completion": "cuts", "omega": "descent", "cuts": len(xs)}))
@@ -752,11 +808,21 @@ def certify_maximin(instance, omega: Sequence[float], *, x=None, audit: bool = T
             if best is None or (cert.gap is not None and (best.gap is None or cert.gap < best.gap)):
                 best = cert
     if best is None:
-        return Certificate.from_bounds(None, None, seconds=time.perf_counter() - start, formulation="maximin",
-                                       reason=descent_reason or "no exact ω in the simplex matches the float ω's "
-                                                                "active pieces of g")
+        return Certificate.from_bounds(
+            None,
+            None,
+            seconds=time.perf_counter() - start,
+            formulation="maximin",
+            reason=descent_reason or "no exact ω in the simplex matches the float ω's active pieces of g",
+        )
     # every lower bound and every upper bound found is valid: report the tightest pair
     lower, upper = max(lowers, default=None), min(uppers, default=None)
-    return Certificate.from_bounds(lower, upper, seconds=time.perf_counter() - start, formulation="maximin",
-                                   reason=descent_reason or best.reason or "the exact bounds differ", omega=best.omega,
-                                   checks=best.checks)
+    return Certificate.from_bounds(
+        lower,
+        upper,
+        seconds=time.perf_counter() - start,
+        formulation="maximin",
+        reason=descent_reason or best.reason or "the exact bounds differ",
+        omega=best.omega,
+        checks=best.checks,
+    )

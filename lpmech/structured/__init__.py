@@ -197,9 +197,16 @@ class StructuredSolution:
 
 
 # --------------------------------------------------------------------------- entry point
-def solve_structured(problem: EngineProblem, phi: list[np.ndarray], phi_bar: list[np.ndarray], *,
-                     tol: float = 1e-12, chunk: int = DEFAULT_CHUNK, tie_tol: float = TIE_RTOL,
-                     max_iter: int = 20_000) -> StructuredSolution:
+def solve_structured(
+    problem: EngineProblem,
+    phi: list[np.ndarray],
+    phi_bar: list[np.ndarray],
+    *,
+    tol: float = 1e-12,
+    chunk: int = DEFAULT_CHUNK,
+    tie_tol: float = TIE_RTOL,
+    max_iter: int = 20_000,
+) -> StructuredSolution:
     """Optimal allocation for independent types through the weights ω (module notes).
 
     Parameters
@@ -277,9 +284,21 @@ def solve_structured(problem: EngineProblem, phi: list[np.ndarray], phi_bar: lis
     else:
         raise CertificateError(failure.reason, value=failure.value, g_value=failure.g)
     return StructuredSolution(
-        x=completion.x.reshape(problem.shape), value=check.value, omega=best.omega, g_value=check.g,
-        certificate_gap=check.gap, tie_probability=completion.tie_probability, iterations=best.iterations,
-        seconds=time.perf_counter() - start, status="optimal", gains=check.gains,
-        lower_bound=best.lower_bound, tie_profiles=completion.tie_profiles, tie_columns=completion.tie_columns,
-        monotonicity_violation=check.monotonicity, stopped=best.converged, tie_tolerance=completion.tie_tol,
-        weight_uncertainty=uncertainty)
+        x=completion.x.reshape(problem.shape),
+        value=check.value,
+        omega=best.omega,
+        g_value=check.g,
+        certificate_gap=check.gap,
+        tie_probability=completion.tie_probability,
+        iterations=best.iterations,
+        seconds=time.perf_counter() - start,
+        status="optimal",
+        gains=check.gains,
+        lower_bound=best.lower_bound,
+        tie_profiles=completion.tie_profiles,
+        tie_columns=completion.tie_columns,
+        monotonicity_violation=check.monotonicity,
+        stopped=best.converged,
+        tie_tolerance=completion.tie_tol,
+        weight_uncertainty=uncertainty,
+    )

@@ -29,8 +29,8 @@ class Audit:
     gains: np.ndarray
     interim: list[np.ndarray]
     g: float
-    gains_size: np.ndarray      # E[x |b - φ_i|]: the magnitude of the terms of each gain
-    g_size: float               # E[(|b| + ω·|φ̄|) 1{ω·φ̄ < b}]: the magnitude of g's terms
+    gains_size: np.ndarray  # E[x |b - φ_i|]: the magnitude of the terms of each gain
+    g_size: float  # E[(|b| + ω·|φ̄|) 1{ω·φ̄ < b}]: the magnitude of g's terms
 
 
 def audit_pass(grid: Grid, oracle: GOracle, x: np.ndarray, omega: np.ndarray, phi, b: float) -> Audit:
@@ -39,7 +39,7 @@ def audit_pass(grid: Grid, oracle: GOracle, x: np.ndarray, omega: np.ndarray, ph
     omega = np.clip(np.asarray(omega, dtype=float), 0.0, None)
     for block in grid.blocks():
         P = block.pmf()
-        xb = x[block.start:block.stop].reshape(block.shape)
+        xb = x[block.start : block.stop].reshape(block.shape)
         for acc, part in zip(mass, block.marginals(P * xb)):
             acc += part
     cut = oracle(omega, magnitude=True)
@@ -48,7 +48,6 @@ def audit_pass(grid: Grid, oracle: GOracle, x: np.ndarray, omega: np.ndarray, ph
     gains_size = np.array([float(np.abs(m) @ np.abs(b - f)) for m, f in zip(mass, phi)])
     interim = [m / p for m, p in zip(mass, grid.probs)]
     return Audit(gains=gains, interim=interim, g=g, gains_size=gains_size, g_size=g_size)
-
 
 
 @dataclass
@@ -105,5 +104,6 @@ def certify(grid: Grid, oracle: GOracle, x: np.ndarray, omega: np.ndarray, phi, 
         reason = f"x is not interim monotone (violation {mono:.3g} > {MONOTONICITY_TOL:g})"
     elif not gap <= CERTIFICATE_TOL:
         reason = f"certificate gap {gap:.3g} exceeds {CERTIFICATE_TOL:g}"
-    return Check(passed=not reason, reason=reason, value=value, g=audit.g, gap=gap, gains=audit.gains,
-                  monotonicity=mono)
+    return Check(
+        passed=not reason, reason=reason, value=value, g=audit.g, gap=gap, gains=audit.gains, monotonicity=mono
+    )

@@ -34,8 +34,9 @@ class Minimum:
     converged: str
 
 
-def exact_vertex(h, rows: np.ndarray, lower: np.ndarray, n: int, fallback: np.ndarray,
-            upper: np.ndarray | None = None) -> np.ndarray:
+def exact_vertex(
+    h, rows: np.ndarray, lower: np.ndarray, n: int, fallback: np.ndarray, upper: np.ndarray | None = None
+) -> np.ndarray:
     """The LP's basic solution (ω, t) recomputed from HiGHS's optimal basis in extended precision.
 
     HiGHS returns a point feasible to its tolerance (1e-9), too coarse to locate the ties of
@@ -70,7 +71,7 @@ def exact_vertex(h, rows: np.ndarray, lower: np.ndarray, n: int, fallback: np.nd
     if not np.all(np.isfinite(v)):
         return fallback
     M_ext, y_ext = M.astype(np.longdouble), y.astype(np.longdouble)
-    for _ in range(2):   # iterative refinement with extended-precision residuals
+    for _ in range(2):  # iterative refinement with extended-precision residuals
         resid = y_ext - M_ext @ v.astype(np.longdouble)
         v = v + np.linalg.solve(M, resid.astype(float))
     if np.any(np.abs(v - fallback) > 1e-6 * (np.abs(fallback) + np.max(np.abs(fallback)) + 1e-300)):
@@ -86,7 +87,7 @@ def dual_bound(row_dual: np.ndarray, rows: np.ndarray, lower: np.ndarray, n: int
     HiGHS's point is only feasible to its tolerance.
     """
     bound = -np.inf
-    for sign in (1.0, -1.0):        # either sign convention for duals of >= rows gives a valid λ
+    for sign in (1.0, -1.0):  # either sign convention for duals of >= rows gives a valid λ
         lam = np.clip(sign * np.asarray(row_dual[1:], dtype=float), 0.0, None)
         if lam.sum() > 0:
             lam = lam / lam.sum()
@@ -121,16 +122,20 @@ class CutModel:
         self.lower = np.array([1.0] + [c.intercept for c in cuts])
         self.scales = np.ones(len(self.lower))
         self.columns = np.ones(n) if columns is None else np.asarray(columns, dtype=float)
-        self._colmul = np.append(self.columns, 1.0)        # HiGHS's matrix = rows × _colmul
+        self._colmul = np.append(self.columns, 1.0)  # HiGHS's matrix = rows × _colmul
         self._idx = np.arange(n + 1, dtype=np.int32)
         self._build()
 
     def _build(self) -> None:
         n = self.n
-        self.h = make_highs(np.append(np.zeros(n), 1.0),
-                            sp.csr_matrix(self.rows * self.scales[:, None] * self._colmul[None, :]),
-                            self.lower * self.scales, np.append(1.0, np.full(len(self.lower) - 1, INF)),
-                            np.append(np.zeros(n), -INF), np.append(1.0 / self.columns, INF))
+        self.h = make_highs(
+            np.append(np.zeros(n), 1.0),
+            sp.csr_matrix(self.rows * self.scales[:, None] * self._colmul[None, :]),
+            self.lower * self.scales,
+            np.append(1.0, np.full(len(self.lower) - 1, INF)),
+            np.append(np.zeros(n), -INF),
+            np.append(1.0 / self.columns, INF),
+        )
 
     def add(self, cut: Cut, factor: float) -> None:
         row = np.append(-cut.slope, 1.0)
@@ -145,8 +150,9 @@ class CutModel:
         (Not relative to the cut's largest entry: one agent's slope of 1e9 must not make another's
         0.25 and 0.3 "equal".)"""
         row = np.append(-cut.slope, 1.0)
-        same = np.all(np.abs(self.rows[1:] - row) <= 1e-15 * (np.abs(row) + np.abs(self.rows[1:])), axis=1) & \
-            (np.abs(self.lower[1:] - cut.intercept) <= 1e-15 * (abs(cut.intercept) + cut.size(omega)))
+        same = np.all(np.abs(self.rows[1:] - row) <= 1e-15 * (np.abs(row) + np.abs(self.rows[1:])), axis=1) & (
+            np.abs(self.lower[1:] - cut.intercept) <= 1e-15 * (abs(cut.intercept) + cut.size(omega))
+        )
         return bool(np.any(same))
 
     def _run(self):
@@ -163,8 +169,14 @@ class CutModel:
         n = self.n
         for _ in range(rounds):
             sol = self._run()
-            v = exact_vertex(self.h, self.rows * self.scales[:, None] * self._colmul[None, :], self.lower * self.scales,
-                        n, sol.x, upper=1.0 / self.columns)
+            v = exact_vertex(
+                self.h,
+                self.rows * self.scales[:, None] * self._colmul[None, :],
+                self.lower * self.scales,
+                n,
+                sol.x,
+                upper=1.0 / self.columns,
+            )
             omega = np.clip(v[:n] * self.columns, 0.0, None)
             omega = omega / omega.sum()
             t = float(v[n])
@@ -180,8 +192,7 @@ class CutModel:
         return omega, t, bound
 
 
-def minimize_g(oracle: GOracle, n: int, *, tol: float, max_iter: int,
-                columns: np.ndarray | None = None) -> Minimum:
+def minimize_g(oracle: GOracle, n: int, *, tol: float, max_iter: int, columns: np.ndarray | None = None) -> Minimum:
     """Kelley's cutting planes for min g over the simplex (:class:`CutModel` on HiGHS).
 
     Starts from cuts at the vertices and the centre of the simplex; stops when the dual lower

@@ -75,7 +75,7 @@ def split_agents(sizes: Sequence[int], chunk: int) -> list[int]:
         return sorted(chosen)
     best, best_cost = [int(np.argmax(sizes))], np.inf
     total = product(sizes)
-    for mask in range(1, 2 ** n):
+    for mask in range(1, 2**n):
         members = [j for j in range(n) if mask >> j & 1]
         m = product(sizes[j] for j in members)
         if m > max(chunk, max(sizes)):
@@ -111,8 +111,10 @@ class GOracle:
         sub = Grid([probs[j] for j in self.sorted_agents], max(chunk, product(sizes[j] for j in self.sorted_agents)))
         (block,) = list(sub.blocks())
         self.pmf_sorted = np.ascontiguousarray(block.pmf(), dtype=float).ravel()
-        self.phi_sorted = [np.broadcast_to(block.along(self.phi_bar[j], a), block.shape).ravel()
-                           for a, j in enumerate(self.sorted_agents)]
+        self.phi_sorted = [
+            np.broadcast_to(block.along(self.phi_bar[j], a), block.shape).ravel()
+            for a, j in enumerate(self.sorted_agents)
+        ]
         self.abs_sorted = [np.abs(v) for v in self.phi_sorted]
         self.grid = Grid([probs[i] for i in self.others], chunk)
         self.evaluations = 0
@@ -128,8 +130,13 @@ class GOracle:
             return np.concatenate(([np.longdouble(0)], np.cumsum(v, dtype=np.longdouble)))
 
         k = range(len(self.sorted_agents))
-        return (s[order], prefix(P), prefix(P * s[order]), [prefix(P * self.phi_sorted[a][order]) for a in k],
-                [prefix(P * self.abs_sorted[a][order]) for a in k] if magnitude else [])
+        return (
+            s[order],
+            prefix(P),
+            prefix(P * s[order]),
+            [prefix(P * self.phi_sorted[a][order]) for a in k],
+            [prefix(P * self.abs_sorted[a][order]) for a in k] if magnitude else [],
+        )
 
     def __call__(self, omega: np.ndarray, *, magnitude: bool = False) -> Cut:
         """g(ω) and the cut at ω (with :attr:`Cut.magnitude` when ``magnitude``).
@@ -156,7 +163,7 @@ class GOracle:
         for block in self.grid.blocks():
             P = np.broadcast_to(block.pmf(), block.shape).astype(np.longdouble)
             c = self.b - block.combine(w_others, v_others)
-            count = np.searchsorted(s_sorted, c, side="left")        # #{θ_B : s_B < b - s_A}
+            count = np.searchsorted(s_sorted, c, side="left")  # #{θ_B : s_B < b - s_A}
             F = cum_p[count]
             PF = P * F
             g += np.sum(P * (c * F - cum_ps[count]))

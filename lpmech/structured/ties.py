@@ -38,14 +38,15 @@ __all__ = [
 class FixedPart:
     """x_ω off the ties (0 on them), the tie profiles, and the fixed part's per-agent masses."""
 
-    x: np.ndarray                # flat, C order
-    ties: np.ndarray             # flat indices of the tie set
+    x: np.ndarray  # flat, C order
+    ties: np.ndarray  # flat indices of the tie set
     tie_probability: float
-    mass: list[np.ndarray]       # Σ_θ P(θ) x(θ) grouped by θ_i, x = 0 on ties
+    mass: list[np.ndarray]  # Σ_θ P(θ) x(θ) grouped by θ_i, x = 0 on ties
 
 
-def fixed_part(grid: Grid, omega: np.ndarray, phi_bar, b: float, tie_rtol: float,
-                uncertainty: float = 0.0) -> FixedPart:
+def fixed_part(
+    grid: Grid, omega: np.ndarray, phi_bar, b: float, tie_rtol: float, uncertainty: float = 0.0
+) -> FixedPart:
     """One pass: x_ω = 1{ω·φ̄ < b - band}, the tie set |ω·φ̄ - b| <= band, and their masses.
 
     band = tie_rtol × (|b| + ω·|φ̄(θ)|) + uncertainty × Σ_i |φ̄_i(θ_i)|, per profile
@@ -64,7 +65,7 @@ def fixed_part(grid: Grid, omega: np.ndarray, phi_bar, b: float, tie_rtol: float
         P = block.pmf()
         trade = s < b - band
         tie = np.abs(s - b) <= band
-        x[block.start:block.stop] = trade.ravel()
+        x[block.start : block.stop] = trade.ravel()
         flat = np.flatnonzero(tie)
         if flat.size:
             ties.append(flat + block.start)
@@ -82,7 +83,7 @@ def pool_representatives(phi: Sequence[np.ndarray], phi_bar: Sequence[np.ndarray
         rep = np.arange(fb.size)
         ivs = ironing_intervals(np.asarray(f, dtype=float), np.asarray(fb, dtype=float))
         for lo, hi in ivs:
-            rep[lo:hi + 1] = lo
+            rep[lo : hi + 1] = lo
         reps.append(rep)
         intervals.append(ivs)
     return reps, intervals
@@ -137,16 +138,17 @@ def monotonicity_entries(probs, coords, column, intervals, first_row: int):
 class TieLP:
     """The solved tie LP: x on the tie profiles (in ``FixedPart.ties`` order) and the LP's own numbers."""
 
-    x: np.ndarray                 # (T,) in [0, 1]
-    columns: int                  # LP columns for x (pooled classes)
-    value: float                  # z = min_i E[x(b - φ_i)] of the completed x
-    omega: np.ndarray             # (N,) duals of the maximin rows (HiGHS's sign flipped, rows unscaled)
+    x: np.ndarray  # (T,) in [0, 1]
+    columns: int  # LP columns for x (pooled classes)
+    value: float  # z = min_i E[x(b - φ_i)] of the completed x
+    omega: np.ndarray  # (N,) duals of the maximin rows (HiGHS's sign flipped, rows unscaled)
     status: str
     iterations: int
 
 
-def tie_lp(problem: EngineProblem, phi, fixed: FixedPart, reps, intervals, *,
-           what: str = "tie LP completing x_omega") -> TieLP:
+def tie_lp(
+    problem: EngineProblem, phi, fixed: FixedPart, reps, intervals, *, what: str = "tie LP completing x_omega"
+) -> TieLP:
     """The one tie-completion LP of lpmech (module notes of :mod:`lpmech.structured`, step 2).
 
     Used by the structured solver (pooled on ironing intervals) and by
@@ -197,10 +199,12 @@ def tie_lp(problem: EngineProblem, phi, fixed: FixedPart, reps, intervals, *,
     rows.append(np.arange(n, dtype=np.int32))
     cols.append(np.full(n, n_cols, dtype=np.int32))
     vals.append(np.ones(n))
-    A = sp.coo_matrix((np.concatenate(vals + m_vals), (np.concatenate(rows + m_rows), np.concatenate(cols + m_cols))),
-                      shape=(n_rows, n_cols + 1))
+    A = sp.coo_matrix(
+        (np.concatenate(vals + m_vals), (np.concatenate(rows + m_rows), np.concatenate(cols + m_cols))),
+        shape=(n_rows, n_cols + 1),
+    )
     del rows, cols, vals, m_rows, m_cols, m_vals
-    A = A.tocsr()          # sums the entries of pooled profiles
+    A = A.tocsr()  # sums the entries of pooled profiles
     A.eliminate_zeros()
     row_lo = np.full(n_rows, -INF)
     row_hi = np.full(n_rows, INF)
@@ -229,10 +233,16 @@ def tie_lp(problem: EngineProblem, phi, fixed: FixedPart, reps, intervals, *,
         return fresh, f"{what} (interior point with crossover)"
 
     sol = run(h, what, retry=interior_point)
-    del h, interior_point          # the closure holds A
+    del h, interior_point  # the closure holds A
     x_cols = np.clip(sol.x[:n_cols], 0.0, 1.0)
-    return TieLP(x=x_cols[column], columns=n_cols, value=float(sol.x[n_cols]),
-                 omega=-sol.row_dual[:n] * factor[:n], status=sol.status, iterations=sol.iterations)
+    return TieLP(
+        x=x_cols[column],
+        columns=n_cols,
+        value=float(sol.x[n_cols]),
+        omega=-sol.row_dual[:n] * factor[:n],
+        status=sol.status,
+        iterations=sol.iterations,
+    )
 
 
 def pinned_part(problem: EngineProblem, fixed: np.ndarray) -> FixedPart:
@@ -260,19 +270,18 @@ def unpooled(problem: EngineProblem) -> tuple[list[np.ndarray], list[list]]:
     return [np.arange(k) for k in problem.shape], [[] for _ in range(problem.n)]
 
 
-
-
 @dataclass
 class Completion:
-    x: np.ndarray                 # flat
+    x: np.ndarray  # flat
     tie_probability: float
     tie_profiles: int
     tie_columns: int
     tie_tol: float
 
 
-def complete(grid: Grid, problem: EngineProblem, phi, phi_bar, omega: np.ndarray, tie_tol: float,
-              uncertainty: float = 0.0) -> Completion:
+def complete(
+    grid: Grid, problem: EngineProblem, phi, phi_bar, omega: np.ndarray, tie_tol: float, uncertainty: float = 0.0
+) -> Completion:
     """x_ω off the tie set (relative tolerance ``tie_tol``, ω's uncertainty), completed on it by the tie LP."""
     fixed = fixed_part(grid, omega, phi_bar, float(problem.b), tie_tol, uncertainty)
     n_cols = 0
@@ -281,5 +290,10 @@ def complete(grid: Grid, problem: EngineProblem, phi, phi_bar, omega: np.ndarray
         lp = tie_lp(problem, phi, fixed, reps, intervals)
         x_ties, n_cols = lp.x, lp.columns
         fixed.x[fixed.ties] = x_ties
-    return Completion(x=fixed.x, tie_probability=fixed.tie_probability, tie_profiles=int(fixed.ties.size),
-                       tie_columns=n_cols, tie_tol=tie_tol)
+    return Completion(
+        x=fixed.x,
+        tie_probability=fixed.tie_probability,
+        tie_profiles=int(fixed.ties.size),
+        tie_columns=n_cols,
+        tie_tol=tie_tol,
+    )
