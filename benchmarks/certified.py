@@ -24,6 +24,8 @@ import time
 
 import numpy as np
 
+from .scaling import _slope
+
 __all__ = ["CASES", "SERIES", "dirichlet", "run", "timed"]
 
 AUTO, FLOOR = "lpmech.solve auto (with checks)", "floor (numpy pass)"
@@ -85,14 +87,6 @@ def timed(method: str, kind: str, n: int, k: int, repeats: int = 3) -> dict:
     return info
 
 
-def _slope(points) -> float | None:
-    pts = sorted((p, s) for p, s in points if s)
-    if len(pts) < 2:
-        return None
-    pts = pts[-3:]
-    return float(np.polyfit(np.log([p for p, _ in pts]), np.log([s for _, s in pts]), 1)[0])
-
-
 def run(repeats: int = 3) -> list[dict]:
     """Measure every case and method; return the rows (printed by ``python -m benchmarks``)."""
     from .harness import measure
@@ -135,7 +129,7 @@ def run(repeats: int = 3) -> list[dict]:
             for r in rows
             if r["method"] == method and r["n"] == 2 and r["instance"].startswith("uniform")
         ]
-        slope = _slope(pts)
+        slope = _slope(sorted((p, t) for p, t in pts if t)[-3:])  # over the three largest sizes
         for r in rows:
             if r["method"] == method and r["n"] == 2 and r["k"] == 1000:
                 r["exponent"] = slope

@@ -574,6 +574,20 @@ def continuous_checks(cont) -> dict:
     return enforce(checks, limits)
 
 
+def _enforce_general(instance, x: np.ndarray, m: np.ndarray, checks: dict, *, size: float, bound: float) -> dict:
+    """The general LP's limits (and the transfer/trade constraints' audit of the total transfer
+    ``m``), then :func:`enforce`: shared by shared-transfer and individual-transfer solutions."""
+    limits = {
+        "ic_relative": CHECK_RTOL,
+        "ir_relative": CHECK_RTOL,
+        "analytic_gap": CHECK_RTOL,
+        "max_bound_violation": ALLOCATION_TOL,
+        "profit_bound_excess": CHECK_RTOL * (size + abs(bound)),
+    }
+    more, more_limits = limits_audit(instance, x, m, size)
+    return enforce({**checks, **more}, {**limits, **more_limits})
+
+
 def general_checks(lp, x: np.ndarray, m: np.ndarray, value: float, lp_value: float) -> dict:
     """Audit a general-LP solution (x, m) with :func:`lpmech.verify`; raise :class:`CheckError` on any failure.
 
@@ -655,15 +669,7 @@ def general_checks(lp, x: np.ndarray, m: np.ndarray, value: float, lp_value: flo
         "tolerance": CHECK_RTOL,
         "allocation_tolerance": ALLOCATION_TOL,
     }
-    limits = {
-        "ic_relative": CHECK_RTOL,
-        "ir_relative": CHECK_RTOL,
-        "analytic_gap": CHECK_RTOL,
-        "max_bound_violation": ALLOCATION_TOL,
-        "profit_bound_excess": CHECK_RTOL * (size + abs(bound)),
-    }
-    more, more_limits = limits_audit(inst, x, m, size)
-    return enforce({**checks, **more}, {**limits, **more_limits})
+    return _enforce_general(inst, x, m, checks, size=size, bound=bound)
 
 
 def algorithms_agree(neg_c: np.ndarray, first, second, *, unit: float, spread: float) -> None:
@@ -818,15 +824,7 @@ def individual_checks(instance, x: np.ndarray, ms: np.ndarray, value: float, lp_
         "tolerance": CHECK_RTOL,
         "allocation_tolerance": ALLOCATION_TOL,
     }
-    limits = {
-        "ic_relative": CHECK_RTOL,
-        "ir_relative": CHECK_RTOL,
-        "analytic_gap": CHECK_RTOL,
-        "max_bound_violation": ALLOCATION_TOL,
-        "profit_bound_excess": CHECK_RTOL * (size + abs(bound)),
-    }
-    more, more_limits = limits_audit(instance, x, ms.sum(axis=0), size)
-    return enforce({**checks, **more}, {**limits, **more_limits})
+    return _enforce_general(instance, x, ms.sum(axis=0), checks, size=size, bound=bound)
 
 
 def own_payoff_audit(instance, x: np.ndarray, ms: np.ndarray, *, ic: str, participation: str, vetoes) -> dict:
