@@ -8,13 +8,16 @@ import sys
 
 from .harness import table, write_json
 
-SUITES = ["core", "general", "scaling", "exact", "certified"]
+SUITES = ["core", "general", "scaling", "exact", "certified", "stalls"]
+#: Suites run only when named in --only ("peers": the peer table's sizes alone; "scaling" measures
+#: them too, with the larger sizes and the figure).
+ON_REQUEST = ["peers"]
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
-    parser.add_argument("--only", nargs="*", choices=SUITES, help="run only these suites")
+    parser.add_argument("--only", nargs="*", choices=SUITES + ON_REQUEST, help="run only these suites")
     parser.add_argument("--repeats", type=int, default=3, help="runs per case (median reported)")
     args = parser.parse_args(argv)
     rows = []
@@ -44,6 +47,7 @@ def main(argv=None) -> int:
                     ("ratio_vs_cvxpy", "cvxpy/x", ".4g"),
                     ("ratio_vs_linprog", "linprog/x", ".3g"),
                     ("floor_multiple", "x/floor", ".4g"),
+                    ("ref_multiple", "x/ref", ".1f"),
                     ("exponent", "exponent", ".2f"),
                     ("target_seconds", "target s", ".1f"),
                     ("target_ratio", "time/target", ".2f"),

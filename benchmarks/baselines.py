@@ -17,7 +17,16 @@ Three functions, each taking an independent-types :class:`lpmech.Instance` and r
   method that finds the optimal mechanism must at least do this. Returns the share of
   profiles with ω·φ̄ <= b.
 
-All three start from the :class:`~lpmech.Instance` (as the lpmech methods in
+* :func:`mechaudit_fixed_shares`: the peer library mechaudit (``pip install mechaudit``, the
+  ``bench`` extra), general finite mechanism design on HiGHS, given the same fixed-share problem
+  through its public API: outcomes "no trade" and "trade" (x(θ) is the probability of "trade"),
+  private values v_i(trade) = −σ_i θ_i, one payment p_i(θ) per agent tied to a single total
+  transfer by the fixed-share rows σ_1 p_i(θ) = σ_i p_1(θ) (so p_i = −σ_i m and agent i's
+  utility is σ_i(m − θ_i x)), BIC and interim IR for every agent, objective E[b·x − m] =
+  E[b·x] + E[Σ_i p_i]. Returns mechaudit's optimal objective value (its solution has passed
+  mechaudit's own audit of every BIC and IR row).
+
+All four start from the :class:`~lpmech.Instance` (as the lpmech methods in
 :mod:`benchmarks.scaling` do), so their times are comparable. Buy side only (the benchmark
 instances are buy side); :func:`linprog_maximin` and :func:`floor` go through
 :meth:`lpmech.Instance.engine` and so also accept sell-side instances.
@@ -29,10 +38,12 @@ import itertools
 
 import numpy as np
 
-__all__ = ["handwritten_cvxpy", "linprog_maximin", "floor", "LAST_CVXPY"]
+__all__ = ["handwritten_cvxpy", "linprog_maximin", "floor", "mechaudit_fixed_shares", "LAST_CVXPY", "LAST_MECHAUDIT"]
 
 #: Details of the last :func:`handwritten_cvxpy` solve (status, solver, problem size), for reports.
 LAST_CVXPY: dict = {}
+#: Details of the last :func:`mechaudit_fixed_shares` solve (LP size, audit), for reports.
+LAST_MECHAUDIT: dict = {}
 
 
 def handwritten_cvxpy(instance) -> float:
@@ -81,12 +92,32 @@ def handwritten_cvxpy(instance) -> float:
     LAST_CVXPY.update(
         status=prob.status,
         solver=prob.solver_stats.solver_name,
+        rtol=_solver_rtol(prob.solver_stats.solver_name, prob.status),
         constraints=len(constraints),
         variables=2 * len(idx),
         compile_seconds=prob.compilation_time,
         solver_seconds=prob.solver_stats.solve_time,
     )
     return float(prob.value)
+
+
+def _solver_rtol(solver: str, status: str) -> float | None:
+    """The relative accuracy cvxpy's solver promises for the status it returned (None: not known here).
+
+    Clarabel (cvxpy's default for LPs) stops at "optimal" within ``tol_gap_rel`` / ``tol_feas``
+    and returns "optimal_inaccurate" within its reduced tolerances (``reduced_tol_gap_rel``,
+    ``reduced_tol_feas``); both are read from ``clarabel.DefaultSettings``.
+    """
+    if solver != "CLARABEL":
+        return None
+    import clarabel
+
+    settings = clarabel.DefaultSettings()
+    if status == "optimal":
+        return max(settings.tol_gap_rel, settings.tol_feas)
+    if status == "optimal_inaccurate":
+        return max(settings.reduced_tol_gap_rel, settings.reduced_tol_feas)
+    return None
 
 
 def linprog_maximin(instance) -> float:
@@ -161,3 +192,93 @@ def floor(instance, chunk: int = 4_000_000) -> float:
             index = index + t  # broadcast: a block of ω·φ̄(θ)
         count += int(np.count_nonzero(index <= b))
     return count / float(np.prod(shape, dtype=np.int64))
+
+
+def mechaudit_fixed_shares(instance, fixed_shares: bool = True) -> float:
+    """Optimal profit of the fixed-share problem, modelled and solved by the peer library mechaudit.
+
+    Parameters
+    ----------
+    instance : lpmech.Instance
+        Buy side, independent types (N agents, per-share cost grids ``instance.grids``, pmfs
+        ``instance.probs``, shares ``instance.shares``, buyer's value ``instance.buyer_value``).
+    fixed_shares : bool
+        True (the problem lpmech solves): one total transfer m(θ), split in the shares, by
+        the equality rows σ_1 p_i(θ) − σ_i p_1(θ) = 0 for every profile θ and agent i > 1.
+        False: each agent its own payment p_i(θ) (individual transfers, theory section 10;
+        its value is g(σ) >= the fixed-share value), for tests that the rows matter.
+
+    Returns
+    -------
+    float
+        mechaudit's optimal E[b·x − m] (money units of the instance).
+
+    Raises
+    ------
+    ValueError
+        Not a buy-side instance with independent types.
+    ImportError
+        mechaudit is not installed.
+    mechaudit.MechAuditError
+        mechaudit's solve or its audit of the solution failed.
+
+    Notes
+    -----
+    mechaudit's sign convention: a positive payment goes from the agent to the designer (the
+    buyer), so the total transfer to the group is m = −Σ_i p_i and the designer's objective
+    E[b·x − m] is its ``ExpectedRevenue`` (E[Σ_i p_i]) plus a custom linear term E[b·x] on the
+    "trade" outcome. Types are independent: the prior is ``JointPrior.from_independent``.
+    """
+    import mechaudit as ma
+    from mechaudit.requirements import AllocationCoordinate, PaymentCoordinate
+
+    if instance.side != "buy" or not instance.independent:
+        raise ValueError("mechaudit_fixed_shares covers the buy side with independent types")
+    names = list(instance.names)
+    grids = [tuple(float(t) for t in g) for g in instance.grids]
+    share = dict(zip(names, (float(s) for s in instance.shares)))
+    b = float(instance.buyer_value)
+    no_trade, trade = "no trade", "trade"
+
+    prior = ma.JointPrior.from_independent(
+        {a: dict(zip(g, np.asarray(p, dtype=float).tolist())) for a, g, p in zip(names, grids, instance.probs)}
+    )
+    env = ma.FiniteEnvironment(
+        agents=dict(zip(names, grids)),
+        outcomes=(no_trade, trade),
+        prior=prior,
+        # agent i's value of the outcome before transfers: −σ_i θ_i if the good is traded
+        values=ma.PrivateValues(lambda agent, t, outcome: -share[agent] * t if outcome == trade else 0.0),
+    )
+    reports = env.report_profiles
+    masses = [prior[r] for r in env.profiles]
+    objective = ma.ExpectedRevenue() + ma.CustomLinearObjective(
+        "buyer's value of trade", {AllocationCoordinate(r, trade): b * w for r, w in zip(reports, masses)}
+    )
+    requirements = [ma.BIC(), ma.InterimIR()]
+    if fixed_shares and len(names) > 1:
+        first = names[0]
+        requirements.append(
+            ma.CustomLinearRequirement(
+                "fixed shares",
+                [
+                    ma.CustomLinearConstraint(
+                        f"fixed share {a} at profile {j}",
+                        {PaymentCoordinate(r, a): share[first], PaymentCoordinate(r, first): -share[a]},
+                        sense="==",
+                    )
+                    for j, r in enumerate(reports)
+                    for a in names[1:]
+                ],
+            )
+        )
+    solution = env.design(objective=objective, requirements=requirements).solve()
+    model = solution.compiled.model
+    LAST_MECHAUDIT.clear()
+    LAST_MECHAUDIT.update(
+        rows=int(model.n_rows),
+        columns=int(model.n_columns),
+        nonzeros=int(model.nnz),
+        audit_passed=bool(solution.audit.passed),
+    )
+    return float(solution.objective_value)

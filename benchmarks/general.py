@@ -2,8 +2,10 @@
 
 Targets (issue 3): N = 2, K = 40 (1,600 profiles, all-pairs BIC, interim IR) in under 2 s and
 N = 3, K = 12 (1,728 profiles) in under 10 s, median of a few runs, each in a fresh process.
-The other rows (DSIC with ex post IR, correlated types, the cvxpy model) have no target and are
-there to show where the time goes.
+Issue 14 adds the correlated pair with K = 40 (BIC, interim IR) under 2 s and DSIC with ex post
+IR on the uniform pair with K = 64 under 5 s (the form HiGHS is given is chosen per family:
+lpmech.general._lazy_family; benchmarks/stalls.py times them against a reference). The other
+rows have no target and are there to show where the time goes.
 
 Run ``python -m benchmarks.general`` (or ``python -m benchmarks --only general``).
 """
@@ -76,6 +78,15 @@ CASES = [
         "k": 40,
         "method": "general BIC, interim IR",
         "kwargs": {"correlated": True},
+        "target": 2.0,
+    },
+    {
+        "instance": "uniform N=2 K=64",
+        "n": 2,
+        "k": 64,
+        "method": "general DSIC, ex post IR",
+        "kwargs": {"ic": "dominant", "participation": "ex-post"},
+        "target": 5.0,
     },
     {
         "instance": "correlated N=3 K=12",

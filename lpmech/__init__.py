@@ -21,6 +21,7 @@ from .audit import Audit, verify
 
 # `compare` and `frontier` are functions at the top level (the module stays importable as
 # `from lpmech.compare import ...`)
+from .compact import CompactMechanism
 from .compare import compare, frontier
 from .errors import CertificateError, CheckError, InstanceError, LpmechError, OutputError, SolverError
 from .instance import Agent, Instance, Mechanism
@@ -51,6 +52,7 @@ __all__ = [
     "METHODS",
     "Result",
     "SolveResult",
+    "CompactMechanism",
     "verify",
     "Audit",
     "best_posted_price",

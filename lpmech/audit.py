@@ -42,10 +42,10 @@ import numpy as np
 
 from .errors import InstanceError
 from .instance import Instance
-from .profiles import agent_view, beliefs, interim
+from .profiles import PASS_CHUNK, agent_view, beliefs, interim
 from .tolerances import ALLOCATION_TOL, AUDIT_CHUNK, CHECK_RTOL, TINY
 
-__all__ = ["verify", "Audit", "check_profile_array", "check_veto", "Interim"]
+__all__ = ["verify", "audit_interim", "Audit", "check_profile_array", "check_veto", "Interim"]
 
 
 @dataclass
@@ -208,7 +208,8 @@ def check_veto(instance: Instance, veto, name: str = "veto") -> tuple[str, ...]:
 
 
 def row_blocks(k: int, width: int) -> Iterator[slice]:
-    """Slices of ``range(k)`` whose blocks of rows x ``width`` entries hold at most AUDIT_CHUNK entries.
+    """Slices of ``range(k)`` whose blocks of rows x ``width`` entries hold at most AUDIT_CHUNK (and
+    :data:`lpmech.profiles.PASS_CHUNK`) entries.
 
     Parameters
     ----------
@@ -222,7 +223,8 @@ def row_blocks(k: int, width: int) -> Iterator[slice]:
     slice
         Consecutive row ranges covering ``range(k)``, at least one row each.
     """
-    step = max(1, AUDIT_CHUNK // max(int(width), 1))
+    # blocks of PASS_CHUNK entries at most: their temporaries stay in cache (AUDIT_CHUNK bounds memory)
+    step = max(1, min(AUDIT_CHUNK, PASS_CHUNK) // max(int(width), 1))
     for start in range(0, k, step):
         yield slice(start, min(k, start + step))
 
@@ -279,6 +281,15 @@ class Interim:
             self.vectors = None
             self.belief = beliefs(joint, i)
             self.views = {key: agent_view(a, i) for key, a in arrays.items()}
+
+    @classmethod
+    def from_vectors(cls, vectors: dict) -> Interim:
+        """Independent types: the tables of given interim vectors E[v | θ_i = s] (shapes (K_i,))."""
+        self = cls.__new__(cls)
+        self.vectors = {key: np.asarray(v, dtype=float) for key, v in vectors.items()}
+        self.k = next(iter(self.vectors.values())).size
+        self.belief = None
+        return self
 
     def table(self, key: str, rows: slice) -> np.ndarray:
         """[t, s] = E[v(s, θ_−i) | θ_i = t] for the true types t in ``rows``, shape (len(rows), K_i)."""
@@ -377,24 +388,74 @@ def verify(
     shape = instance.shape
     x = check_profile_array(x, shape, "x", copy=False)  # read only below
     m = check_profile_array(m, shape, "m", copy=False)
-    names = instance.names
     vetoes = set(check_veto(instance, veto))
     independent = instance.independent
     fast = independent and ic == "bayesian" and participation == "interim"
-    # independent types under Bayesian IC and interim IR: interim sums only (no K^N joint pmf)
-    joint = None if fast else instance.joint_pmf()
+    if fast:  # independent types under Bayesian IC and interim IR: interim sums only (no K^N joint pmf)
+        am = np.abs(m)
+        probs = instance.probs
+        vectors = [
+            {"x": interim(x, probs, i), "m": interim(m, probs, i), "|m|": interim(am, probs, i)}
+            for i in range(instance.n)
+        ]
+        d, sigma = instance.designer_value, instance.money_sign
+        profit = float(instance.probs[0] @ (sigma * (d * vectors[0]["x"] - vectors[0]["m"])))
+        bound = float(max(0.0, -x.min(), x.max() - 1.0))
+        return audit_interim(instance, vectors, profit, bound, veto=tuple(vetoes))
+    joint = instance.joint_pmf()
+    return _verify_loop(instance, x, m, ic, participation, vetoes, joint)
+
+
+def audit_interim(instance: Instance, vectors, profit: float, bound: float, veto=None) -> Audit:
+    """:func:`verify` for independent types, Bayesian IC and interim IR, from interim sums.
+
+    With independent types every true type holds the same belief, so each agent's expected
+    payoffs are the interim vectors E[x | θ_i = s], E[m | θ_i = s] (and E[|m| | θ_i = s] for the
+    tolerance): K_i numbers per agent describe the whole audit, however they were summed (by
+    :func:`lpmech.profiles.interim` from arrays, or by a chunked pass over a mechanism given in
+    closed form, :func:`lpmech.structured.passes.mechanism_pass`).
+
+    Parameters
+    ----------
+    instance : Instance
+        Independent types.
+    vectors : list of dict
+        Per agent, ``{"x": (K_i,), "m": (K_i,), "|m|": (K_i,)}``: E[x], E[m] and E[|m|] (or an
+        upper bound of E[|m|], the magnitude of m's terms) given θ_i = s, in the file's order and
+        units.
+    profit : float
+        The designer's expected profit E[σ(d·x − m)] (the instance's money units).
+    bound : float
+        How far x leaves [0, 1] (unitless).
+    veto : list of str, optional
+        The agents holding a participation constraint (default: all).
+
+    Returns
+    -------
+    Audit
+    """
+    vetoes = set(check_veto(instance, veto))
+    exps = [Interim.from_vectors(v) for v in vectors]
+    return _verify_loop(
+        instance, None, None, "bayesian", "interim", vetoes, None, exps=exps, profit=profit, bound=bound
+    )
+
+
+def _verify_loop(instance, x, m, ic, participation, vetoes, joint, *, exps=None, profit=None, bound=None) -> Audit:
+    """The audit's loop over agents (``exps``: the interim tables of independent types, given)."""
+    names = instance.names
     sign = instance.money_sign
     worst_ic = worst_ir = 0.0  # absolute, payoff units
     rel_ic = rel_ir = 0.0  # relative to the magnitude of the comparison
     where_ic: dict | None = None
     where_ir: dict | None = None
     per_agent = []
-    am = np.abs(m)
+    am = None if m is None else np.abs(m)
     for i, (name, share, grid) in enumerate(zip(names, instance.shares, instance.grids)):
         k = grid.size
         t_abs = np.abs(grid)
         if ic == "bayesian":
-            exp = Interim(instance, i, {"x": x, "m": m, "|m|": am}, None if independent else joint)
+            exp = exps[i] if exps is not None else Interim(instance, i, {"x": x, "m": m, "|m|": am}, joint)
             # [t, s] arrays (true type x report), built in blocks of rows t: bounded memory
             truthful = np.empty(k)
             ic_gap, ic_rel, ic_where = 0.0, -1.0, None
@@ -444,7 +505,7 @@ def verify(
         if name in vetoes:
             if participation == "interim":
                 if ic != "bayesian":
-                    exp = Interim(instance, i, {"|m|": am}, None if independent else joint)
+                    exp = Interim(instance, i, {"|m|": am}, joint)
                 size = share * (exp.truthful("|m|") + t_abs)
                 rel = _ratio(-truthful, size)
                 t = int(np.argmax(rel))
@@ -480,11 +541,10 @@ def verify(
         )
     # buy side E[b·x − m], sell side E[m − c·x]: E[σ (d·x − m)], σ = +1 (buy) or −1 (sell)
     d, sigma = instance.designer_value, instance.money_sign
-    if joint is None:  # independent types: E[·] = Σ_t p_1(t) E[· | θ_1 = t], interim sums only
-        profit = float(instance.probs[0] @ interim(sigma * (d * x - m), instance.probs, 0))
-    else:
+    if profit is None:
         profit = float(np.sum(joint * (sigma * (d * x - m))))
-    bound = float(max(0.0, -x.min(), x.max() - 1.0))
+    if bound is None:
+        bound = float(max(0.0, -x.min(), x.max() - 1.0))
     return Audit(
         max_ic_violation=worst_ic,
         max_ir_violation=worst_ir,

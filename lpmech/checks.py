@@ -13,7 +13,11 @@ For the maximin solution (x, z, ω) of an independent-types instance (docs/model
 * the weights are a probability vector, the LP's and the canonical ω lie in the reported
   ranges, X_i is monotone;
 * the audit of (x, m) by brute force: no IC or IR violation; the posted-price mechanism is
-  audited as well and its value may not exceed the optimum.
+  audited as well and its value may not exceed the optimum. For independent types the
+  audit's expectations are the interim sums E[x | θ_i], E[m | θ_i] (exactly, by the product
+  structure): one chunked pass over the grid reads x block by block
+  (:func:`lpmech.structured.passes.mechanism_pass`), m's are sums of the interim transfers M_i,
+  and a mechanism held in compact form is audited without forming a K^N array.
 
 Every comparison is held to a tolerance relative to the magnitudes of the terms it is computed
 from (:mod:`lpmech.tolerances`): a value gap against E|x(b - φ_i)| of the allocations compared
@@ -29,6 +33,7 @@ __all__ = [
     "CheckError",
     "Incentives",
     "incentive_ratios",
+    "incentive_ratios_interim",
     "profit_magnitude",
     "gains",
     "failures",
@@ -49,9 +54,9 @@ from typing import Any
 
 import numpy as np
 
-from .audit import Interim, row_blocks, verify
+from .audit import Interim, audit_interim, row_blocks, verify
 from .errors import CheckError
-from .profiles import along, interim, weighted_sum
+from .profiles import along, interim
 from .structured.oracle import DEFAULT_CHUNK, GOracle
 from .tolerances import (
     ALLOCATION_TOL,
@@ -64,7 +69,6 @@ from .tolerances import (
     gap_limit,
     magnitude,
     min_magnitude,
-    on_tie,
 )
 
 #: Every cross-check lpmech runs, by the name it has in ``result.checks["report"]``, with what it
@@ -154,13 +158,39 @@ def incentive_ratios(instance, x, m, m_size=None) -> Incentives:
     x = np.asarray(x, dtype=float)
     m = np.asarray(m, dtype=float)
     m_size = np.abs(m) if m_size is None else np.asarray(m_size, dtype=float)
-    # independent types: interim sums (audit.Interim), no K^N joint pmf or (K_i, R) beliefs
-    joint = None if instance.independent else instance.joint_pmf()
+    arrays = {"x": x, "m": m, "size": m_size, "|x|": np.abs(x)}
+    if instance.independent:  # interim sums (audit.Interim), no K^N joint pmf or (K_i, R) beliefs
+        vectors = [{k: interim(a, instance.probs, i) for k, a in arrays.items()} for i in range(instance.n)]
+        return incentive_ratios_interim(instance, vectors)
+    joint = instance.joint_pmf()
+    return _incentive_loop(instance, [Interim(instance, i, arrays, joint) for i in range(instance.n)])
+
+
+def incentive_ratios_interim(instance, vectors) -> Incentives:
+    """:func:`incentive_ratios` for independent types from interim vectors (no pass over the grid).
+
+    Parameters
+    ----------
+    instance : Instance
+        Independent types.
+    vectors : list of dict
+        Per agent, ``{"x", "m", "size", "|x|"}``: E[x], E[m], E[magnitude of m's terms] and
+        E[|x|] given θ_i = s, shapes (K_i,), the file's order and units.
+
+    Returns
+    -------
+    Incentives
+    """
+    from .audit import Interim as _Interim
+
+    return _incentive_loop(instance, [_Interim.from_vectors(v) for v in vectors])
+
+
+def _incentive_loop(instance, exps) -> Incentives:
     sign = instance.money_sign
     worst_ic = worst_ir = 0.0
-    ax = np.abs(x)
     for i, (share, grid) in enumerate(zip(instance.shares, instance.grids)):
-        exp = Interim(instance, i, {"x": x, "m": m, "size": m_size, "|x|": ax}, joint)
+        exp = exps[i]
         k = grid.size
         truthful, size_t = np.empty(k), np.empty(k)
         for rows in row_blocks(k, k):  # [t, s] arrays in blocks of rows: bounded memory
@@ -328,6 +358,28 @@ def enforce(measured: dict, limits: dict, extra_failed: Sequence[str] = ()) -> d
     return measured
 
 
+def _posted_vectors(instance, posted) -> tuple[list[dict], float]:
+    """Interim vectors of the posted-price mechanism from its definition, and E[x].
+
+    Trade iff every agent accepts (buy side θ_i <= p, sell side θ_i >= p) and m = p·x, so with
+    independent types E[x | θ_i = s] = 1{s accepts} Π_{j≠i} P(j accepts) and E[m | θ_i = s] =
+    p E[x | θ_i = s]: K_i numbers per agent, the same as interim sums of the K^N arrays.
+    """
+    n = instance.n
+    if posted.price is None:
+        zeros = [np.zeros(k) for k in instance.shape]
+        return [{"x": z, "m": z, "size": z, "|x|": z} for z in zeros], 0.0
+    p = float(posted.price)
+    accepts = [(g <= p) if instance.side == "buy" else (g >= p) for g in instance.grids]
+    rate = [float(q @ a) for q, a in zip(instance.probs, accepts)]
+    out = []
+    for i in range(n):
+        others = float(np.prod([rate[j] for j in range(n) if j != i]))
+        xi = accepts[i] * others
+        out.append({"x": xi, "m": p * xi, "size": abs(p) * xi, "|x|": xi})
+    return out, float(np.prod(rate))
+
+
 def maximin_checks(
     *,
     instance,
@@ -336,17 +388,27 @@ def maximin_checks(
     core,
     phi,
     phi_bar,
-    pmf,
     tr,
-    allocation,
-    transfer,
+    source,
     posted,
     omega_range,
     omega_can,
     face_error,
     tie_rtol,
+    x_omega=None,
+    allocation=None,
+    transfer=None,
+    chunk: int | None = None,
 ) -> dict:
     """Every cross-check of a maximin solution (methods ``lp`` and ``structured``); see the module docstring.
+
+    One chunked pass over the grid (:func:`lpmech.structured.passes.mechanism_pass`) reads the
+    allocation the result reports (``source``) block by block: its per-agent masses Σ P x by θ_i,
+    its bounds, and its agreement with x_ω of the solver's and of the canonical ω off their tie
+    bands. Everything else is a K_i-vector: for independent types the brute-force audit of
+    (x, m) reduces exactly to the interim sums E[x | θ_i], E[m | θ_i] (by the product structure
+    E[Σ_j M_j(θ_j) | θ_i] = M_i(θ_i) + Σ_{j≠i} E[M_j]), and the posted-price mechanism's to its
+    acceptance probabilities. No K^N array is formed.
 
     Parameters
     ----------
@@ -356,15 +418,14 @@ def maximin_checks(
     unit : float
         The engine's money unit (:func:`lpmech.solver.unit_scale`).
     core : lpmech.solver._Core
-        The core solver's x, value, ω, x_ω and tie allowance (engine form).
+        The core solver's value, ω and tie allowance (engine form).
     phi, phi_bar : list of ndarray
         Raw and ironed virtual costs per agent (engine form).
-    pmf : ndarray, shape K_1 x ... x K_N, or None
-        Profile pmf (engine order); None: computed by interim sums of the independent marginals.
     tr : lpmech.transfers.Transfers
-        Transfers of ``core.x`` (engine form).
-    allocation, transfer : ndarray, shape K_1 x ... x K_N
-        x and m in the file's order and units.
+        The transfers reported: m = Σ_i M_i − (N − 1)T, or the array assigned to ``tr.m``
+        (``tr.explicit_m``), whose interim sums are then audited.
+    source : IndexRule, DenseSource or CompactSource
+        The allocation reported (engine form), walked block by block.
     posted : PostedPrice
     omega_range : ndarray, shape (N, 2)
     omega_can : ndarray, shape (N,)
@@ -372,6 +433,14 @@ def maximin_checks(
         Non-empty when no ω has x as a best response.
     tie_rtol : float
         The relative tie tolerance the solver used.
+    x_omega : DenseSource, optional
+        x_ω of the solver's ω completed on its tie set when it differs from ``source`` (LP path).
+    allocation, transfer : ndarray, shape K_1 x ... x K_N, optional
+        The arrays the result reports (file order and units), audited by :func:`lpmech.verify`
+        when given; otherwise the audit is :func:`lpmech.audit.audit_interim` of the interim
+        vectors (a compact result).
+    chunk : int, optional
+        Largest block of the pass (profiles; default :data:`lpmech.profiles.PASS_CHUNK`).
 
     Returns
     -------
@@ -383,43 +452,99 @@ def maximin_checks(
     CheckError
         Any check beyond its limit.
     """
-    sol = core
-    x = sol.x
-    omega_lp = sol.omega
-    abs_bar = [np.abs(f) for f in phi_bar]
-    gains_lp, size_lp = gains(problem, pmf, x, phi)
-    audit = verify(instance, allocation, transfer)
-    # m = Σ_i M_i(θ_i) − (N − 1)T: the magnitude of its terms, for the IC/IR comparisons
-    incentives = incentive_ratios(instance, allocation, transfer, instance.to_user(tr.m_size() * unit))
-    posted_audit = verify(instance, posted.allocation, posted.transfer)
-    posted_incentives = incentive_ratios(instance, posted.allocation, posted.transfer)
+    from .profiles import PASS_CHUNK, Grid
+    from .structured.passes import mechanism_pass
+    from .transfers import interim_sum
 
+    chunk = PASS_CHUNK if chunk is None else chunk
+    sol = core
+    omega_lp = sol.omega
+    b = problem.b
+    probs = problem.probs
+    grid = Grid(probs, chunk)
     reference = np.clip(omega_lp, 0.0, None)
-    index = weighted_sum(reference, phi_bar)
-    total_abs = weighted_sum(np.ones(problem.n), abs_bar) if sol.tie_uncertainty else 0.0
-    tie = on_tie(index, problem.b, weighted_sum(reference, abs_bar), tie_rtol, sol.tie_uncertainty, total_abs)
-    gains_omega, size_omega = gains(problem, pmf, sol.x_omega, phi)
-    index_can = weighted_sum(omega_can, phi_bar)
     # the canonical ω solves a QP over the face, whose rows allow the tie tolerance: look for its
     # ties in a band 10 times wider
-    tie_can = on_tie(
-        index_can, problem.b, weighted_sum(omega_can, abs_bar), 10 * tie_rtol, 10 * sol.tie_uncertainty, total_abs
+    walk = mechanism_pass(
+        grid,
+        source,
+        phi_bar,
+        b,
+        reference=(reference, tie_rtol, sol.tie_uncertainty),
+        canonical=(np.asarray(omega_can, dtype=float), 10 * tie_rtol, 10 * sol.tie_uncertainty),
     )
-    x_can = (index_can <= problem.b).astype(float)
+
+    def value_rows(w):
+        val = np.array([float(m @ (b - f)) for m, f in zip(w.mass, phi)])
+        mag = np.array([float(a @ np.abs(b - f)) for a, f in zip(w.abs_mass, phi)])
+        return val, mag
+
+    gains_lp, size_lp = value_rows(walk)
+    if x_omega is None:
+        gains_omega, size_omega = gains_lp, size_lp
+    else:
+        gains_omega, size_omega = value_rows(mechanism_pass(grid, x_omega, phi_bar, b))
+    X = [m / p for m, p in zip(walk.mass, probs)]  # engine order
+    absX = [a / p for a, p in zip(walk.abs_mass, probs)]
+
+    # the audit of (x, m) from interim sums, in the user's order and units
+    user_probs = instance.probs
+    vectors = []
+    reported = getattr(source, "mechanism", None)  # a compact mechanism: audit its own M_i and T
+    for i in range(problem.n):
+        size = tr.interim_m(probs, i, size=True)
+        if tr.explicit_m:  # an array was given: its interim sums
+            em = interim(tr.m, probs, i)
+            size = np.maximum(interim(np.abs(tr.m), probs, i), size)
+        elif reported is not None:
+            em = interim_sum(reported.M, -(problem.n - 1) * reported.T, probs, i)
+        else:
+            em = tr.interim_m(probs, i)
+        vectors.append(
+            {
+                "x": instance.to_user(X[i], axes="agent"),
+                "m": instance.to_user(em * unit, axes="agent", negate=True),
+                "size": instance.to_user(size * unit, axes="agent"),
+                "|x|": instance.to_user(absX[i], axes="agent"),
+            }
+        )
+    sigma, d = instance.money_sign, float(instance.designer_value)
+    expected_x = float(user_probs[0] @ vectors[0]["x"])
+    expected_m = float(user_probs[0] @ vectors[0]["m"])
+    bound = float(max(0.0, -walk.x_min, walk.x_max - 1.0))
+    if allocation is not None and transfer is not None:  # the arrays the result reports: audit them
+        audit = verify(instance, allocation, transfer)
+    else:  # the compact mechanism: the same audit from its interim sums (exact, by the product structure)
+        audit = audit_interim(
+            instance,
+            [{"x": v["x"], "m": v["m"], "|m|": v["size"]} for v in vectors],
+            sigma * (d * expected_x - expected_m),
+            bound,
+        )
+    # m = Σ_i M_i(θ_i) − (N − 1)T: the magnitude of its terms, for the IC/IR comparisons
+    incentives = incentive_ratios_interim(instance, vectors)
+    profit_size = abs(d) * float(user_probs[0] @ vectors[0]["|x|"]) + float(user_probs[0] @ vectors[0]["size"])
+    posted_vectors, posted_trade = _posted_vectors(instance, posted)
+    posted_price = 0.0 if posted.price is None else float(posted.price)
+    posted_audit = audit_interim(
+        instance,
+        [{"x": v["x"], "m": v["m"], "|m|": v["size"]} for v in posted_vectors],
+        sigma * (d - posted_price) * posted_trade,
+        0.0,
+    )
+    posted_incentives = incentive_ratios_interim(instance, posted_vectors)
 
     # Value: each computation against the solver's, held to CHECK_RTOL times the two values plus
     # ROUNDING_RTOL times the magnitudes of the terms of both (tolerances.gap_limit; engine units).
     size_x = min_magnitude(gains_lp, size_lp)
     # g(ω) and the magnitude of its terms by the one evaluation of g (the structured oracle)
-    g_of = GOracle(phi_bar, problem.probs, problem.b, DEFAULT_CHUNK)
+    g_of = GOracle(phi_bar, probs, b, DEFAULT_CHUNK)
     cut_lp, cut_can = (g_of(np.clip(w, 0.0, None), magnitude=True) for w in (reference, omega_can))
-    g_lp, size_g = cut_lp.g, cut_lp.magnitude
-    g_can, size_g_can = cut_can.g, cut_can.magnitude
     computed = {
         "V(x)": (float(gains_lp.min()), size_x),
-        "audit": (audit.profit / unit, profit_magnitude(instance, allocation, transfer) / unit),
-        "g(omega)": (g_lp, size_g),
-        "g(omega_canonical)": (g_can, size_g_can),
+        "audit": (audit.profit / unit, profit_size / unit),
+        "g(omega)": (cut_lp.g, cut_lp.magnitude),
+        "g(omega_canonical)": (cut_can.g, cut_can.magnitude),
         "V(x_omega)": (float(gains_omega.min()), min_magnitude(gains_omega, size_omega)),
     }
     values = {"solver": sol.value * unit}
@@ -438,11 +563,10 @@ def maximin_checks(
         default=0.0,
     )
     value_user = sol.value * unit
-    posted_excess = max(posted.value - value_user, 0.0)
-    posted_limit = gap_limit(
-        [posted.value, value_user], [profit_magnitude(instance, posted.allocation, posted.transfer), size_x * unit]
-    )
-    mono = max((float(np.max(np.diff(X), initial=0.0)) for X in tr.X), default=0.0)
+    posted_value = 0.0 if posted.value is None else float(posted.value)
+    posted_excess = max(posted_value - value_user, 0.0)
+    posted_limit = gap_limit([posted_value, value_user], [(abs(d) + abs(posted_price)) * posted_trade, size_x * unit])
+    mono = max((float(np.max(np.diff(Xi), initial=0.0)) for Xi in X), default=0.0)
     in_range = (
         0.0
         if face_error
@@ -457,8 +581,8 @@ def maximin_checks(
         "analytic_gap_ratio": max(gaps[k] / max(value_limits[k], 1e-300) for k in gaps),
         "values": values,
         "value_limits": {k: v * unit for k, v in value_limits.items()},
-        "offtie_mismatch": float(np.max(np.abs(x - (index <= problem.b)) * ~tie, initial=0.0)),
-        "offtie_mismatch_canonical": float(np.max(np.abs(x - x_can) * ~tie_can, initial=0.0)),
+        "offtie_mismatch": walk.offtie,
+        "offtie_mismatch_canonical": walk.offtie_canonical,
         "support_gap": support_gap * unit,
         "support_gap_ratio": support_ratio,
         "omega_sum_error": float(abs(omega_lp.sum() - 1.0)),
@@ -473,9 +597,7 @@ def maximin_checks(
         "posted_ir_violation_relative": posted_incentives.ir,
         "posted_excess": posted_excess,
         "posted_excess_ratio": posted_excess / max(posted_limit, 1e-300),
-        "tie_probability": float(np.sum(pmf * tie))
-        if pmf is not None
-        else float(problem.probs[0] @ interim(tie, problem.probs, 0)),
+        "tie_probability": walk.tie_probability,
         "tie_tolerance": tie_rtol,
         "tolerance": CHECK_RTOL,
     }
@@ -871,7 +993,8 @@ def own_payoff_audit(instance, x: np.ndarray, ms: np.ndarray, *, ic: str, partic
         if gamma is not None:  # + Σ_j γ_ij θ_j(r), from the grids directly
             others = [j for j in range(instance.n) if j != i]
             mesh = np.meshgrid(*[instance.grids[j] for j in others], indexing="ij")
-            e = sum((gamma[i, j] * g for j, g in zip(others, mesh)), np.zeros(mesh[0].shape)).ravel()
+            start = np.zeros(tuple(instance.grids[j].size for j in others))  # shape () when N = 1
+            e = sum((gamma[i, j] * g for j, g in zip(others, mesh)), start).ravel()
             true = true + e[None, :]
         cost = share * true[:, None, :] * X[None, :, :]  # t, s, r
         pay = sign * (M[None, :, :] - cost)

@@ -31,14 +31,15 @@ import io
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from .errors import CertificateError, InstanceError, LpmechError, OutputError, SolverError, exit_status
-from .files import check_output_path, check_outputs, make_output_dir, plot_format, write_outputs
+from .files import check_output_path, check_outputs, chunk_writer, make_output_dir, plot_format, write_outputs
 from .instance import DEFAULT_MAX_PROFILES
 
 __all__ = ["main", "build_parser", "GENERAL_LP_MAX_PROFILES"]
@@ -60,6 +61,12 @@ class _Interrupted(BaseException):
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # argparse takes "-1e-3" for an option (its matcher knows only -1 and -.5 forms), so
+        # "--budget -1e-3" would fail with "expected one argument": accept exponent notation too.
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
     def error(self, message):  # one line, exit status 2
         raise UsageError(f"{self.prog}: {message}")
 
@@ -234,15 +241,25 @@ class _Run:
         print(*text, file=self.out)
 
     def commit(
-        self, args, payload: dict | None, summary: str, files: Sequence[tuple[str, str, Callable[[str], None]]] = ()
+        self,
+        args,
+        payload: dict | None,
+        summary: str,
+        files: Sequence[tuple[str, str, Callable[[str], None]]] = (),
+        chunks: Callable[[], Iterable[str]] | None = None,
     ) -> None:
         """Write every output file together, then the JSON to standard output (``--json -``) or
-        the report. ``files``: (option, path, write) for each file besides the JSON."""
+        the report. ``files``: (option, path, write) for each file besides the JSON; ``chunks``:
+        the JSON text piece by piece, written as it comes (``solve --full``), instead of ``payload``."""
         json_path = getattr(args, "json", None)
-        text = None if payload is None or not json_path else json.dumps(payload, indent=1, allow_nan=False) + "\n"
+        text = None
+        if payload is not None and json_path and chunks is None:
+            text = json.dumps(payload, indent=1, allow_nan=False) + "\n"
         outputs = []
         if text is not None and json_path != "-":
             outputs.append((json_path, _text_writer(text)))
+        elif chunks is not None and json_path and json_path != "-":
+            outputs.append((json_path, chunk_writer(chunks)))
         outputs += [(path, write) for _, path, write in files if path]
         try:
             write_outputs(outputs, hold=None if self.signals is None else self.signals.held())
@@ -255,7 +272,8 @@ class _Run:
         if self.signals is not None:
             self.signals.raise_pending()  # a signal that arrived while the outputs were renamed
         if json_path == "-":
-            self.out.write(text)
+            for piece in [text] if chunks is None else chunks():
+                self.out.write(piece)
             return
         self.print(summary)
         for option, path in (("json", json_path), *((o, p) for o, p, _ in files)):
@@ -318,6 +336,7 @@ def _cmd_solve(args, run: _Run) -> int:
     cap = "default" if args.max_profiles is None else args.max_profiles
     result = solve(instance, max_profiles=cap, method=args.method, certify=args.certify)
     payload = _with_provenance(_unit_keys(result.to_dict(), instance), args)
+    chunks = _full_json(args, result, payload)
     from .compare import fixed_shares_line
 
     shares_note = fixed_shares_line(instance, result)  # g(σ) − min_ω g(ω), maximin results only
@@ -337,11 +356,29 @@ def _cmd_solve(args, run: _Run) -> int:
         created = make_output_dir(args.csv, "--csv")
     try:
         text = result.summary() + ("\n" + shares_note[0] if shares_note else "")
-        run.commit(args, payload, _with_units(text, instance), files)
+        run.commit(args, payload, _with_units(text, instance), files, chunks=chunks)
     except BaseException:
         _remove_if_empty(args.csv if created else None)
         raise
     return 0
+
+
+def _full_json(args, result, payload: dict):
+    """``--full`` on a result whose JSON would hold the compact form: the document streamed with
+    every profile (slab by slab), after a one-line size warning when it will be large; else None."""
+    from .result import FULL_JSON_WARN_BYTES, full_json_bytes
+
+    if not getattr(args, "full", False) or result.compact is None or result.writes_full(None):
+        return None
+    size = full_json_bytes(result.compact.profiles)
+    if size > FULL_JSON_WARN_BYTES:
+        print(
+            f"lpmech: warning: --full writes all {result.compact.profiles:,} profiles: about "
+            f"{size / 1e6:,.0f} MB of JSON (without --full the mechanism is written in compact form)",
+            file=sys.stderr,
+        )
+        sys.stderr.flush()
+    return lambda: result.json_chunks(payload)
 
 
 def _remove_if_empty(directory: str | None) -> None:
@@ -543,6 +580,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the result as JSON to PATH ('-': standard output, which then carries the JSON only)",
     )
     p.add_argument(
+        "--full",
+        action="store_true",
+        help="with --json: write the allocation and transfer over every profile also above "
+        "10^6 profiles, where the JSON otherwise holds the mechanism in compact form (written "
+        "piece by piece; a warning when the file will exceed about 100 MB)",
+    )
+    p.add_argument(
         "--plot",
         metavar="FILE",
         help="write a figure of the allocation; the extension names the format: .png, .pdf or .svg",
@@ -582,7 +626,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_mechanism_options(p)
     p.set_defaults(func=_cmd_solve)
-    c = sub.add_parser("compare", help="optimal value under BIC/DSIC x interim/ex-post, posted price, first best")
+    c = sub.add_parser(
+        "compare",
+        help="what each assumption of the file is worth: the file's mechanism, BIC/DSIC (ex-post IC) x "
+        "ex-ante/interim/ex-post IR, individual transfers, the file's constraints on and off, consent of "
+        "k = 1..N, posted price, first best",
+    )
     c.add_argument("file", help="instance file (TOML)")
     c.add_argument(
         "--json",
@@ -707,6 +756,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        if getattr(args, "full", False) and not getattr(args, "json", None):  # an option, not a file field
+            parser.error("solve: --full writes every profile into the JSON document; give --json PATH")
     except UsageError as err:
         print(f"{err} (see 'lpmech --help')", file=sys.stderr)
         return 2

@@ -160,18 +160,36 @@ class CertificateError(CheckError):
     message : str
         Which certificate failed, and why.
     value : float
-        The primal value V(x) of the allocation, in engine money units.
+        The primal value V(x) of the allocation (or the exact lower bound), in engine money units.
     g_value : float
-        The dual bound g(ω) at the certifying weights, same units.
+        The dual bound g(ω) at the certifying weights (or the exact upper bound), same units.
+    failed : list of str, optional
+        The failed checks' names (default ``["certificate"]``).
+    checks : dict, optional
+        The measured quantities (default: ``value`` and ``g_value``).
+    bounds_in_message : bool, optional
+        Append "primal value V(x) = ..., dual bound g(omega) = ..." to the message (default True,
+        the maximin certificate's wording); the exact certificates say their bounds themselves.
     """
 
-    def __init__(self, message: str, *, value: float, g_value: float):
+    def __init__(
+        self,
+        message: str,
+        *,
+        value: float,
+        g_value: float,
+        failed: list[str] | None = None,
+        checks: dict | None = None,
+        bounds_in_message: bool = True,
+    ):
         self.value = value
         self.g_value = g_value
+        if bounds_in_message:
+            message = f"{message}: primal value V(x) = {value:.17g}, dual bound g(omega) = {g_value:.17g}"
         super().__init__(
-            ["certificate"],
-            {"value": value, "g_value": g_value},
-            message=f"{message}: primal value V(x) = {value:.17g}, dual bound g(omega) = {g_value:.17g}",
+            failed or ["certificate"],
+            checks if checks is not None else {"value": value, "g_value": g_value},
+            message=message,
         )
 
 

@@ -24,6 +24,7 @@ from .errors import OutputError
 
 __all__ = [
     "write_outputs",
+    "chunk_writer",
     "write_atomic",
     "check_outputs",
     "check_output_path",
@@ -133,6 +134,42 @@ def write_outputs(
             except FileNotFoundError:
                 pass
         raise
+
+
+def chunk_writer(chunks: Callable[[], Iterable[str]], *, buffer: int = 1 << 20) -> Callable[[str], None]:
+    """A ``write`` for :func:`write_outputs` that streams text piece by piece into the temporary file.
+
+    For outputs too large to build as one string (``lpmech solve --json PATH --full`` at 10^7
+    profiles and more): the pieces go to the temporary file as they are produced, and the
+    rename still happens only once every output is complete.
+
+    Parameters
+    ----------
+    chunks : callable returning an iterable of str
+        Called once, when the output is written; its pieces, concatenated, are the file's text.
+    buffer : int
+        The file's write buffer, in bytes.
+
+    Returns
+    -------
+    callable
+        ``write(tmp_path)``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "out.txt")
+    >>> write_outputs([(path, chunk_writer(lambda: (str(i) for i in range(3))))]) == [os.path.realpath(path)]
+    True
+    >>> open(path).read()
+    '012'
+    """
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8", buffering=buffer) as fh:
+            fh.writelines(chunks())  # piece by piece, as the iterable produces them
+
+    return write
 
 
 def _target(path: str) -> str:

@@ -35,7 +35,10 @@ ex post IR cost is a numerical question this module answers, not an assumption i
 Every row block is assembled with :mod:`scipy.sparse` from index arrays (a loop over agents,
 none over profiles). The HiGHS model gives each agent's interim expectations columns of their
 own (:meth:`GeneralLP.highs_form`), which keeps the all-pairs IC rows short, and is solved
-through :mod:`lpmech.highs`. Every solution is audited by :func:`lpmech.audit.verify` with the
+through :mod:`lpmech.highs`; the families where it measured faster (:func:`_lazy_family`:
+Bayesian IC with interim IR, DSIC with ex post IR) are instead solved with every row written
+out over profiles, a row joining the model only once a solution violates it
+(:class:`_LazyRows`: the last solution satisfies every row, so it is the whole LP's optimum). Every solution is audited by :func:`lpmech.audit.verify` with the
 same options; a violation above :data:`lpmech.tolerances.CHECK_RTOL` times the magnitude of the
 payoffs it compares, or a gap between the LP's value and the audited profit above CHECK_RTOL
 times E|d·x| + E|m|, raises :class:`lpmech.errors.CheckError`.
@@ -86,15 +89,25 @@ import numpy as np
 import scipy.sparse as sp
 
 from .audit import check_veto
-from .errors import CheckError, InstanceError
-from .highs import INF, cold_simplex, make_highs, run
+from .errors import CheckError, InstanceError, SolverError
+from .highs import FEAS_TOL, INF, cold_simplex, make_highs, run
 from .instance import Instance, Mechanism, unit_scale
 from .profiles import agent_view, along, beliefs, conditional_interim, outer_pmf
-from .tolerances import ALLOCATION_TOL, CHECK_RTOL, CROSSCHECK_SPREAD, LEX_RTOL, MAX_SPREAD, PROB_TOL, TINY
+from .tolerances import (
+    ALLOCATION_TOL,
+    CHECK_RTOL,
+    CROSSCHECK_SPREAD,
+    LEX_RTOL,
+    MAX_SPREAD,
+    PROB_TOL,
+    TINY,
+    WEIGHT_TOL,
+)
 
 __all__ = [
     "solve_general",
     "solve_individual",
+    "mechanism_scale_ok",
     "assemble",
     "GeneralLP",
     "RowBlock",
@@ -729,10 +742,156 @@ def _solver_for(mech: Mechanism) -> str:
     Dense interim rows together with many sparse ex post rows (Bayesian IC with ex post IR,
     dominant-strategy IC with interim IR) make dual simplex slow (3-5x, one correlated 40 x 40
     case over a minute); the pure variants are fastest with simplex (measured on the
-    benchmarks and grids/ instances).
+    benchmarks and grids/ instances). The families solved with rows added lazily
+    (:func:`_lazy_family`) use dual simplex, whose warm start survives added rows.
     """
     mixed = (mech.ic in ("dominant", "ex-post")) != (mech.participation == "ex-post")
     return "ipm" if mixed else "simplex"
+
+
+def _lazy_family(lp: GeneralLP) -> bool:
+    """Whether the LP is solved with its IC and participation rows added lazily (:class:`_LazyRows`).
+
+    Measured (benchmarks/general.py and benchmarks/stalls.py, 2-core machine, the same run):
+    correlated types with Bayesian IC and interim IR, N = 2 K = 40, took 7-37 s as one dual
+    simplex solve of the factored form (:meth:`GeneralLP.highs_form`); primal simplex 2.9 s,
+    interior point 12-13 s with or without crossover, presolve off 26 s, PDLP 2 s without a
+    vertex; rows added lazily, 0.7-1.6 s (3 rounds, 2383 of the 3120 IC rows end up in the
+    model). DSIC with ex post IR, uniform N = 2 K = 64: one dual simplex solve 6 s (primal 3x,
+    IPM 3-9x slower); lazily, 1.3 s, one round (the binding direction of each neighbour pair and
+    the worst type's participation rows already hold every other row). Independent types with
+    Bayesian IC and interim IR: K = 64, 0.6-1.0 s lazily against 1.7-2.5 s factored (K = 40
+    0.2 against 0.4 s; N = 3 K = 12 about 0.2 s either way). The mixed variants (Bayesian IC
+    with ex post IR, DSIC with interim IR) were no faster lazily (correlated K = 40: 4.0-4.7
+    against 4.9-5.6 s and 4.0 against 2.9-4.1 s; independent K = 64: 1.8-2.4 against 1.6 s and
+    17-29 against 22-23 s) and stay with the factored form and interior point
+    (:func:`_solver_for`); ex ante IR (one row per agent) too.
+    """
+    mech = lp.instance.mechanism
+    if mech.participation not in ("interim", "ex-post"):
+        return False
+    return (mech.ic == "bayesian") == (mech.participation == "interim")
+
+
+def _start_rows(lp: GeneralLP, name: str, block: RowBlock) -> np.ndarray:
+    """Which of a block's rows the lazily solved LP starts with (the others join when violated).
+
+    The rows that bind at a typical optimum and keep the first LP bounded: Bayesian IC between
+    neighbouring types (both directions); dominant-strategy IC from each type to its neighbour
+    on the side the agent would mimic (the higher cost on the buy side, the lower value on the
+    sell side); every participation row, except that with dominant-strategy IC only the ex post
+    IR rows of the type whose payoff the neighbour IC rows make the smallest (the highest cost on
+    the buy side, the lowest value on the sell side). With correlated types and only the worst
+    type's interim IR the first LP is unbounded (lotteries on the others' reports extract without
+    limit, as in Crémer and McLean), so interim IR starts whole. Any choice gives
+    the same optimum: a row left out is added as soon as a solution violates it. The row orders
+    are those of :func:`_bayesian_ic`, :func:`_dominant_ic`, :func:`_interim_ir` and
+    :func:`_ex_post_ir`; a block of another size starts whole.
+    """
+    rows = block.matrix.shape[0]
+    if block.agent < 0:
+        return np.ones(rows, dtype=bool)
+    mech = lp.instance.mechanism
+    k = lp.instance.grids[block.agent].size
+    others = lp.n_profiles // k
+    buy = lp.instance.money_sign > 0
+    if name == "ic" and mech.ic == "bayesian" and rows == k * (k - 1):
+        t, s = np.nonzero(~np.eye(k, dtype=bool))
+        return np.abs(t - s) == 1
+    if name == "ic" and mech.ic != "bayesian" and rows == 2 * (k - 1) * others:
+        upward = np.arange(rows) < (k - 1) * others  # the low type reporting its higher neighbour
+        return upward if buy else ~upward
+    if name == "participation" and mech.ic != "bayesian" and mech.participation == "ex-post" and rows == k * others:
+        return np.arange(rows) // others == (k - 1 if buy else 0)
+    return np.ones(rows, dtype=bool)
+
+
+class _LazyRows:
+    """The LP's rows ``A @ [x; m] >= lo`` written out over profiles, a subset of them in the model.
+
+    After each solve, the rows not in the model are evaluated at the solution; those violated by
+    more than FEAS_TOL relative to the magnitude of their terms (|A||z| + |lo|) are added and the
+    model is solved again from its last basis. When none is violated the solution is feasible
+    for the whole LP and optimal for a relaxation of it, hence optimal.
+    """
+
+    def __init__(self, lp: GeneralLP):
+        mats, lo, start = [], [], []
+        for name in lp.groups:
+            for b in lp.groups[name]:
+                mat = b.matrix @ lp.payoff_operator(b.agent) if b.acts_on == "interim" else b.matrix
+                mats.append(sp.csr_matrix(mat))
+                lo.append(np.zeros(mat.shape[0]) if b.rhs is None else np.asarray(b.rhs, dtype=float))
+                start.append(_start_rows(lp, name, b))
+        self.A = sp.vstack(mats, format="csr")
+        self.lo = np.concatenate(lo)
+        self.have = np.concatenate(start)
+        self.order = [np.flatnonzero(self.have)]  # the rows of self.A in the HiGHS model's row order
+        self.rounds = 0
+        self._absA = None
+
+    def model(self, c: np.ndarray, col_lo: np.ndarray, col_hi: np.ndarray, *, whole: bool = False) -> tuple:
+        """(−c, rows, row_lo, row_hi, col_lo, col_hi): the rows in the model, or every row."""
+        pick = slice(None) if whole else self.have
+        A, lo = self.A[pick], self.lo[pick]
+        return -c, A, lo, np.full(lo.size, INF), col_lo, col_hi
+
+    def violated(self, z: np.ndarray) -> np.ndarray:
+        """The rows not in the model that ``z`` (its first A.shape[1] entries) violates."""
+        out = np.flatnonzero(~self.have)
+        if not out.size:
+            return out
+        whole = self._absA
+        if whole is None:
+            whole = self._absA = abs(self.A)
+        v = z[: self.A.shape[1]]
+        A, absA = self.A[out], whole[out]
+        size = absA @ np.abs(v) + np.abs(self.lo[out])
+        short = self.lo[out] - A @ v
+        return out[short > FEAS_TOL * np.maximum(size, TINY)]
+
+    def add(self, h, rows: np.ndarray) -> None:
+        """Add ``rows`` to the model (HiGHS keeps its basis: the next solve is warm)."""
+        sub = self.A[rows]
+        h.addRows(
+            rows.size,
+            self.lo[rows],
+            np.full(rows.size, INF),
+            sub.nnz,
+            sub.indptr[:-1].astype(np.int32),
+            sub.indices.astype(np.int32),
+            sub.data.astype(float),
+        )
+        self.have[rows] = True
+        self.order.append(np.asarray(rows))
+
+    def full_duals(self, row_dual: np.ndarray) -> np.ndarray:
+        """The model's row duals as one per row of ``A`` (0 for the rows left out, which are slack)."""
+        order = np.concatenate(self.order)
+        out = np.zeros(self.A.shape[0])
+        out[order] = row_dual[: order.size]
+        return out
+
+    def run(self, h, what: str):
+        """Solve, add the violated rows, repeat; the solution of the whole LP.
+
+        If a model is not solved (e.g. unbounded without the rows left out), every row left out
+        is added and it is solved again; a failure with every row in raises.
+        """
+        while True:
+            self.rounds += 1
+            try:
+                sol = run(h, what, retry=cold_simplex(h, what))
+            except SolverError:
+                rest = np.flatnonzero(~self.have)
+                if not rest.size:
+                    raise
+                self.add(h, rest)
+                continue
+            new = self.violated(sol.x)
+            if not new.size:
+                return sol
+            self.add(h, new)
 
 
 def _hold(h, c: np.ndarray, z: np.ndarray) -> None:
@@ -769,30 +928,128 @@ def _cross_check(lp: GeneralLP, model: tuple, sol) -> None:
     algorithms_agree(neg_c, sol, second, unit=lp.unit, spread=_spread(lp))
 
 
-def _optimize(lp: GeneralLP) -> tuple[np.ndarray, str, float]:
-    """Solve the LP, then break ties lexicographically; returns ([x; m], HiGHS status, optimal value).
+def _group_rows(lp: GeneralLP) -> tuple[np.ndarray, np.ndarray]:
+    """For every row of the groups, stacked in ``lp.groups`` order (as :class:`_LazyRows` and
+    :meth:`GeneralLP.highs_form` stack them): its agent (−1 for the transfer and trade
+    constraints) and whether it is a participation row."""
+    agent, part = [], []
+    for name in lp.groups:
+        for b in lp.groups[name]:
+            rows = b.matrix.shape[0]
+            agent.append(np.full(rows, b.agent))
+            part.append(np.full(rows, name == "participation"))
+    return np.concatenate(agent), np.concatenate(part)
+
+
+def participation_weights(lp: GeneralLP, duals: np.ndarray) -> np.ndarray | None:
+    """Each agent's total shadow price of its participation rows, normalised to sum to 1.
+
+    The participation rows are stated per unit of share, sign·(m − c_i x) >= r_i / σ_i (the
+    agent's payoff σ_i·sign·(m − c_i x) divided by σ_i > 0), so the dual of a row is the gain in
+    the objective per unit (of the LP's money) by which every one of the agent's IR rows is
+    relaxed, in the units of the shared transfer m. With independent private values, Bayesian
+    IC and interim IR, relaxing all of agent i's rows by ε relaxes the maximin row
+    z <= E[x(b − φ_i)] by ε, so these sums are the maximin LP's weights ω (docs/model.md,
+    section 5.2); stated in the agent's own payoff units σ_i(m − c_i x) the duals would be
+    divided by σ_i and would not be.
+
+    Parameters
+    ----------
+    lp : GeneralLP
+    duals : ndarray, shape (R,)
+        Row duals of the group rows, stacked in ``lp.groups`` order (HiGHS's convention for the
+        minimization of −objective: >= 0 on a binding row ``>= lo``), 0 for rows that were not
+        in the model.
+
+    Returns
+    -------
+    ndarray of shape (N,) or None
+        Nonnegative, summing to 1 (0 for an agent without a veto); None when there are no
+        participation rows or every one of their duals is 0 (e.g. λ = 1, where m drops out of
+        the objective).
+
+    Raises
+    ------
+    CheckError
+        If a participation row's dual has the wrong sign by more than WEIGHT_TOL times the
+        magnitude of the participation duals (HiGHS's duals would then not be dual feasible).
+    """
+    agent, part = _group_rows(lp)
+    if not part.any():
+        return None
+    mu = np.asarray(duals, dtype=float)[part]
+    who = agent[part]
+    size = float(np.abs(mu).sum())
+    if size <= TINY:
+        return None
+    worst = float(mu.min())
+    if worst < -WEIGHT_TOL * size:
+        raise CheckError(
+            ["participation_dual_sign"],
+            {"participation_dual_sign": -worst / size},
+            limits={"participation_dual_sign": WEIGHT_TOL},
+            message=f"a participation row's dual is {worst:.3g} < 0 (relative {-worst / size:.1e})",
+        )
+    w = np.zeros(lp.instance.n)
+    np.add.at(w, who, np.maximum(mu, 0.0))
+    total = float(w.sum())
+    if total <= WEIGHT_TOL * size:
+        return None
+    return w / total
+
+
+def _optimize(lp: GeneralLP) -> tuple[np.ndarray, str, float, np.ndarray | None]:
+    """Solve the LP, then break ties lexicographically; returns ([x; m], HiGHS status, optimal
+    value, participation weights of the first solve, :func:`participation_weights`).
+
+    The LP goes to HiGHS in the form measured fastest for its family (:func:`_lazy_family`):
+    the factored form with interim columns (:meth:`GeneralLP.highs_form`), or every row written
+    out over profiles with rows added lazily (:class:`_LazyRows`). Both solve the same LP.
 
     Last tie-break: with zero-probability profiles Z, minimize Σ_{θ∈Z} |m(θ)| (columns u_θ with
     u_θ >= m(θ) and u_θ >= −m(θ)) with every earlier optimum held.
     """
-    A, row_lo, row_hi, col_lo, col_hi = lp.highs_form()
-    n, n_cols = lp.n_profiles, A.shape[1]
+    n = lp.n_profiles
+    lazy = _LazyRows(lp) if _lazy_family(lp) else None
+    if lazy is None:
+        A, row_lo, row_hi, col_lo, col_hi = lp.highs_form()
+        n_cols = A.shape[1]
+        c = np.concatenate([*list(lp.objective), np.zeros(n_cols - 2 * n)])
+        whole = (-c, A, row_lo, row_hi, col_lo, col_hi)
+        h = make_highs(*whole)
+        h.setOptionValue("solver", _solver_for(lp.instance.mechanism))
+
+        def solve(what):
+            return run(h, what, retry=cold_simplex(h, what))
+
+    else:
+        n_cols = 2 * n
+        c = np.concatenate(lp.objective)
+        bounds = (np.concatenate([np.zeros(n), lp.m_lower]), np.concatenate([np.ones(n), lp.m_upper]))
+        h = make_highs(*lazy.model(c, *bounds))
+        h.setOptionValue("solver", "simplex")
+        whole = None
+
+        def solve(what):
+            return lazy.run(h, what)
+
     pad = np.zeros(n_cols - 2 * n)
-    c = np.concatenate([*list(lp.objective), pad])
-    h = make_highs(-c, A, row_lo, row_hi, col_lo, col_hi)
-    h.setOptionValue("solver", _solver_for(lp.instance.mechanism))
     what = "general LP"
-    sol = run(h, what, retry=cold_simplex(h, what))
+    sol = solve(what)
     lp_value = -sol.objective
+    if lazy is None:  # the definitions of the interim columns come first, then the groups' rows
+        group_duals = sol.row_dual[A.shape[0] - sum(b.matrix.shape[0] for g in lp.groups.values() for b in g) :]
+    else:  # rows left out of the final model are slack at its optimum: their duals are 0
+        group_duals = lazy.full_duals(sol.row_dual)
+    weights = participation_weights(lp, group_duals)
     if _spread(lp) > CROSSCHECK_SPREAD:
-        _cross_check(lp, (-c, A, row_lo, row_hi, col_lo, col_hi), sol)
+        _cross_check(lp, whole or lazy.model(c, *bounds, whole=True), sol)
     h.setOptionValue("solver", "simplex")  # tie-breaks start from the optimal basis
     for nxt in _tie_breaks(lp):
         _hold(h, c, sol.x)
         c = np.concatenate([nxt, pad])
         h.changeColsCost(n_cols, np.arange(n_cols, dtype=np.int32), -c)
-        what = "general LP (tie-break)"
-        sol = run(h, what, retry=cold_simplex(h, what))
+        sol = solve("general LP (tie-break)")
     zero = np.flatnonzero(lp.zero)
     if zero.size:
         _hold(h, c, sol.x)
@@ -821,9 +1078,8 @@ def _optimize(lp: GeneralLP) -> tuple[np.ndarray, str, float]:
         )
         cost = np.concatenate([np.zeros(n_cols), np.ones(k)])
         h.changeColsCost(cost.size, np.arange(cost.size, dtype=np.int32), cost)
-        what = "general LP (tie-break: smallest transfers at zero-probability profiles)"
-        sol = run(h, what, retry=cold_simplex(h, what))
-    return sol.x[: 2 * n], sol.status, lp_value
+        sol = solve("general LP (tie-break: smallest transfers at zero-probability profiles)")
+    return sol.x[: 2 * n], sol.status, lp_value, weights
 
 
 def _interim(instance: Instance, x: np.ndarray, m: np.ndarray) -> list[dict]:
@@ -933,6 +1189,14 @@ class GeneralResult:
         Wall time of assembly and HiGHS (all stages), without the audit.
     mechanism : Mechanism
     vetoes : tuple of str
+    participation_weights : ndarray of shape (N,) or None
+        The agents' weights ω in the general LP (shared transfers): agent i's total shadow
+        price of its participation rows, Σ of their HiGHS row duals with each row stated per
+        unit of share, normalised to sum to 1 (:func:`participation_weights`); 0 for an agent
+        without a veto. With independent private values, Bayesian IC and interim IR it is an
+        optimal ω of the maximin LP (docs/model.md, section 5.2); with interdependent values,
+        correlated types or other participation notions it is the same shadow price. None with
+        individual transfers, or when every participation dual is 0 (λ = 1).
     """
 
     status: str
@@ -950,6 +1214,7 @@ class GeneralResult:
     highs_status: str = "Optimal"
     agent_transfers: np.ndarray | None = None
     coalitions: list[dict] | None = None
+    participation_weights: np.ndarray | None = None
 
     @property
     def profit(self) -> float:
@@ -983,6 +1248,8 @@ class GeneralResult:
         extra = {} if self.agent_transfers is None else {"agent_transfers": self.agent_transfers.tolist()}
         if self.coalitions is not None:
             extra["coalitions"] = self.coalitions
+        if self.participation_weights is not None:
+            extra["participation_weights"] = [float(w) for w in self.participation_weights]
         return {
             **extra,
             "status": self.status,
@@ -1107,7 +1374,11 @@ def solve_general(instance: Instance, *, mechanism: Mechanism | Mapping | None =
     ------
     InstanceError
         For bad input (not an Instance, an unknown mechanism option, a veto that is a string
-        or names an unknown agent), an empty veto set or λ > 1 (both make the LP unbounded).
+        or names an unknown agent), an empty veto set or λ > 1 (both make the LP unbounded);
+        an outside option or interdependent cost term above ``MAX_SPREAD`` money units, or a
+        ``max_transfer`` or ``budget`` above ``CROSSCHECK_SPREAD`` times the instance's largest
+        type or value that binds (one that does not bind is dropped exactly:
+        :func:`mechanism_scale_ok`).
     SolverError
         If HiGHS does not report an optimum (its status is in the error).
     CheckError
@@ -1131,6 +1402,9 @@ def solve_general(instance: Instance, *, mechanism: Mechanism | Mapping | None =
     _check_instance(instance)
     instance.check_size()  # before anything the size of the grid is allocated
     resolved = _resolve(instance, mechanism)
+    far = mechanism_scale_ok(resolved)
+    if far:
+        return _solve_without_limits(resolved, far)
     if resolved.mechanism.consent is not None:
         return _solve_consent(resolved)
     if resolved.mechanism.transfers == "individual":
@@ -1140,7 +1414,7 @@ def solve_general(instance: Instance, *, mechanism: Mechanism | Mapping | None =
     from .checks import spread_within_limit
 
     spread_within_limit(_spread(lp), lp.unit)
-    z, highs_status, lp_value = _optimize(lp)
+    z, highs_status, lp_value, weights = _optimize(lp)
     seconds = time.perf_counter() - start
     n = lp.n_profiles
     x = np.clip(z[:n], 0.0, 1.0)
@@ -1162,6 +1436,7 @@ def solve_general(instance: Instance, *, mechanism: Mechanism | Mapping | None =
         vetoes=lp.vetoes,
         instance=inst,
         highs_status=highs_status,
+        participation_weights=weights,
     )
 
 
@@ -1204,6 +1479,123 @@ def _individual_lp(instance: Instance, unit: float):
     col_lo = np.concatenate([np.zeros(n), np.full(nag * n, -INF)])
     col_hi = np.concatenate([np.ones(n), np.full(nag * n, INF)])
     return c, A, row_lo, np.full(A.shape[0], INF), col_lo, col_hi
+
+
+def mechanism_scale_ok(instance: Instance) -> tuple[str, ...]:
+    """Refuse mechanism numbers too far outside the instance's money scale for the LP.
+
+    Every number that enters the general LP's rows or bounds is, in the LP's money unit
+    (:func:`lpmech.instance.unit_scale`), at most ``MAX_SPREAD``: the types (checked by
+    :func:`lpmech.checks.spread_within_limit`) and the mechanism's own numbers, checked here —
+    each outside option r_i(θ_i) / σ_i (the participation row's right-hand side per unit of
+    share) and each interdependent cost term Σ_j |γ_ij|·max|θ_j|. HiGHS's tolerances are
+    absolute in those units, so a row with a term 1e12 units lets the solution violate IC or IR
+    by 1e-12 of that term, which is not small next to the value. A transfer cap or budget this
+    far out is not refused here: its names are returned, and :func:`solve_general` solves
+    without it and keeps the answer only if it satisfies the cap (then it is optimal for the
+    capped LP too, whose feasible set is smaller), refusing it otherwise. "Far" for a cap is
+    ``CROSSCHECK_SPREAD`` times the instance's largest type or value.
+
+    Parameters
+    ----------
+    instance : Instance
+        With the mechanism to solve.
+
+    Returns
+    -------
+    tuple of str
+        ``"max_transfer"`` and/or ``"budget"`` when above ``CROSSCHECK_SPREAD`` times the
+        instance's largest type or value (else empty).
+
+    Raises
+    ------
+    InstanceError
+        An outside option or an interdependence term above ``MAX_SPREAD`` units (names the
+        field and the agent).
+    """
+    mech = instance.mechanism
+    unit = unit_scale(instance.engine())
+    limit = MAX_SPREAD * unit
+    options = outside_options(instance)
+    for i, name in enumerate(instance.names):
+        r = float(np.max(np.abs(options[i]))) / float(instance.shares[i]) if options[i].size else 0.0
+        if not r <= limit:
+            raise InstanceError(
+                f"is {r * float(instance.shares[i]):.3g} ({r:.3g} per unit of share), more than {MAX_SPREAD:.0e} times the instance's money "
+                f"unit {unit:.3g}: the LP cannot resolve the answer next to it (use numbers within "
+                f"{MAX_SPREAD:.0e} units of the types and the designer's value)",
+                field="outside_option",
+                agent=name,
+            )
+    gamma = getattr(instance, "interdependence", None)
+    if gamma is not None:
+        for i, name in enumerate(instance.names):
+            term = sum(
+                abs(float(gamma[i, j])) * float(np.max(np.abs(instance.grids[j]))) for j in range(instance.n) if j != i
+            )
+            if not term <= limit:
+                raise InstanceError(
+                    f"makes agent {name!r}'s cost term Σ_j γ_ij·θ_j as large as {term:.3g}, more than "
+                    f"{MAX_SPREAD:.0e} times the instance's money unit {unit:.3g}: the LP cannot "
+                    "resolve the answer next to it",
+                    field="interdependence",
+                    agent=name,
+                )
+    # A cap is compared with the instance's largest number (its types and b): the LP keeps a cap
+    # that far out at a vertex (an optimal face is often unbounded in the transfers), where the
+    # IC and IR rows hold 1e6 times larger terms than the value and HiGHS's absolute tolerances
+    # move the value by more than CHECK_RTOL (measured: 9e-9 of it at 1e8, 1.5e-7 at 1e9).
+    big = max([abs(instance.designer_value)] + [float(np.max(np.abs(g))) for g in instance.grids])
+    far = []
+    for key in ("max_transfer", "budget"):
+        value = getattr(mech, key)
+        if value is not None and not abs(value) <= CROSSCHECK_SPREAD * max(big, unit):
+            far.append(key)
+    return tuple(far)
+
+
+def _solve_without_limits(inst: Instance, far: tuple[str, ...]) -> GeneralResult:
+    """Solve without the transfer limits named in ``far`` (far outside the money scale); keep the
+    answer only if it satisfies them (then it is optimal for the limited LP as well)."""
+    from .checks import enforce, limits_audit
+
+    mech = inst.mechanism
+    loose = replace(mech, **{key: None for key in far})
+    why = "the LP cannot resolve the answer next to it"
+    try:
+        res = solve_general(inst, mechanism=loose)
+    except SolverError as exc:  # without the limit HiGHS finds no optimum: the limit binds
+        key = far[0]
+        raise InstanceError(
+            f"is {getattr(mech, key):.3g}, more than {CROSSCHECK_SPREAD:.0e} times the instance's largest "
+            f"type or value, and binds (without it HiGHS reports {exc.status}): {why}",
+            field=f"mechanism.{key}",
+        ) from None
+    pmf = inst.joint_pmf()
+    m = np.asarray(res.transfer, dtype=float)
+    held = {"max_transfer": lambda X: float(np.max(m)) <= X, "budget": lambda X: float(np.sum(pmf * m)) <= X}
+    for key in far:
+        if not held[key](getattr(mech, key)):
+            raise InstanceError(
+                f"is {getattr(mech, key):.3g}, more than {CROSSCHECK_SPREAD:.0e} times the instance's "
+                f"largest type or value, and binds (the optimum without it breaks it): {why}",
+                field=f"mechanism.{key}",
+            )
+    # Feasible for the limited LP and optimal for the larger unlimited one: optimal for the limited LP.
+    orig = replace(res.instance, mechanism=mech) if res.instance is not None else inst
+    measured, limits = limits_audit(orig, np.asarray(res.allocation), m, res.checks.get("value_magnitude", TINY))
+    more = enforce(dict(measured), limits)  # CheckError if the limit does not hold within tolerance
+    checks = dict(res.checks)
+    checks.update(measured)
+    checks["limits"] = {**checks.get("limits", {}), **limits}
+    checks["report"] = {**checks.get("report", {}), **more["report"]}
+    if res.mechanism.consent is None and mech.consent is None:
+        res.mechanism = mech
+    else:
+        res.mechanism = replace(res.mechanism, **{key: getattr(mech, key) for key in far})
+    res.instance = orig
+    res.checks = checks
+    return res
 
 
 def _solve_consent(inst: Instance) -> GeneralResult:
@@ -1311,6 +1703,9 @@ def solve_individual(instance: Instance, *, mechanism: Mechanism | Mapping | Non
         inst = replace(inst, mechanism=replace(mech, transfers="individual"), agents=inst.agents)
         mech = inst.mechanism
     individual_options_ok(inst)
+    far = mechanism_scale_ok(inst)
+    if far:
+        return _solve_without_limits(inst, far)
     unit = unit_scale(inst.engine())
     from .checks import spread_within_limit
 

@@ -16,15 +16,21 @@ lpmech leaves no process-wide trace of HiGHS:
   (model status "Not Set"). :func:`run` therefore runs HiGHS in a short-lived thread of its
   own and destroys that thread's scheduler before returning, so the caller's thread (and
   scipy's ``linprog``, cvxpy, or the user's own highspy models in it) never sees lpmech's.
+  Inside :func:`highs_thread` the runs of the calling thread share one worker thread instead
+  (creating and destroying a scheduler per run cost ~1-7 ms, measured: several times a small
+  LP's run), whose scheduler is destroyed when the block exits.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import highspy
 import numpy as np
@@ -38,6 +44,7 @@ __all__ = [
     "SolverError",
     "cold_simplex",
     "dropped_entries",
+    "highs_thread",
     "in_own_thread",
     "make_highs",
     "new_highs",
@@ -147,13 +154,112 @@ def new_highs() -> highspy.Highs:
     return h
 
 
+#: A worker thread's scheduler state: none yet, made by a run of unknown ``threads``, or the
+#: ``threads`` option of the run that made it (0: HiGHS's default size).
+_UNKNOWN = object()
+_local = threading.local()  # .worker: the calling thread's _Worker inside highs_thread()
+
+
+class _Worker:
+    """One thread running the HiGHS jobs handed to it, in order, one at a time.
+
+    HiGHS refuses a run whose ``threads`` option (other than 0, "any") differs from the size
+    of the thread's scheduler (model status "Not Set"); the worker destroys its scheduler
+    before such a run, and before and after a job whose option it cannot see
+    (:func:`in_own_thread` with any callable), so each job finds what a fresh thread would.
+    """
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.sized: Any = None  # None, _UNKNOWN or the `threads` option that sized the scheduler
+        self.thread = threading.Thread(target=self._loop, name="lpmech-highs", daemon=True)
+        self.thread.start()
+
+    def _reset(self) -> None:
+        if self.sized is not None:
+            highspy.Highs.resetThreadScheduler(True)
+            self.sized = None
+
+    def _loop(self) -> None:
+        try:
+            while True:
+                job = self.jobs.get()
+                if job is None:
+                    return
+                func, args, kwargs, threads, box, done = job
+                try:
+                    if threads is None or (threads != 0 and self.sized not in (None, threads)):
+                        self._reset()
+                    if self.sized is None:
+                        self.sized = _UNKNOWN if threads is None else threads
+                    box["value"] = func(*args, **kwargs)
+                except BaseException as err:  # noqa: BLE001 (handed to the caller)
+                    box["error"] = err
+                finally:
+                    if threads is None:
+                        self._reset()
+                    done.set()
+        finally:
+            highspy.Highs.resetThreadScheduler(True)
+
+    def call(self, func, args, kwargs, threads):
+        box: dict = {}
+        done = threading.Event()
+        self.jobs.put((func, args, kwargs, threads, box, done))
+        done.wait()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    def close(self) -> None:
+        self.jobs.put(None)
+        self.thread.join()
+
+
+@contextmanager
+def highs_thread() -> Iterator[None]:
+    """Run every HiGHS job of the calling thread inside the block in one worker thread.
+
+    Without it, each :func:`run` (and :func:`in_own_thread`) starts a thread, whose HiGHS task
+    scheduler is made and destroyed with it. Inside the block they go, in order, to one
+    worker thread, which destroys its scheduler before a run asking for another size (and
+    around jobs whose size it cannot see) and when the block exits: afterwards the caller's
+    thread and HiGHS's scheduler state are as they were (no scheduler in the caller's thread,
+    none left by lpmech). Re-entrant: a nested block uses the outer one's worker. Other
+    threads are not affected (the worker is the calling thread's).
+
+    Yields
+    ------
+    None
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> with highs_thread():
+    ...     h = make_highs(-np.ones(2), sp.csr_matrix(np.ones((1, 2))), [-INF], [1.0], np.zeros(2), np.ones(2))
+    ...     run(h, "example").objective
+    -1.0
+    """
+    if getattr(_local, "worker", None) is not None:
+        yield
+        return
+    worker = _Worker()
+    _local.worker = worker
+    try:
+        yield
+    finally:
+        _local.worker = None
+        worker.close()
+
+
 def in_own_thread(func, *args, **kwargs):
     """Call ``func(*args, **kwargs)`` in a new thread and return (or raise) what it does.
 
     HiGHS sizes one task scheduler per thread at its first run there; running it in a thread
     of its own, whose scheduler is destroyed before the thread ends, leaves the caller's
     thread as it was. Use it for anything that runs HiGHS, e.g. a cvxpy solve with
-    ``solver="HIGHS"``.
+    ``solver="HIGHS"``. Inside :func:`highs_thread` the call goes to the block's worker
+    thread instead (which destroys its scheduler before and after such a call).
 
     Parameters
     ----------
@@ -172,6 +278,15 @@ def in_own_thread(func, *args, **kwargs):
     BaseException
         Whatever ``func`` raises, re-raised in the calling thread.
     """
+    return _dispatch(func, args, kwargs, None)
+
+
+def _dispatch(func, args, kwargs, threads):
+    """``func(*args, **kwargs)`` in the block's worker (:func:`highs_thread`) or a new thread;
+    ``threads``: the HiGHS ``threads`` option of the run (None: unknown)."""
+    worker = getattr(_local, "worker", None)
+    if worker is not None:
+        return worker.call(func, args, kwargs, threads)
     box: dict = {}
 
     def target():
@@ -319,8 +434,18 @@ def row_scaled(A: sp.spmatrix) -> tuple[sp.csr_matrix, np.ndarray]:
     return sp.csr_matrix(sp.diags(factor) @ A), factor
 
 
+def _threads_option(h: highspy.Highs) -> int | None:
+    """``h``'s ``threads`` option (highspy returns it alone or as (status, value)); None: unreadable."""
+    got: Any = h.getOptionValue("threads")
+    if isinstance(got, tuple):
+        status, got = got
+        if status != highspy.HighsStatus.kOk:
+            return None
+    return int(got)
+
+
 def _run_once(h: highspy.Highs, what: str) -> LPSolution:
-    in_own_thread(h.run)
+    _dispatch(h.run, (), {}, _threads_option(h))
     model_status = h.getModelStatus()
     status = h.modelStatusToString(model_status)
     if model_status != highspy.HighsModelStatus.kOptimal:

@@ -652,6 +652,13 @@ class Mechanism:
     The defaults (Bayesian IC, interim participation, every agent a veto, profit) are the
     setting of the talks, solved by the maximin LP when types are independent.
 
+    ``pareto``, ``max_transfer``, ``budget`` and ``min_trade_probability`` are stored as floats
+    (what the solvers use) and kept exactly as well (:attr:`exact_pareto`,
+    :attr:`exact_max_transfer`, :attr:`exact_budget`, :attr:`exact_min_trade_probability`): a
+    Fraction or Decimal given through the API, or a file's decimal text, exactly; a float at its
+    exact binary value. ``_exact`` is internal: it carries the exact values through
+    :func:`dataclasses.replace` (a value changed by ``replace`` is taken anew).
+
     Raises
     ------
     InstanceError
@@ -671,15 +678,28 @@ class Mechanism:
     max_transfer: float | None = None
     budget: float | None = None
     min_trade_probability: float | None = None
+    _exact: Any = field(default=None, repr=False, compare=False, kw_only=True)
+
+    def _exact_value(self, key: str) -> Fraction | None:
+        """The exact value of a numeric option (carried by replace while its float is unchanged)."""
+        value = getattr(self, key)
+        if value is None:
+            return None
+        carried = self._exact.get(key) if isinstance(self._exact, dict) else None
+        if carried is not None and type(value) is float and float(carried) + 0.0 == value:
+            return carried
+        return exact_number(value, field=f"mechanism.{key}")
 
     def __post_init__(self):
         if not isinstance(self.no_subsidy, (bool, np.bool_)):
             raise InstanceError(f"must be true or false, got {_kind(self.no_subsidy)}", field="mechanism.no_subsidy")
         object.__setattr__(self, "no_subsidy", bool(self.no_subsidy))
+        exact: dict[str, Fraction] = {}
         for key in ("max_transfer", "budget", "min_trade_probability"):
-            value = getattr(self, key)
-            if value is not None:
-                object.__setattr__(self, key, float_number(value, field=f"mechanism.{key}"))
+            fr = self._exact_value(key)
+            if fr is not None:
+                exact[key] = fr
+                object.__setattr__(self, key, float(fr) + 0.0)
         q = self.min_trade_probability
         if q is not None and not 0.0 <= q <= 1.0:
             raise InstanceError(f"must lie in [0, 1], got {q:g}", field="mechanism.min_trade_probability")
@@ -747,10 +767,32 @@ class Mechanism:
                 seen.add(v)
             object.__setattr__(self, "veto", tuple(self.veto))
         if self.pareto is not None:
-            lam = float_number(self.pareto, field="mechanism.pareto")
+            exact["pareto"] = self._exact_value("pareto")
+            lam = float(exact["pareto"]) + 0.0
             if lam < 0:
                 raise InstanceError(f"must be >= 0, got {lam:g}", field="mechanism.pareto")
             object.__setattr__(self, "pareto", lam)
+        object.__setattr__(self, "_exact", exact)
+
+    @property
+    def exact_pareto(self) -> Fraction | None:
+        """λ exactly (None when not set)."""
+        return self._exact.get("pareto")
+
+    @property
+    def exact_max_transfer(self) -> Fraction | None:
+        """The transfer cap exactly (None when not set)."""
+        return self._exact.get("max_transfer")
+
+    @property
+    def exact_budget(self) -> Fraction | None:
+        """The budget exactly (None when not set)."""
+        return self._exact.get("budget")
+
+    @property
+    def exact_min_trade_probability(self) -> Fraction | None:
+        """The minimum trade probability exactly (None when not set)."""
+        return self._exact.get("min_trade_probability")
 
     @property
     def is_default(self) -> bool:
@@ -957,6 +999,51 @@ def _interdependence(gamma: Any, n: int) -> np.ndarray:
     return out
 
 
+def _exact_interdependence(gamma: Any) -> tuple[tuple[Fraction, ...], ...]:
+    """γ's entries exactly (after :func:`_interdependence` has checked its shape and entries)."""
+    if isinstance(gamma, np.ndarray):
+        gamma = gamma.tolist()
+    return tuple(tuple(exact_number(v, field="interdependence") for v in row) for row in gamma)
+
+
+def _describe_options(instance) -> list[str]:
+    """The parts of :meth:`Instance.describe` beyond the data: γ (when nonzero) and the mechanism's
+    non-default options and constraints (empty when there are none)."""
+    parts = []
+    gamma = instance.interdependence
+    if gamma is not None and np.any(gamma != 0):
+        rows = ", ".join("[" + ", ".join(f"{v:g}" for v in row) + "]" for row in gamma)
+        parts.append(f"interdependent values γ = [{rows}]")
+    mech = instance.mechanism
+    words = []
+    if mech.ic != "bayesian":
+        words.append({"dominant": "dominant-strategy IC", "ex-post": "ex-post IC"}[mech.ic])
+    if mech.participation != "interim":
+        words.append(f"{mech.participation} participation")
+    if mech.transfers == "individual":
+        words.append("individual transfers")
+    if mech.veto is not None:
+        words.append("veto " + ", ".join(mech.veto))
+    if mech.consent is not None:
+        words.append(f"consent of {mech.consent}")
+    for name, value in mech.outside_options().items():
+        shown = "[" + ", ".join(f"{v:g}" for v in value) + "]" if isinstance(value, tuple) else f"{value:g}"
+        words.append(f"outside option {name} {shown}")
+    if mech.no_subsidy:
+        words.append("no subsidy")
+    if mech.max_transfer is not None:
+        words.append(f"m <= {mech.max_transfer:g}")
+    if mech.budget is not None:
+        words.append(f"E[m] <= {mech.budget:g}")
+    if mech.min_trade_probability is not None:
+        words.append(f"P(trade) >= {mech.min_trade_probability:g}")
+    if mech.pareto is not None:
+        words.append(f"Pareto weight {mech.pareto:g}")
+    if words:
+        parts.append("mechanism: " + ", ".join(words))
+    return parts
+
+
 @dataclass(frozen=True, eq=False)
 class Instance:
     """A group-trading instance.
@@ -1040,7 +1127,7 @@ class Instance:
         if key not in record:
             return None
         floats, exact = record[key]
-        if key == "joint":
+        if key in ("joint", "interdependence"):
             return exact if given is floats else None
         return exact if type(given) is float and given == floats else None
 
@@ -1171,14 +1258,20 @@ class Instance:
                         f"is not an agent of this instance (agents: {listed})", field="mechanism.veto", agent=v
                     )
         self.mechanism.check_against(names, [None if g is None else g.size for g in per_share])
+        exact_gamma = None
         if self.interdependence is not None:
-            object.__setattr__(self, "interdependence", _interdependence(self.interdependence, len(names)))
+            carried_gamma = self._carried("interdependence", self.interdependence)
+            gamma = _interdependence(self.interdependence, len(names))
+            exact_gamma = carried_gamma if carried_gamma is not None else _exact_interdependence(self.interdependence)
+            object.__setattr__(self, "interdependence", gamma)
         object.__setattr__(self, "agents", agents)
         object.__setattr__(self, "_shares", shares)
         object.__setattr__(self, "_grids", tuple(per_share))
         record = {"buyer_value" if self.side == "buy" else "seller_cost": (self.designer_value, exact_dv)}
         if joint is not None:
             record["joint"] = (joint, exact_joint)
+        if exact_gamma is not None:
+            record["interdependence"] = (self.interdependence, exact_gamma)
         object.__setattr__(self, "_exact", record)
         self.__dict__["_exact_shares"] = exact_shares
         self.__dict__["_exact_designer_value"] = exact_dv
@@ -1349,6 +1442,22 @@ class Instance:
         return self.__dict__["_exact_designer_value"]
 
     @property
+    def exact_interdependence(self) -> tuple[tuple[Fraction, ...], ...] | None:
+        """γ exactly (N rows of N Fractions), None for private values.
+
+        Each entry as given: decimal text in a file exactly (0.1 is 1/10), a Fraction or Decimal
+        given through the API exactly, a float at its exact binary value; ``float`` of each
+        entry is :attr:`interdependence`. Carried through :func:`dataclasses.replace` while γ
+        is the same array.
+        """
+        if self.interdependence is None:
+            return None
+        record = self._exact if isinstance(self._exact, dict) else {}
+        if "interdependence" not in record:
+            return tuple(tuple(Fraction(v) for v in row) for row in self.interdependence.tolist())
+        return record["interdependence"][1]
+
+    @property
     def exact_joint(self) -> np.ndarray | None:
         """The joint pmf exactly (object array of Fraction, shape K_1 x ... x K_N, normalized to
         sum to exactly 1), or None for independent types."""
@@ -1451,13 +1560,24 @@ class Instance:
         return np.ascontiguousarray(arr)
 
     def describe(self) -> str:
-        """One line: side, agents, grid (or laws), the designer's value, independence."""
+        """One line: side, agents, grid (or laws), the designer's value, independence, and, when
+        set, the interdependence matrix γ and the mechanism's options and constraints.
+
+        Returns
+        -------
+        str
+            E.g. ``"buy side, 2 agent(s), grid 2 x 2 = 4 profiles, b = 1, independent types;
+            interdependent values γ = [[0, 0.2], [0.1, 0]]; mechanism: ex-post IC, consent of 1,
+            no subsidy, m <= 0.9"`` (the last two parts only when set).
+        """
         dv = f"b = {self.buyer_value:g}" if self.side == "buy" else f"c = {self.seller_cost:g}"
         if self.is_continuous:
             laws = ", ".join(
                 a.distribution["name"] if a.grid is None else f"grid of {a.grid.size}" for a in self.agents
             )
-            return f"{self.side} side, {self.n} agent(s), continuous types ({laws}), {dv}, independent types"
-        sizes = " x ".join(str(k) for k in self.shape)
-        corr = "independent types" if self.independent else "correlated types (joint pmf)"
-        return f"{self.side} side, {self.n} agent(s), grid {sizes} = {self.n_profiles:,} profiles, {dv}, {corr}"
+            head = f"{self.side} side, {self.n} agent(s), continuous types ({laws}), {dv}, independent types"
+        else:
+            sizes = " x ".join(str(k) for k in self.shape)
+            corr = "independent types" if self.independent else "correlated types (joint pmf)"
+            head = f"{self.side} side, {self.n} agent(s), grid {sizes} = {self.n_profiles:,} profiles, {dv}, {corr}"
+        return head + "".join(f"; {part}" for part in _describe_options(self))

@@ -6,7 +6,9 @@ answer, and like POT's solvers it returns the dual (the weights ω) beside the p
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -16,7 +18,51 @@ import numpy as np
 from .instance import Instance
 from .posted import PostedPrice
 
-__all__ = ["Result", "SolveResult", "STATUSES", "INTERIM_KEYS", "JSON_KEYS", "interim_row", "fmt", "units_line"]
+__all__ = [
+    "Result",
+    "SolveResult",
+    "STATUSES",
+    "INTERIM_KEYS",
+    "JSON_KEYS",
+    "interim_row",
+    "fmt",
+    "units_line",
+    "CACHE_MAX_PROFILES",
+    "JSON_FULL_MAX_PROFILES",
+    "FULL_JSON_WARN_BYTES",
+    "full_json_bytes",
+]
+
+# ------------------------------------------------------------------ size limits of the result's forms
+#: A result holding its mechanism in compact form (``Result.compact``) keeps the ``allocation`` and
+#: ``transfer`` it computes on demand when the grid has at most this many profiles (2 x 8 bytes
+#: each: 16 MB); above, each access recomputes them (use ``compact.blocks`` or ``user_slab``).
+CACHE_MAX_PROFILES = 1_000_000
+#: :meth:`Result.to_dict` writes ``allocation`` and ``transfer`` profile by profile up to this many
+#: profiles; above, they are null and the ``compact`` entry is the mechanism (``full=True``, and
+#: ``lpmech solve --full``, write every profile anyway).
+JSON_FULL_MAX_PROFILES = 1_000_000
+#: ``lpmech solve --json PATH --full`` warns on standard error when the document will exceed this.
+FULL_JSON_WARN_BYTES = 100_000_000
+#: Bytes per profile of a written allocation and transfer: about 5 for x ("1.0, ") and 24 for m
+#: (17 significant digits, a sign, an exponent, ", "): the estimate of :func:`full_json_bytes`.
+_BYTES_PER_PROFILE = 29
+
+
+def full_json_bytes(profiles: int) -> int:
+    """About how many bytes the allocation and transfer of ``profiles`` profiles take in JSON.
+
+    Parameters
+    ----------
+    profiles : int
+        K_1 ... K_N.
+
+    Returns
+    -------
+    int
+        An estimate (about 29 bytes per profile), for the size warning of ``--full``.
+    """
+    return int(profiles) * _BYTES_PER_PROFILE
 
 
 def fmt(v: float | None, digits: int = 6) -> str:
@@ -55,6 +101,29 @@ def _finite(obj: Any) -> Any:
         return {k: _finite(v) for k, v in obj.items()}
     if isinstance(obj, list):
         return [_finite(v) for v in obj]
+    return obj
+
+
+def _json_ready(obj: Any) -> Any:
+    """:func:`_jsonable` and :func:`_finite` in one pass; numpy arrays are converted in bulk (one
+    vectorized finiteness test and one ``tolist``), never walked element by element in Python."""
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind in "fc" and obj.size and not np.isfinite(obj).all():
+            out = obj.astype(object)
+            out[~np.isfinite(obj)] = None
+            return out.tolist()
+        return obj.tolist()
+    if isinstance(obj, (float, np.floating)):
+        v = float(obj)
+        return v if math.isfinite(v) else None
+    if isinstance(obj, np.integer):
+        return obj.item()
+    if isinstance(obj, Fraction):
+        return f"{obj.numerator}/{obj.denominator}" if obj.denominator != 1 else str(obj.numerator)
+    if isinstance(obj, dict):
+        return {str(k): _json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_ready(v) for v in obj]
     return obj
 
 
@@ -116,6 +185,7 @@ JSON_KEYS = (
     "binding_agent",
     "allocation",
     "transfer",
+    "compact",
     "interim",
     "checks",
     "certificate",
@@ -199,6 +269,12 @@ class Result:
         (general LP), ``value_error`` (continuum), ``binding_agent``.
     certificate : lpmech.exact.Certificate or None
         ``method="exact"`` with ``certify="exact"`` (proven), else the float one (never ``proven``).
+    compact : lpmech.compact.CompactMechanism or None
+        The mechanism in the theorem's form (ω, φ̄ per agent, the tie set's completion, M_i and T;
+        maximin path). When ``allocation`` / ``transfer`` are given as None they are computed
+        from it on each access (kept when the grid has at most :data:`CACHE_MAX_PROFILES`
+        profiles); :meth:`to_dict` writes this form instead of the full arrays above
+        :data:`JSON_FULL_MAX_PROFILES` profiles.
     """
 
     instance: Instance
@@ -222,6 +298,12 @@ class Result:
     phi_bar: list[np.ndarray] | None = field(repr=False, default=None)
     #: the formulation's own solution object (GeneralResult, ContinuousResult), None for the maximin path
     native: Any = field(repr=False, default=None)
+    #: the mechanism in compact form (lpmech.compact.CompactMechanism), maximin path; see the docstring
+    compact: Any = field(repr=False, default=None)
+    #: individual transfers (general LP, ``transfers = "individual"``): m_i(θ), shape (N, K_1, ..., K_N),
+    #: designer to agent i (buy side) or agent i to designer (sell side), the file's money units;
+    #: None with one shared transfer
+    agent_transfers: np.ndarray | None = field(repr=False, default=None)
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -316,14 +398,59 @@ class Result:
     def trade_probability(self) -> float | None:
         if "trade_probability" in self.info:
             return self.info["trade_probability"]
+        cm = self.compact
+        if self.__dict__.get("allocation") is None and cm is not None and cm.profiles > CACHE_MAX_PROFILES:
+            # no K^N array: E[x] = Σ_t p_1(t) X_1(t), the first agent's interim trade probability
+            row = self.interim[0].get("trade_probability") if self.interim else None
+            if row is not None:
+                return float(np.dot(self.instance.probs[0], np.asarray(row, dtype=float)))
+            return cm.trade_probability()  # block by block
         if self.allocation is None:
             return None
         return float(np.sum(self.instance.joint_pmf() * self.allocation))
 
-    def to_dict(self) -> dict:
+    @property
+    def profiles(self) -> int | None:
+        """K_1 ... K_N (None in the continuum)."""
+        if self.compact is not None:
+            return self.compact.profiles
+        return None if self.instance.is_continuous else int(self.instance.n_profiles)
+
+    def writes_full(self, full: bool | None = None) -> bool:
+        """Whether :meth:`to_dict` writes ``allocation`` and ``transfer`` profile by profile.
+
+        Parameters
+        ----------
+        full : bool or None
+            True or False: as asked; None (default): unless the mechanism is held in compact
+            form and the grid has more than :data:`JSON_FULL_MAX_PROFILES` profiles.
+
+        Returns
+        -------
+        bool
+        """
+        if full is not None:
+            return bool(full)
+        return self.compact is None or self.compact.profiles <= JSON_FULL_MAX_PROFILES
+
+    def to_dict(self, full: bool | None = None) -> dict:
         """JSON-ready dictionary: the keys :data:`JSON_KEYS` for every formulation (None where
-        undefined), validated by lpmech/schemas/result.schema.json."""
+        undefined), validated by lpmech/schemas/result.schema.json.
+
+        Parameters
+        ----------
+        full : bool or None
+            Write ``allocation`` and ``transfer`` over every profile (True), or null with the
+            mechanism in its ``compact`` entry (False; only when the result holds one). None
+            (default): full up to :data:`JSON_FULL_MAX_PROFILES` profiles. For large grids
+            :meth:`json_chunks` writes the full document without holding it in memory.
+
+        Returns
+        -------
+        dict
+        """
         inst = self.instance
+        write_full = self.writes_full(full) or self.compact is None
         mech = self.mechanism
         posted = self.posted
         info = {k: v for k, v in self.info.items() if k not in ("mechanism", "vetoes")}
@@ -355,8 +482,9 @@ class Result:
             "ratio": self.ratio,
             "trade_probability": self.trade_probability,
             "binding_agent": self.binding_agent,
-            "allocation": self.allocation,
-            "transfer": self.transfer,
+            "allocation": self.allocation if write_full else None,
+            "transfer": self.transfer if write_full else None,
+            "compact": None if self.compact is None else self.compact.to_dict(arrays=True),
             "interim": self.interim,
             "checks": self.checks,
             "certificate": cert,
@@ -368,7 +496,61 @@ class Result:
             "total_seconds": self.total_seconds,
             "info": info,
         }
-        return _finite(_jsonable(out))
+        if self.agent_transfers is not None:  # optional key: individual transfers only
+            out["agent_transfers"] = self.agent_transfers
+        return _json_ready(out)
+
+    def json_chunks(self, document: dict | None = None, *, indent: int = 1) -> Iterator[str]:
+        """The JSON text of ``document`` with ``allocation`` and ``transfer`` written over every
+        profile, piece by piece: one slab (the first agent at one type) at a time, from
+        ``compact.user_slab``, so no K^N array is held (``lpmech solve --json PATH --full``).
+
+        Parameters
+        ----------
+        document : dict, optional
+            The document to write (default :meth:`to_dict`); when the result holds a compact
+            form its ``allocation`` and ``transfer`` entries are replaced by the full arrays
+            computed slab by slab; its other keys are written as they are, in order.
+        indent : int
+            As for :func:`json.dumps` (the arrays are written without line breaks).
+
+        Returns
+        -------
+        iterator of str
+            Concatenated: the document, whose :func:`json.loads` equals ``to_dict(full=True)``
+            (plus any keys ``document`` adds), ending with a newline.
+
+        Raises
+        ------
+        ValueError
+            A number that is not finite outside the arrays (as ``json.dumps(allow_nan=False)``).
+        """
+        doc = self.to_dict(full=self.compact is None) if document is None else document
+        # without a compact form the arrays are stored whole and the document already holds them
+        streamed = {} if self.compact is None else {"allocation": 0, "transfer": 1}
+        return self._chunks(doc, streamed, indent)
+
+    def _chunks(self, doc: dict, streamed: dict, indent: int) -> Iterator[str]:
+        pad = "\n" + " " * indent
+        yield "{"
+        for j, (key, value) in enumerate(doc.items()):
+            yield ("," if j else "") + pad + json.dumps(key) + ": "
+            if key in streamed:
+                yield from self._profile_array(streamed[key])
+            else:
+                text = json.dumps(value, indent=indent, allow_nan=False)
+                yield text.replace("\n", pad)
+        yield "\n}\n"
+
+    def _profile_array(self, which: int) -> Iterator[str]:
+        """One of the full arrays as nested JSON lists, slab by slab (0: allocation, 1: transfer)."""
+        k1 = self.compact.shape[0]
+        yield "["
+        for i in range(k1):
+            slab = self.compact.user_slab(i)[which]
+            values = slab.tolist() if np.isfinite(slab).all() else _finite(slab.tolist())
+            yield (", " if i else "") + json.dumps(values, allow_nan=False)
+        yield "]"
 
     def _method_line(self) -> str:
         size = self.lp_size
@@ -409,6 +591,11 @@ class Result:
         cert = self.certificate
         if cert is None:
             return []
+        checks = cert.checks or {}
+        # what the proof is about: the LP it proves (consent: which coalition's) and how (closed form)
+        about = [f"    {key}: {checks[key]}" for key in ("certifies", "method") if checks.get(key)]
+        if checks.get("covers"):
+            about.append(f"    covers: {', '.join(checks['covers'])}")
         if cert.method == "exact" and cert.proven:
             v = cert.value
             frac = f"{v.numerator}/{v.denominator}" if v.denominator != 1 else str(v.numerator)
@@ -416,13 +603,24 @@ class Result:
                 "",
                 f"  certificate: proven optimal in exact arithmetic ({cert.formulation}): value {frac} "
                 f"= {float(v):.17g}; lower = upper bound, exact gap 0 ({cert.seconds:.3f} s)",
+                *about,
             ]
         if cert.method == "exact":
-            return ["", f"  certificate: exact, NOT proven: {cert.reason}"]
+            return ["", f"  certificate: exact, NOT proven: {cert.reason}", *about]
         return [
             "",
             f"  certificate: floating point only ({cert.reason or 'no exact proof'}); "
             "'--certify exact' (certify=\"exact\") proves the value in rational arithmetic",
+        ]
+
+    def _compact_lines(self) -> list[str]:
+        """The report's line on the compact form (large grids only): its size, what JSON writes."""
+        cm = self.compact
+        if cm is None or self.writes_full(None):
+            return []
+        return [
+            f"  mechanism held compactly  ω, φ̄ and M_i per agent, T, and {cm.ties:,} tie profiles "
+            f"(x given there) for {cm.profiles:,} profiles; JSON writes this form (--full: every profile)"
         ]
 
     def _maximin_summary(self) -> str:
@@ -439,6 +637,7 @@ class Result:
             f"  optimal expected profit   {fmt(self.value, 8)}",
             f"  probability of trade      {fmt(self.trade_probability, 6)}",
             f"  allocation rule           {rule} ({dv})",
+            *self._compact_lines(),
             "",
             "  weights ω                 solver    canonical   range over all optimal ω",
         ]
@@ -484,6 +683,33 @@ class Result:
         return "\n".join(lines)
 
 
+def _array_property(name: str, method: str, doc: str) -> property:
+    """``allocation`` / ``transfer``: the stored array, else computed from ``compact`` on demand
+    (and kept when the grid has at most :data:`CACHE_MAX_PROFILES` profiles)."""
+
+    def get(self):
+        value = self.__dict__.get(name)
+        compact = self.__dict__.get("compact")
+        if value is None and compact is not None:
+            value = getattr(compact, method)()
+            if compact.profiles <= CACHE_MAX_PROFILES:
+                self.__dict__[name] = value
+        return value
+
+    def set(self, value):
+        self.__dict__[name] = value
+
+    return property(get, set, doc=doc)
+
+
+# the dataclass's __init__ assigns these through the properties (the value given, None included)
+Result.allocation = _array_property(  # type: ignore[assignment]  # (the dataclass field: an array)
+    "allocation", "allocation", "Trade probability on every profile (file's grid order), or None; see Result."
+)
+Result.transfer = _array_property(  # type: ignore[assignment]
+    "transfer", "transfer", "Total transfer on every profile (file's money units), or None; see Result."
+)
+
 #: The old name of :class:`Result` (one result type for every formulation).
 SolveResult = Result
 
@@ -500,7 +726,11 @@ def from_general(general, instance: Instance, *, total_seconds: float) -> Result
     Returns
     -------
     Result
-        No ω (the theory defines none for the general LP), no posted price.
+        No ``omega`` (that is the maximin LP's dual), no posted price; ``info["participation_weights"]``
+        the agents' total shadow prices of their participation rows, normalised
+        (:attr:`lpmech.general.GeneralResult.participation_weights`; absent when None); ``agent_transfers``
+        the individual transfers m_i(θ), shape (N, K_1, ..., K_N) in the file's money units
+        (None with one shared transfer).
     """
     inst = general.instance or instance
     interim = [
@@ -521,6 +751,9 @@ def from_general(general, instance: Instance, *, total_seconds: float) -> Result
         "vetoes": tuple(general.vetoes),
         "mechanism_options": general.mechanism_dict(),
     }
+    weights = getattr(general, "participation_weights", None)
+    if weights is not None:  # the agents' weights ω in the general LP (GeneralResult.participation_weights)
+        info["participation_weights"] = [float(w) for w in weights]
     return Result(
         instance=inst,
         status=general.status.lower(),
@@ -540,6 +773,7 @@ def from_general(general, instance: Instance, *, total_seconds: float) -> Result
         method="general",
         info=info,
         native=general,
+        agent_transfers=general.agent_transfers,
     )
 
 

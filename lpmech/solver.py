@@ -18,8 +18,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .checks import continuous_checks, gains, maximin_checks
-from .errors import SolverError
+from .checks import continuous_checks, maximin_checks
+from .errors import CertificateError, SolverError
+from .highs import highs_thread
 from .instance import (
     DEFAULT_MAX_PROFILES,
     EngineProblem,
@@ -32,6 +33,7 @@ from .posted import best_posted_price
 from .profiles import weighted_sum
 from .result import Result, SolveResult, from_continuous, from_general, interim_row  # noqa: F401 (SolveResult: old name)
 from .structured import solve_structured
+from .structured.passes import CompactSource, DenseSource, IndexRule
 from .tolerances import CHECK_RTOL, TIE_RTOL, gap_limit, min_magnitude, on_tie
 from .transfers import transfers
 from .virtual import iron, ironing_intervals, virtual_costs
@@ -52,12 +54,17 @@ __all__ = [
 #: Solvers: the maximin LP over the K^N profiles; the structured solver that minimizes g(ω) by
 #: cutting planes and certifies x_ω (lpmech.structured); the general LP (lpmech.general: correlated
 #: types, mechanism options); the continuum (lpmech.continuous: agents given by laws); "auto" picks
-#: the formulation the instance needs, then by size and conditioning.
+#: the formulation the instance needs, then the structured solver (the LP when that cannot certify
+#: a small, well-conditioned grid).
 METHODS = ("auto", "lp", "structured", "general", "continuous")
 #: ``certify="float"``: the float certificate (never ``proven``); ``"exact"``: proved in rational
 #: arithmetic (:func:`lpmech.exact.prove`).
 CERTIFY = ("float", "exact")
-#: ``method="auto"`` uses the LP up to this many profiles and the structured solver above.
+#: ``method="auto"`` uses the structured solver; up to this many profiles (on a well-conditioned
+#: grid) it falls back to the LP when the structured solver cannot certify its answer
+#: (:class:`~lpmech.errors.CertificateError`). The structured solver with every check is faster on
+#: small grids too (measured on grids/*.toml and uniform N = 2, K = 16-64 and N = 3, K = 4-10,
+#: same answers: 8-13 ms against 17-38 ms for the LP, committee_software 20 ms against 15 ms).
 AUTO_LP_LIMIT = 50_000
 #: ``method="auto"`` uses the structured solver when some |b - φ_i(t)| exceeds this many times the
 #: instance's unit (:func:`unit_scale`), or an agent's largest type probability this many times
@@ -74,16 +81,27 @@ LP_MAX_PROFILES = 2_000_000
 class _Core:
     """What a core solver hands to the shared pipeline (engine order)."""
 
-    x: np.ndarray  # an optimal allocation
+    dense_x: np.ndarray | None  # an optimal allocation over the whole grid (LP path)
     value: float  # its objective value as the solver reports it
     omega: np.ndarray  # an optimal ω (one vertex of the optimal face)
-    x_omega: np.ndarray  # x_ω of that ω, completed on its tie set
+    x_omega: np.ndarray | None  # x_ω of that ω, completed on its tie set (None: x itself)
     status: str
     seconds: float
     iterations: int
     size: dict
     tie_rtol: float  # relative tie tolerance the solver used (tolerances.on_tie)
     tie_uncertainty: float = 0.0  # and its allowance for ω's own error (tolerances.tie_band)
+    #: the structured solver's allocation as an index rule with its ties (no K^N array)
+    rule: IndexRule | None = None
+
+    @property
+    def x(self) -> np.ndarray:
+        """An optimal allocation over the whole grid (the index rule's, computed on first access)."""
+        return self.dense_x if self.dense_x is not None else self.rule.dense()
+
+    @x.setter
+    def x(self, value: np.ndarray) -> None:
+        self.dense_x, self.rule = value, None
 
 
 def _normalized(problem: EngineProblem, s: float) -> EngineProblem:
@@ -103,7 +121,7 @@ def _lp_core(problem, phi, phi_bar) -> _Core:
     if tie.any():
         x_omega = lp.solve_completion(np.where(tie, np.nan, x_omega), what="maximin LP completing x_ω on its tie set").x
     return _Core(
-        x=sol.x,
+        dense_x=sol.x,
         value=sol.value,
         omega=sol.omega,
         x_omega=x_omega,
@@ -127,11 +145,13 @@ def _lp_core(problem, phi, phi_bar) -> _Core:
 def _structured_core(problem, phi, phi_bar) -> _Core:
     # the solver widens the relative tie tolerance if its certificate needs (solution.tie_tolerance)
     sol = solve_structured(problem, phi, phi_bar, tie_tol=TIE_RTOL)
+    sol.rule.interim_x = [m / p for m, p in zip(sol.mass, problem.probs)]  # the certificate's pass
     return _Core(
-        x=sol.x,
+        dense_x=None,
+        rule=sol.rule,
         value=sol.value,
         omega=sol.omega,
-        x_omega=sol.x,
+        x_omega=None,
         status=sol.status,
         seconds=sol.seconds,
         iterations=sol.iterations,
@@ -171,7 +191,10 @@ def _choose(method: str, instance: Instance, conditioning: tuple[float, str]) ->
         ratio, what = conditioning
         if ratio > AUTO_LP_MAX_SPREAD:
             return "structured", f"auto: ill-conditioned for the LP ({what}, above {AUTO_LP_MAX_SPREAD:g})"
-        return "lp", f"auto: {instance.n_profiles:,} profiles, well conditioned ({what})"
+        return "structured", (
+            f"auto: {instance.n_profiles:,} profiles, well conditioned ({what}): the structured solver, "
+            "faster on small grids (the LP if it cannot certify)"
+        )
     if method == "lp" and instance.n_profiles > LP_MAX_PROFILES:
         raise InstanceError(
             f"{instance.n_profiles:,} profiles are too many for the LP's columns (limit "
@@ -309,9 +332,10 @@ def solve(
         any grid instance admits; ``"continuous"``: the continuum (:mod:`lpmech.continuous`),
         for agents given by laws (grid points ignored). ``"auto"`` (default): the continuum
         when an agent has no grid, the general LP for correlated types or mechanism options
-        other than the default, else the LP up to :data:`AUTO_LP_LIMIT` profiles when the
-        instance is well conditioned (:data:`AUTO_LP_MAX_SPREAD`) and the structured solver
-        otherwise; the reason is in ``info["method_reason"]``.
+        other than the default, else the structured solver (faster with every check, small
+        grids included), falling back to the LP when it cannot certify a grid of at most
+        :data:`AUTO_LP_LIMIT` profiles that is well conditioned (:data:`AUTO_LP_MAX_SPREAD`);
+        the reason is in ``info["method_reason"]``.
     max_profiles : int, None or "default"
         Refuse grids with more profiles than this (:class:`InstanceError`); ``"default"``:
         :data:`lpmech.instance.DEFAULT_MAX_PROFILES` for the maximin formulation,
@@ -441,30 +465,61 @@ def _certificate(instance: Instance, result: Result, certify: str):
     )
 
 
+#: Above this many profiles the result holds the mechanism in compact form
+#: (:class:`lpmech.compact.CompactMechanism`): ``allocation`` and ``transfer`` are computed on
+#: demand, and the checks audit the compact form through its interim sums (below, they audit
+#: the full arrays with :func:`lpmech.verify`).
+COMPACT_MIN_PROFILES = 250_000
+
+
 def _solve_maximin(instance: Instance, method: str) -> Result:
-    """The maximin formulation (methods lp and structured): independent types, the default mechanism."""
+    """The maximin formulation (methods lp and structured): independent types, the default mechanism.
+
+    The structured solver's allocation stays an index rule with its ties
+    (:class:`lpmech.structured.passes.IndexRule`): transfers, the optimal face and the checks
+    read it through interim vectors and chunked passes, and the result holds it as a
+    :class:`lpmech.compact.CompactMechanism` above :data:`COMPACT_MIN_PROFILES` profiles.
+    Every HiGHS run of the solve goes to one worker thread (:func:`lpmech.highs.highs_thread`:
+    a thread and a task scheduler per run cost more than a small grid's LPs).
+    """
+    with highs_thread():
+        return _solve_maximin_in(instance, method)
+
+
+def _solve_maximin_in(instance: Instance, method: str) -> Result:
     start = time.perf_counter()
     user_problem = instance.engine()
     unit = unit_scale(user_problem)
     problem = _normalized(user_problem, unit)  # the engine works in units of `unit`
     phi = [virtual_costs(t, p) for t, p in zip(problem.grids, problem.probs)]
     phi_bar = [iron(f, p) for f, p in zip(phi, problem.probs)]
-    chosen, why = _choose(method, instance, _conditioning(problem, phi))
-
-    sol = _lp_core(problem, phi, phi_bar) if chosen == "lp" else _structured_core(problem, phi, phi_bar)
+    conditioning = _conditioning(problem, phi)
+    chosen, why = _choose(method, instance, conditioning)
+    # auto on a grid the LP serves: the LP when the structured solver cannot certify
+    lp_fallback = method == "auto" and instance.n_profiles <= AUTO_LP_LIMIT and conditioning[0] <= AUTO_LP_MAX_SPREAD
+    if chosen == "lp":
+        sol = _lp_core(problem, phi, phi_bar)
+    else:
+        try:
+            sol = _structured_core(problem, phi, phi_bar)
+        except CertificateError as err:
+            if not lp_fallback:
+                raise
+            chosen = "lp"
+            why = f"{why}; the structured solver could not certify ({err}): the LP"
+            sol = _lp_core(problem, phi, phi_bar)
     if why:
         sol.size["method_reason"] = why
     sol.size["unit"] = unit
     omega_lp = sol.omega
-    x = sol.x
-    pmf = None  # independent types: every expectation below is an interim sum (no K^N pmf)
+    rule = sol.rule
     tie_rtol = max(TIE_RTOL, sol.tie_rtol)  # what the core solver treated as a tie
 
-    tr = transfers(problem, x)
-    gains_lp, size_lp = gains(problem, pmf, x, phi)
+    tr = transfers(problem, rule if rule is not None else sol.x)
+    gains_lp, size_lp = _gains(problem, tr.X, phi)
     intervals = [ironing_intervals(f, fb) for f, fb in zip(phi, phi_bar)]
     face = optimal_face(
-        x,
+        rule if rule is not None else sol.x,
         phi_bar,
         problem.b,
         gains_lp,
@@ -487,9 +542,22 @@ def _solve_maximin(instance: Instance, method: str) -> Result:
         face_error = str(err)
         omega_range = np.full((problem.n, 2), np.nan)
         omega_can = reference / reference.sum() if reference.sum() > 0 else np.full(problem.n, 1.0 / problem.n)
+    del face
 
-    allocation = instance.to_user(x)
-    transfer = instance.to_user(tr.m * unit, negate=True)
+    compact = None
+    if rule is not None and not tr.explicit_m and instance.n_profiles > COMPACT_MIN_PROFILES:
+        from .compact import CompactMechanism
+
+        compact = CompactMechanism(
+            instance, unit, rule.omega, rule.phi_bar, rule.b, rule.tie_index, rule.tie_x, tr.M, tr.constant
+        )
+        source: CompactSource | DenseSource = CompactSource(compact)  # the checks read the reported mechanism
+        allocation = transfer = None
+    else:
+        x = sol.x
+        source = DenseSource(x)
+        allocation = instance.to_user(x)
+        transfer = instance.to_user(tr.m * unit, negate=True)
     posted = best_posted_price(instance)
     checks = maximin_checks(
         instance=instance,
@@ -498,8 +566,9 @@ def _solve_maximin(instance: Instance, method: str) -> Result:
         core=sol,
         phi=phi,
         phi_bar=phi_bar,
-        pmf=pmf,
         tr=tr,
+        source=source,
+        x_omega=None if sol.x_omega is None else DenseSource(sol.x_omega),
         allocation=allocation,
         transfer=transfer,
         posted=posted,
@@ -566,7 +635,15 @@ def _solve_maximin(instance: Instance, method: str) -> Result:
         method=chosen,
         info=info,
         phi_bar=user_phi_bar,
+        compact=compact,
     )
+
+
+def _gains(problem, X, phi) -> tuple[np.ndarray, np.ndarray]:
+    """E[x(b − φ_i)] = Σ_t p_i(t) X_i(t) (b − φ_i(t)) and the magnitudes of its terms, from X_i."""
+    val = np.array([float((p * X_i) @ (problem.b - f)) for p, X_i, f in zip(problem.probs, X, phi)])
+    mag = np.array([float((p * np.abs(X_i)) @ np.abs(problem.b - f)) for p, X_i, f in zip(problem.probs, X, phi)])
+    return val, mag
 
 
 def _user_intervals(intervals, k, flip):

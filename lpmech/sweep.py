@@ -110,7 +110,15 @@ RETRY_STATUSES = ("crashed",)
 #: Result columns (besides the varied paths and the per-agent ω columns), in table order.
 RESULT_COLUMNS = ("value", "posted_price", "posted_value", "ratio", "trade_probability", "formulation")
 #: Columns the compare table adds per point when ``compare = true``.
-COMPARE_COLUMNS = ("value_bic_interim", "value_bic_expost", "value_dsic_interim", "value_dsic_expost", "first_best")
+COMPARE_COLUMNS = (
+    "value_bic_interim",
+    "value_bic_expost",
+    "value_dsic_interim",
+    "value_dsic_expost",
+    "value_expost_ic_interim",
+    "value_expost_ic_expost",
+    "first_best",
+)
 #: Largest linspace a [[vary]] table may ask for (a typo like num = 1e9 is refused, not allocated).
 MAX_POINTS = 1_000_000
 #: Tasks in flight per worker: points are submitted as results arrive, never all at once.
@@ -681,6 +689,8 @@ def _compare_row(instance) -> dict:
         ("bayesian", "ex-post"): "value_bic_expost",
         ("dominant", "interim"): "value_dsic_interim",
         ("dominant", "ex-post"): "value_dsic_expost",
+        ("ex-post", "interim"): "value_expost_ic_interim",  # interdependent values: ex-post IC replaces DSIC
+        ("ex-post", "ex-post"): "value_expost_ic_expost",
     }
     out = {names[(r["ic"], r["participation"])]: _finite(r["value"]) for r in table.rows}
     out["first_best"] = _finite(table.first_best)

@@ -23,6 +23,9 @@ __all__ = [
     "TIE_RTOL",
     "ALLOCATION_TOL",
     "WEIGHT_TOL",
+    "LEAST_NORM_ROW_RTOL",
+    "THIN_FACE_SHARE",
+    "POOL_WEIGHT_FRACTION",
     "CERTIFICATE_RTOL",
     "MONOTONICITY_TOL",
     "TRADE_TOL",
@@ -54,6 +57,15 @@ TIE_RTOL = 1e-9
 ALLOCATION_TOL = 1e-6
 #: Weights are unitless: Σω − 1, ω below 0, ω outside its reported range.
 WEIGHT_TOL = 1e-7
+#: The least-norm ω (lpmech.least_norm): a row of the NNLS answer may exceed its bound by this much
+#: times the magnitude of its terms (|bound| + |Φ_a|·|ω|); beyond it HiGHS's QP is run instead.
+LEAST_NORM_ROW_RTOL = 1e-9
+#: The optimal face's thin-face fallback (lpmech.weights.face_ranges): after 8 strict rounds a row
+#: counts as violated only beyond this share of its own tie band (unitless).
+THIN_FACE_SHARE = 0.5
+#: The tie LP pools an agent's whole grid when its weight cannot move ω·φ̄ by this share of the
+#: narrowest tie band on its grid (lpmech.structured.ties.pool_unweighted; unitless).
+POOL_WEIGHT_FRACTION = 0.01
 #: Relative gap between a primal value and a dual bound that certifies optimality in floating point
 #: (times the magnitude of the terms both are summed from).
 CERTIFICATE_RTOL = 1e-9

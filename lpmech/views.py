@@ -45,7 +45,9 @@ def _instance(result):
     inst = getattr(result, "instance", None)
     if inst is None:
         raise ValueError(f"{type(result).__name__} carries no instance: its grids are unknown")
-    if getattr(result, "allocation", None) is None or not getattr(result, "interim", None):
+    # a compact result (Result.compact) has an allocation, computed on demand: not formed here
+    has_grid = getattr(result, "compact", None) is not None or getattr(result, "allocation", None) is not None
+    if not has_grid or not getattr(result, "interim", None):
         raise ValueError(f"{type(result).__name__} has no grid allocation (a continuous-type result?)")
     return inst
 

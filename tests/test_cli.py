@@ -175,7 +175,7 @@ def test_solver_failure_reports_highs_status(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr("lpmech.maximin.run", fail)
     path = write(tmp_path, GOOD)
-    code, out, err = run_cli(["solve", path, "--json", tmp_path / "o.json"], capsys)
+    code, out, err = run_cli(["solve", path, "--method", "lp", "--json", tmp_path / "o.json"], capsys)  # auto: structured
     assert code == 1 and "Time limit reached" in err and "HiGHS" in err
     assert sorted(os.listdir(tmp_path)) == ["inst.toml"]
 

@@ -224,7 +224,7 @@ def test_float_omega_inside_a_sloped_piece_of_g_is_descended():
     1e-17 (the gains of agents 1 and 2 differ by 205/7530018576963469312), which the float LP cannot
     see. The exact optimum is elsewhere on the simplex; the exact descent finds it and proves."""
     inst = _random(177, 3, 3, "sell", True, True)
-    res = lpmech.solve(inst)
+    res = lpmech.solve(inst, method="lp")  # the LP's float ω (auto takes the structured solver)
     assert res.omega[2] == 0 and 0.8 < res.omega[0] < 0.9
     cert = prove(inst, res)
     assert cert.proven and cert.lower == cert.upper == cert.value

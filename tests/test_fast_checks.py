@@ -274,3 +274,222 @@ def test_posted_price_against_brute_force(seed, size, side):
     assert pp.value == pytest.approx(best, rel=1e-9, abs=1e-12)
     if best > 1e-12:
         assert np.array_equal(pp.allocation, best_x)
+
+
+# --------------------------------------------------------------------------- the chunked passes (issue 14)
+def random_rule(rng, shape, ties=True):
+    """An index rule with random weights, sorted φ̄, b inside the index range and some listed profiles."""
+    from lpmech.structured.passes import IndexRule
+
+    n = len(shape)
+    phi_bar = [np.sort(rng.normal(size=k)) * 10.0 ** rng.integers(-1, 2) for k in shape]
+    omega = rng.dirichlet(np.ones(n))
+    index = weighted_sum(omega, phi_bar)
+    b = float(rng.choice(index.ravel())) if rng.random() < 0.5 else float(np.median(index))
+    size = int(np.prod(shape))
+    count = int(rng.integers(0, min(size, 6) + 1)) if ties else 0
+    tie_index = np.sort(rng.choice(size, size=count, replace=False)).astype(np.int64)
+    tie_x = rng.choice([0.0, 1.0, 0.5, 1e-10, 1 - 1e-10, rng.random()], size=count)
+    rule = IndexRule(omega, phi_bar, b, tie_index, tie_x, tuple(shape))
+    return rule, index
+
+
+def whole_grid_x(rule, index):
+    """The rule's x written out profile by profile (the reference the passes are held to)."""
+    x = (index < rule.b).astype(float)
+    x.ravel()[rule.tie_index] = rule.tie_x
+    return x
+
+
+@settings(max_examples=examples(200, 25))
+@given(seed=st.integers(0, 2**32 - 1), shape=st.lists(st.integers(1, 5), min_size=1, max_size=4),
+       chunk=st.sampled_from([1, 3, 7, 2**16]))
+def test_mechanism_pass_against_the_whole_grid(seed, shape, chunk):
+    """Masses, bounds, off-tie mismatches and tie probability of one chunked pass vs whole-grid arrays."""
+    from lpmech.profiles import Grid
+    from lpmech.structured.passes import DenseSource, mechanism_pass
+    from lpmech.tolerances import on_tie
+
+    rng = np.random.default_rng(seed)
+    rule, index = random_rule(rng, shape)
+    n = len(shape)
+    probs = [rng.dirichlet(np.ones(k)) for k in shape]
+    pmf = outer_pmf(probs)
+    x = whole_grid_x(rule, index)
+    assert np.array_equal(rule.dense(), x)
+    grid = Grid(probs, chunk)
+    abs_bar = [np.abs(f) for f in rule.phi_bar]
+    w_can = np.clip(rule.omega + rng.normal(scale=0.05, size=n), 0, None)
+    ref = (rule.omega, 1e-9, 0.0)
+    can = (w_can, 1e-8, 1e-12)
+    for source in (rule, DenseSource(x)):
+        got = mechanism_pass(grid, source, rule.phi_bar, rule.b, reference=ref, canonical=can)
+        for i in range(n):
+            axes = tuple(j for j in range(n) if j != i)
+            np.testing.assert_allclose(got.mass[i], (pmf * x).sum(axis=axes), rtol=1e-12, atol=1e-15)
+        assert got.x_min == x.min() and got.x_max == x.max()
+        for (w, rtol, unc), value in ((ref, got.offtie), (can, got.offtie_canonical)):
+            total = weighted_sum(np.ones(n), abs_bar)
+            tie = on_tie(weighted_sum(w, rule.phi_bar), rule.b, weighted_sum(w, abs_bar), rtol, unc, total)
+            want = float(np.max(np.abs(x - (weighted_sum(w, rule.phi_bar) <= rule.b)) * ~tie, initial=0.0))
+            assert value == want
+        tie = on_tie(index, rule.b, weighted_sum(rule.omega, abs_bar), 1e-9)
+        if source is rule:   # the listed profiles in the band (the rule's own ties)
+            listed = np.zeros(x.shape, bool)
+            listed.ravel()[rule.tie_index] = True
+            assert got.tie_probability == pytest.approx(float(pmf[tie & listed].sum()), rel=1e-12, abs=1e-15)
+        else:
+            assert got.tie_probability == pytest.approx(float(pmf[tie].sum()), rel=1e-12, abs=1e-15)
+    # one profile off the band flipped: the reference check must see it
+    off = np.flatnonzero(~tie.ravel())
+    if off.size:
+        wrong = 1.0 - float(index.ravel()[off[0]] <= rule.b)     # the other side of x_ω there
+        y = x.copy()
+        y.ravel()[off[0]] = wrong
+        assert mechanism_pass(grid, DenseSource(y), rule.phi_bar, rule.b, reference=ref).offtie == 1.0
+        listed_rule = random_rule(rng, shape)[0]
+        listed_rule.omega, listed_rule.phi_bar, listed_rule.b = rule.omega, rule.phi_bar, rule.b
+        listed_rule.tie_index = np.array([off[0]], dtype=np.int64)
+        listed_rule.tie_x = np.array([wrong])
+        assert mechanism_pass(grid, listed_rule, rule.phi_bar, rule.b, reference=ref).offtie == 1.0
+
+
+@settings(max_examples=examples(200, 25))
+@given(seed=st.integers(0, 2**32 - 1), shape=st.lists(st.integers(1, 5), min_size=1, max_size=4))
+def test_face_of_an_index_rule_is_the_face_of_its_array(seed, shape):
+    """optimal_face read window by window from an IndexRule equals the face of the whole array."""
+    from lpmech.weights import optimal_face
+
+    rng = np.random.default_rng(seed)
+    rule, index = random_rule(rng, shape)
+    x = whole_grid_x(rule, index)
+    n = len(shape)
+    args = (rule.phi_bar, rule.b, np.zeros(n), [np.zeros(k) for k in shape], [[] for _ in shape])
+    kw = {"value_tol": 0.0, "index_rtol": 1e-9, "x_tol": 1e-9}
+    a, b = optimal_face(rule, *args, **kw), optimal_face(x, *args, **kw)
+    for key in ("Phi", "lower", "upper", "exact", "cap"):
+        assert np.array_equal(getattr(a, key), getattr(b, key)), key
+    trades, refuses = whole_grid_face_rows(x, rule.phi_bar, rule.b, 1e-9, 1e-9)
+    assert a.exact.shape[0] == int(trades.sum() + refuses.sum())
+
+
+@settings(max_examples=examples(100, 20))
+@given(seed=st.integers(0, 2**32 - 1), size=SIZES, side=st.sampled_from(["buy", "sell"]))
+def test_interim_transfers_are_the_interim_sums_of_m(seed, size, side):
+    """E[m | θ_i] and E[size of m's terms | θ_i] from the vectors = interim sums of the K^N arrays."""
+    from lpmech.transfers import interim_transfers, transfers
+
+    rng = np.random.default_rng(seed)
+    prob = random_instance(rng, *size, side=side).engine()
+    x = rng.uniform(0, 1, size=prob.shape)
+    tr = transfers(prob, x)
+    assert not tr.explicit_m
+    again = interim_transfers(prob, tr.X)
+    for i in range(prob.n):
+        np.testing.assert_array_equal(again.M[i], tr.M[i])
+        np.testing.assert_allclose(tr.interim_m(prob.probs, i), interim(tr.m, prob.probs, i), rtol=1e-11, atol=1e-13)
+        np.testing.assert_allclose(tr.interim_m(prob.probs, i, size=True), interim(tr.m_size(), prob.probs, i),
+                                   rtol=1e-11, atol=1e-13)
+    # brute force: m(θ) = Σ_i M_i(θ_i) − (N − 1)T profile by profile
+    for p in np.ndindex(*prob.shape):
+        ref = sum(tr.M[i][p[i]] for i in range(prob.n)) - (prob.n - 1) * tr.constant
+        assert tr.m[p] == pytest.approx(ref, rel=1e-12, abs=1e-14)
+    tr.m = tr.m + 1.0
+    assert tr.explicit_m
+
+
+@settings(max_examples=examples(100, 20))
+@given(seed=st.integers(0, 2**32 - 1), size=SIZES, side=st.sampled_from(["buy", "sell"]))
+def test_posted_vectors_are_the_interim_sums_of_the_posted_arrays(seed, size, side):
+    from lpmech.checks import _posted_vectors
+    from lpmech.posted import best_posted_price
+
+    rng = np.random.default_rng(seed)
+    inst = random_instance(rng, *size, side=side)
+    pp = best_posted_price(inst)
+    vectors, trade = _posted_vectors(inst, pp)
+    assert trade == pytest.approx(float(np.sum(inst.joint_pmf() * pp.allocation)), rel=1e-12, abs=1e-15)
+    for i, v in enumerate(vectors):
+        np.testing.assert_allclose(v["x"], interim(pp.allocation, inst.probs, i), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(v["m"], interim(pp.transfer, inst.probs, i), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(v["size"], interim(np.abs(pp.transfer), inst.probs, i), rtol=1e-12, atol=1e-15)
+
+
+def _compact_everywhere(monkeypatch):
+    from lpmech import solver
+
+    monkeypatch.setattr(solver, "COMPACT_MIN_PROFILES", 0)
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_compact_result_checks_agree_with_the_full_arrays(monkeypatch, side):
+    """The checks of the compact mechanism (chunked pass, interim vectors) = those of the full arrays."""
+    inst = random_instance(np.random.default_rng(11), 3, 4, side=side)
+    full = lpmech.solve(inst, method="structured")
+    assert full.compact is None
+    _compact_everywhere(monkeypatch)
+    comp = lpmech.solve(inst, method="structured")
+    assert comp.compact is not None
+    np.testing.assert_array_equal(comp.allocation, full.allocation)
+    np.testing.assert_allclose(comp.transfer, full.transfer, rtol=1e-12, atol=1e-14)
+    for key, entry in full.checks["report"].items():
+        # rounding-level gaps differ in their last digits (interim sums vs whole-grid sums)
+        assert comp.checks["report"][key]["gap"] == pytest.approx(entry["gap"], rel=1e-6, abs=1e-3 * entry["limit"]), key
+    # the audit of the reported arrays by the reference (whole-grid) verify
+    audit = lpmech.verify(inst, comp.allocation, comp.transfer)
+    assert audit.ok()
+    assert comp.checks["max_ic_violation"] == pytest.approx(audit.max_ic_violation, abs=1e-12)
+
+
+def test_compact_checks_fail_on_a_perturbed_mechanism(monkeypatch):
+    """A flipped profile off the ties, an overpaid interim transfer or a wrong ω fail the fast checks."""
+    from lpmech.compact import CompactMechanism
+
+    inst = lpmech.Instance("buy", [lpmech.Agent.from_distribution(f"s{i}", "uniform", {}, 6) for i in range(3)],
+                           buyer_value=0.7)
+    _compact_everywhere(monkeypatch)
+    assert lpmech.solve(inst, method="structured").checks["passed"]
+    real_block = CompactMechanism.engine_block
+
+    def flipped(self, start, stop):
+        x, m = real_block(self, start, stop)
+        if start == 0 and stop > 0:
+            x = x.copy()
+            x[0] = 1.0 - x[0]           # the lowest costs: far from any tie
+        return x, m
+
+    monkeypatch.setattr(CompactMechanism, "engine_block", flipped)
+    with pytest.raises(CheckError) as err:
+        lpmech.solve(inst, method="structured")
+    assert "offtie_mismatch" in err.value.failed
+    monkeypatch.setattr(CompactMechanism, "engine_block", real_block)
+
+    real_init = CompactMechanism.__init__
+
+    def overpaid(self, instance, unit, omega, phi_bar, b, tie_index, tie_x, M, T):
+        M = [m.copy() for m in M]
+        M[0][0] += 0.05                  # agent 1's lowest cost paid more: the others mimic it
+        real_init(self, instance, unit, omega, phi_bar, b, tie_index, tie_x, M, T)
+
+    monkeypatch.setattr(CompactMechanism, "__init__", overpaid)
+    with pytest.raises(CheckError) as err:
+        lpmech.solve(inst, method="structured")
+    assert {"ic_violation_relative", "ir_violation_relative"} & set(err.value.failed)
+
+
+def test_compact_checks_fail_on_a_perturbed_weight(monkeypatch):
+    """The result's index rule with weights other than the solver's: x is no longer optimal, the checks say so."""
+    from lpmech.compact import CompactMechanism
+
+    inst = lpmech.Instance("buy", [lpmech.Agent.from_distribution(f"s{i}", "uniform", {}, 6) for i in range(3)],
+                           buyer_value=0.7)
+    _compact_everywhere(monkeypatch)
+    real_init = CompactMechanism.__init__
+
+    def skewed(self, instance, unit, omega, phi_bar, b, tie_index, tie_x, M, T):
+        real_init(self, instance, unit, np.array([0.6, 0.3, 0.1]), phi_bar, b, tie_index, tie_x, M, T)
+
+    monkeypatch.setattr(CompactMechanism, "__init__", skewed)
+    with pytest.raises(CheckError) as err:
+        lpmech.solve(inst, method="structured")
+    assert {"offtie_mismatch", "analytic_gap_ratio"} <= set(err.value.failed)

@@ -239,7 +239,9 @@ def test_result_to_dict_and_summary():
     res = solve_checked(inst, ic="dominant")
     d = json.loads(json.dumps(res.to_dict()))
     assert set(d) == {"status", "highs_status", "side", "formulation", "mechanism", "value", "allocation",
-                      "transfer", "interim", "checks", "solve_seconds"}
+                      "transfer", "interim", "checks", "solve_seconds", "participation_weights"}
+    w = np.array(d["participation_weights"])
+    assert w.shape == (inst.n,) and np.all(w >= 0) and abs(w.sum() - 1) < 1e-12
     assert d["status"] == "optimal" and d["highs_status"] == "Optimal"
     assert d["formulation"] == "general" and d["side"] == "sell"
     assert np.array(d["allocation"]).shape == inst.shape

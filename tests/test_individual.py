@@ -48,6 +48,17 @@ def _closed_form(inst):
     return total
 
 
+def _closed_form_exact(grid, probs, shares, b):
+    """g(σ) = E[(b − σ·φ)_+] in Fractions, both agents on one regular grid (no ironing)."""
+    from fractions import Fraction as F
+
+    t, p = [F(v) for v in grid], [F(v) for v in probs]
+    phi = [t[k] + (t[k] - t[k - 1]) * sum(p[:k]) / p[k] if k else t[0] for k in range(len(t))]
+    sig = [F(v) for v in shares]
+    return sum((p[i] * p[j] * max(F(b) - sig[0] * phi[i] - sig[1] * phi[j], F(0))
+                for i in range(len(t)) for j in range(len(t))), F(0))
+
+
 def _reference_lp(side, d, grids, shares, joint, ic="bayesian", participation="interim"):
     """max E[sign(d·x − Σ m_i)] s.t. each agent's IC and IR with its own transfer, from the definitions."""
     sign = 1.0 if side == "buy" else -1.0
@@ -250,9 +261,14 @@ def test_cli_file_key_option_and_errors(tmp_path):
     assert info["individual_value"] == pytest.approx(expected, rel=1e-9)
     assert info["cost"] > 1e-3
     _valid(json.loads((tmp_path / "s.json").read_text()))
-    # exact certificate refuses individual transfers; bad word in the file: exit 2, one line, no traceback
+    # the exact certificate proves individual transfers: its value is the closed form g(σ) in exact
+    # arithmetic (the file's decimals as rationals), written here from the definition
     proc = _run("solve", str(path), "--certify", "exact")
-    assert proc.returncode == 2 and "mechanism.transfers" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    g_exact = _closed_form_exact(["0.2", "0.5", "0.9"], ["0.3", "0.4", "0.3"], ["0.8", "0.2"], "1.0")
+    assert float(g_exact) == pytest.approx(expected, rel=1e-12)
+    assert f"proven optimal in exact arithmetic (general): value {g_exact}" in proc.stdout, proc.stdout
+    # bad word in the file: exit 2, one line, no traceback
     bad = tmp_path / "bad.toml"
     bad.write_text(_FILE.format(transfers="each"))
     proc = _run("solve", str(bad))

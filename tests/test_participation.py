@@ -214,10 +214,16 @@ def test_files_and_command_line(tmp_path):
     proc = _run("solve", str(bad))                # what the shell sees: one line, exit 2
     assert proc.returncode == 2 and "outside_option" in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+    from fractions import Fraction
+
     from lpmech.exact import certify_general
 
-    with pytest.raises(InstanceError, match="exact certificate"):
-        certify_general(inst)
+    cert = certify_general(inst)                   # ex-ante IR, consent of 1, an outside option: proven exactly
+    assert cert.proven and cert.lower == cert.upper == cert.value
+    assert isinstance(cert.value, Fraction)        # an exact rational, not a float
+    assert float(cert.value) == pytest.approx(best, rel=1e-9)   # the float LP's value and the reference LP's
+    assert cert.checks["best_coalition"] in (["a"], ["b"]) and "ex-ante participation" in cert.checks["covers"]
+    assert cert.checks["exact_numbers"] == {"outside_option.a": "file"}   # 0.01 read as 1/100
 
 
 

@@ -190,7 +190,7 @@ def test_command_line_certify_exact(capsys):
     code = main(["solve", str(GRIDS / "uniform_pair.toml"), "--certify", "exact"])
     out, err = capsys.readouterr()
     assert code == 0, err
-    lines = [ln for ln in out.splitlines() if "certificate" in ln]
+    lines = [ln for ln in out.splitlines() if ln.strip().startswith("certificate")]  # not the method's line
     assert len(lines) == 1 and "proven optimal in exact arithmetic" in lines[0]
     value = lines[0].split("value ")[1].split(" =")[0]
     num, den = (int(v) for v in value.split("/"))
@@ -207,7 +207,12 @@ def test_compare_certify_exact():
     values = [Fraction(r["certificate"]["value"]) for r in table.rows]
     assert all(r["certificate"]["proven"] for r in table.rows)
     assert values == [Fraction(5, 16)] * 3 + [Fraction(1, 4)]        # the compare doctest's floats, exactly
-    assert table.summary().count("proven optimal in exact arithmetic") == 4
+    # the extra rows too: individual transfers g(σ) = 5/16 by hand (φ = 1/4, 5/4), ex-ante IR the
+    # first best 1/2 (full extraction)
+    extra = {r["key"]: Fraction(r["certificate"]["value"]) for r in table.extra_rows if r["certificate"]["proven"]}
+    assert extra == {"individual_transfers": Fraction(5, 16), "bic_ex_ante": Fraction(1, 2)}
+    # one line per LP row: the file's row (its twin's certificate), the four variants, the two extras
+    assert table.summary().count("proven optimal in exact arithmetic") == 7
 
 
 def test_certify_exact_proves_what_was_solved():

@@ -187,7 +187,26 @@ def test_auto_takes_the_structured_solver_and_says_why():
     res = lpmech.solve(outlier_example(), method="auto")
     assert res.method == "structured"
     assert "ill-conditioned" in res.lp_size["method_reason"]
-    assert lpmech.solve(outlier_example(200.0)).method == "lp"
+    # a small, well-conditioned grid: the structured solver too (faster with every check, issue 14)
+    calm = lpmech.solve(outlier_example(200.0))
+    assert calm.method == "structured" and "well conditioned" in calm.info["method_reason"]
+
+
+def test_auto_falls_back_to_the_lp_when_the_structured_solver_cannot_certify(monkeypatch):
+    from lpmech import solver
+    from lpmech.errors import CertificateError
+
+    def refuse(*args, **kwargs):
+        raise CertificateError("V(x) and g(ω) differ (simulated)", value=1.0, g_value=2.0)
+
+    calm = outlier_example(200.0)
+    reference = lpmech.solve(calm, method="lp")
+    monkeypatch.setattr(solver, "_structured_core", refuse)
+    res = lpmech.solve(calm)
+    assert res.method == "lp" and "could not certify" in res.info["method_reason"]
+    assert res.value == reference.value and res.checks["passed"]
+    with pytest.raises(CertificateError):  # ill-conditioned: no LP to fall back to
+        lpmech.solve(outlier_example())
 
 
 def test_command_line_on_the_example(tmp_path):

@@ -56,7 +56,7 @@ def test_schema_is_valid_and_names_every_key():
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["$schema"].endswith("2020-12/schema")
     assert set(schema["required"]) == set(JSON_KEYS)
-    assert set(schema["properties"]) == set(JSON_KEYS) | {"provenance"}
+    assert set(schema["properties"]) == set(JSON_KEYS) | {"provenance", "agent_transfers"}
     assert set(schema["$defs"]["interim_row"]["required"]) == set(INTERIM_KEYS)
 
 

@@ -73,11 +73,8 @@ class Context:
     figures: list[tuple[str, str]] = field(default_factory=list)  # (file name, caption)
 
     def save(self, fig, name: str, caption: str) -> None:
-        import matplotlib.pyplot as plt
-
         path = os.path.join(self.out_dir, name)
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
+        fig.savefig(path, dpi=120)  # a matplotlib.figure.Figure: no pyplot state to release
         self.figures.append((name, caption))
 
 

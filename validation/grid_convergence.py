@@ -92,12 +92,10 @@ def run(ctx: Context) -> list[Entry]:
 
 
 def _figure(ctx, ks, verr, werr, uerr):
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: no backend or global figure state changed
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4.2), constrained_layout=True)
+    fig = Figure(figsize=(6, 4.2), constrained_layout=True)
+    ax = fig.subplots()
     ax.loglog(ks, verr, "o-", label="|value error|, U[0,1] & θ²")
     ax.loglog(ks, np.maximum(werr, 1e-16), "s-", label="|ω_1 error|, U[0,1] & θ²")
     ax.loglog(ks, uerr, "^-", label="|value error|, uniform pair")

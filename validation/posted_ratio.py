@@ -61,13 +61,11 @@ def run(ctx: Context) -> list[Entry]:
 
 
 def _figure(ctx: Context, measured: dict) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no backend or global figure state changed
 
     ns = np.arange(1, 26)
-    fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
+    fig = Figure(figsize=(6, 4), constrained_layout=True)
+    ax = fig.subplots()
     ax.semilogy(ns, [ratio_formula(int(n)) for n in ns], "-", color="0.4", label="(N+1)^N / (N! 2^N)")
     ax.semilogy(list(measured), list(measured.values()), "o", color="crimson", label="continuous solver")
     ax.set_xlabel("number of agents N")

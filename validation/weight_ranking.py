@@ -135,10 +135,7 @@ def run(ctx: Context) -> list[Entry]:
 
 
 def _figure(ctx: Context) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no backend or global figure state changed
 
     widths = np.linspace(0.5, 2.0, 7 if ctx.quick else 13)
     grid_w, cont_w = [], []
@@ -153,7 +150,8 @@ def _figure(ctx: Context) -> None:
         )
         grid_w.append(lpmech.solve(inst).omega_canonical[1])
         cont_w.append(solve_continuous(inst).omega[1])
-    fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
+    fig = Figure(figsize=(6, 4), constrained_layout=True)
+    ax = fig.subplots()
     ax.plot(widths, cont_w, "-", label="continuum")
     ax.plot(widths, grid_w, "o", label="grid LP, K = 30 (canonical ω)")
     ax.axvline(1.0, color="0.7", lw=0.8)

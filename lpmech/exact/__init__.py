@@ -5,20 +5,25 @@ On a grid every datum is rational, so the optimum is rational and can be proved:
 * the maximin path (independent types, the default mechanism): an exact ω and an exact x with
   V(x) = g(ω), the transfers of section 6 and an exact brute-force audit
   (:func:`certify_maximin`, :func:`maximin_bounds`);
-* any mechanism option or a joint pmf: the general LP's optimal basis solved exactly for the
-  primal and the duals (:func:`certify_general`);
+* any mechanism option or a joint pmf (every family of sections 9-11: individual transfers,
+  ex-ante participation, outside options, consent of k, no subsidy, a transfer cap, a budget, a
+  minimum trade probability, ex-post IC, interdependent values): the general LP's optimal basis
+  solved exactly for the primal and the duals, up to
+  :data:`GENERAL_EXACT_MAX_PROFILES` profiles; plain individual transfers above that by the
+  closed form g(σ) (:func:`certify_general`);
 * any mechanism (x, m) audited exactly (:func:`verify_exact`).
 
 :func:`certify` computes a :class:`Certificate` (proven or not, with the exact bounds it has);
-:func:`prove` does the same and raises :class:`lpmech.errors.CheckError`, with the exact gap in
-the message, when the certificate is not proven.
+:func:`prove` does the same and raises :class:`lpmech.errors.CertificateError` (a
+:class:`~lpmech.errors.CheckError`: exit status 1), with the exact gap in the message, when the
+certificate is not proven.
 """
 
 from __future__ import annotations
 
 import time
 
-from ..errors import CheckError
+from ..errors import CertificateError
 from .audit import ExactAudit, verify_exact
 from .data import EXACT_MAX_PROFILES, GENERAL_EXACT_MAX_PROFILES, Certificate, ExactData, exact_data, to_fraction
 from .general import certify_general
@@ -44,7 +49,8 @@ __all__ = [
 
 
 def _uses_maximin(instance) -> bool:
-    return instance.independent and instance.mechanism.is_default
+    # γ given (even all zero) routes the float solve to the general LP: prove that LP, not the maximin
+    return instance.independent and instance.mechanism.is_default and getattr(instance, "interdependence", None) is None
 
 
 def certify(instance, result=None) -> Certificate:
@@ -89,7 +95,40 @@ def certify(instance, result=None) -> Certificate:
 
 
 def check(cert: Certificate) -> Certificate:
-    """Return ``cert`` if proven; otherwise raise :class:`CheckError` with the exact gap in the message."""
+    """Return a proven certificate; raise :class:`~lpmech.errors.CertificateError` for any other.
+
+    A certificate that is not proven is a failed check, never a weaker answer: its exact bounds
+    did not meet (or one is missing), or the exact audit of its mechanism found a violation.
+
+    Parameters
+    ----------
+    cert : Certificate
+        From :func:`certify`, :func:`certify_general` or :func:`certify_maximin`.
+
+    Returns
+    -------
+    Certificate
+        ``cert`` itself, when ``cert.proven``.
+
+    Raises
+    ------
+    lpmech.errors.CertificateError
+        A subclass of :class:`~lpmech.errors.CheckError` (the command line exits 1); ``failed``
+        is ``["exact_certificate"]``, ``checks`` holds ``certificate_gap`` (the gap's float,
+        inf when a bound is missing), ``lower``, ``upper`` (exact fractions as text) and
+        ``reason``; ``value`` and ``g_value`` are the bounds' floats (nan when missing). The
+        message holds the reason, both exact bounds and the exact gap.
+
+    Examples
+    --------
+    >>> from fractions import Fraction
+    >>> c = Certificate.from_bounds(Fraction(1, 4), Fraction(1, 3), seconds=0.0, formulation="general")
+    >>> try:
+    ...     check(c)
+    ... except CertificateError as err:
+    ...     print(err.failed, err.checks["upper"])
+    ['exact_certificate'] 1/3
+    """
     if cert.proven:
         return cert
     gap = "unknown" if cert.gap is None else f"{cert.gap} (≈ {float(cert.gap):.3g})"
@@ -101,11 +140,17 @@ def check(cert: Certificate) -> Certificate:
         "upper": up,
         "reason": cert.reason,
     }
-    raise CheckError(
-        ["exact_certificate"],
-        checks,
-        message=f"exact certificate failed ({cert.formulation}): {cert.reason}; "
-        f"lower {lo}, upper {up}, exact gap {gap}",
+    message = (
+        f"the exact certificate ({cert.formulation}) is not proven: {cert.reason}; "
+        f"lower {lo}, upper {up}, exact gap {gap}"
+    )
+    raise CertificateError(
+        message,
+        value=float("nan") if cert.lower is None else float(cert.lower),
+        g_value=float("nan") if cert.upper is None else float(cert.upper),
+        failed=["exact_certificate"],
+        checks=checks,
+        bounds_in_message=False,
     )
 
 
@@ -114,8 +159,9 @@ def prove(instance, result=None) -> Certificate:
 
     Raises
     ------
-    lpmech.errors.CheckError
-        The exact bounds do not meet (the message holds the exact gap).
+    lpmech.errors.CertificateError
+        A :class:`~lpmech.errors.CheckError`: the exact bounds do not meet (the message holds
+        the exact gap), see :func:`check`.
     lpmech.errors.InstanceError
         The grid is above what the exact path handles.
     """

@@ -107,18 +107,19 @@ import numpy as np
 
 from ..errors import CertificateError
 from ..instance import EngineProblem
-from ..profiles import Grid
+from ..profiles import PASS_CHUNK, Grid
 from ..tolerances import TIE_RTOL
-from .certificate import CERTIFICATE_TOL, certify
+from .certificate import CERTIFICATE_TOL, complete_certified
 from .cutting import Minimum, minimize_g
 from .oracle import DEFAULT_CHUNK, GOracle
-from .ties import complete
+from .passes import IndexRule
 
 __all__ = [
     "CERTIFICATE_TOL",
     "TIE_WIDENING",
     "CertificateError",
     "GOracle",
+    "IndexRule",
     "Minimum",
     "StructuredSolution",
     "minimize_g",
@@ -136,8 +137,11 @@ class StructuredSolution:
 
     Attributes
     ----------
+    rule : IndexRule
+        The allocation: x = 1{ω·φ̄ < b} off the tie set, the tie LP's x on it (no K^N array).
     x : ndarray
-        Allocation over the profile grid (N-d, engine order), values in [0, 1].
+        Allocation over the profile grid (N-d, engine order), values in [0, 1]: ``rule`` on the
+        whole grid, computed on first access.
     value : float
         Primal value min_i E[x(b - φ_i)] of ``x`` with the raw virtual costs.
     omega : ndarray
@@ -177,7 +181,7 @@ class StructuredSolution:
         |ω·φ̄(θ) - b| <= tie_tolerance × (|b| + ω·|φ̄(θ)|) (:func:`lpmech.tolerances.on_tie`).
     """
 
-    x: np.ndarray
+    rule: IndexRule
     value: float
     omega: np.ndarray
     g_value: float
@@ -194,6 +198,12 @@ class StructuredSolution:
     stopped: str = ""
     tie_tolerance: float = 0.0
     weight_uncertainty: float = 0.0
+    #: Σ_θ P(θ) x(θ) grouped by θ_i, per agent (the certificate's pass)
+    mass: list | None = None
+
+    @property
+    def x(self) -> np.ndarray:
+        return self.rule.dense()
 
 
 # --------------------------------------------------------------------------- entry point
@@ -265,7 +275,7 @@ def solve_structured(
         if np.any(np.diff(fb) < 0):
             raise ValueError(f"phi_bar of agent {i + 1} is not nondecreasing (iron it first)")
     oracle = GOracle(phi_bar, problem.probs, b, chunk)
-    grid = Grid(problem.probs, chunk)
+    grid = Grid(problem.probs, min(chunk, PASS_CHUNK))  # blocks that stay in cache
     # the cut LP in ω, then (only if that answer fails its certificate and the agents' virtual
     # costs differ in size by 10^3 or more) in weights scaled by them (CutModel)
     reach = np.array([max(float(np.max(np.abs(f), initial=0.0)), 1e-300) for f in phi_bar])
@@ -274,8 +284,9 @@ def solve_structured(
     for scaled in columns:
         best = minimize_g(oracle, n, tol=tol, max_iter=max_iter, columns=scaled)
         for widen, uncertainty in TIE_WIDENING:
-            completion = complete(grid, problem, phi, phi_bar, best.omega, tie_tol * widen, uncertainty)
-            check = certify(grid, oracle, completion.x, best.omega, phi, b)
+            completion, check = complete_certified(
+                grid, oracle, problem, phi, phi_bar, best.omega, tie_tol * widen, uncertainty
+            )
             if check.passed:
                 break
             failure = check
@@ -284,7 +295,7 @@ def solve_structured(
     else:
         raise CertificateError(failure.reason, value=failure.value, g_value=failure.g)
     return StructuredSolution(
-        x=completion.x.reshape(problem.shape),
+        rule=completion.rule,
         value=check.value,
         omega=best.omega,
         g_value=check.g,
@@ -301,4 +312,5 @@ def solve_structured(
         stopped=best.converged,
         tie_tolerance=completion.tie_tol,
         weight_uncertainty=uncertainty,
+        mass=check.mass,
     )

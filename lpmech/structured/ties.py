@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -18,8 +19,9 @@ import scipy.sparse as sp
 from ..highs import INF, make_highs, row_scaled, run
 from ..instance import EngineProblem
 from ..profiles import Grid, outer_pmf
-from ..tolerances import tie_band
+from ..tolerances import POOL_WEIGHT_FRACTION, tie_band
 from ..virtual import ironing_intervals
+from .passes import IndexRule
 
 __all__ = [
     "Completion",
@@ -29,6 +31,7 @@ __all__ = [
     "fixed_part",
     "pinned_part",
     "pool_representatives",
+    "pool_unweighted",
     "tie_lp",
     "unpooled",
 ]
@@ -38,7 +41,7 @@ __all__ = [
 class FixedPart:
     """x_ω off the ties (0 on them), the tie profiles, and the fixed part's per-agent masses."""
 
-    x: np.ndarray  # flat, C order
+    x: np.ndarray | None  # flat, C order (None from fixed_part: x_ω is the index rule off the ties)
     ties: np.ndarray  # flat indices of the tie set
     tie_probability: float
     mass: list[np.ndarray]  # Σ_θ P(θ) x(θ) grouped by θ_i, x = 0 on ties
@@ -47,12 +50,12 @@ class FixedPart:
 def fixed_part(
     grid: Grid, omega: np.ndarray, phi_bar, b: float, tie_rtol: float, uncertainty: float = 0.0
 ) -> FixedPart:
-    """One pass: x_ω = 1{ω·φ̄ < b - band}, the tie set |ω·φ̄ - b| <= band, and their masses.
+    """One pass: the tie set |ω·φ̄ - b| <= band and the masses of x_ω = 1{ω·φ̄ < b - band}.
 
     band = tie_rtol × (|b| + ω·|φ̄(θ)|) + uncertainty × Σ_i |φ̄_i(θ_i)|, per profile
-    (:func:`lpmech.tolerances.tie_band`).
+    (:func:`lpmech.tolerances.tie_band`). x itself is not written (K^N numbers): off the ties it
+    is the index rule 1{ω·φ̄ < b} (:class:`lpmech.structured.passes.IndexRule`).
     """
-    x = np.empty(grid.size)
     ties = []
     tie_probability = 0.0
     mass = [np.zeros(k) for k in grid.shape]
@@ -65,7 +68,6 @@ def fixed_part(
         P = block.pmf()
         trade = s < b - band
         tie = np.abs(s - b) <= band
-        x[block.start : block.stop] = trade.ravel()
         flat = np.flatnonzero(tie)
         if flat.size:
             ties.append(flat + block.start)
@@ -73,7 +75,7 @@ def fixed_part(
         for acc, part in zip(mass, block.marginals(P * trade)):
             acc += part
     tie_index = np.concatenate(ties) if ties else np.zeros(0, dtype=np.int64)
-    return FixedPart(x=x, ties=tie_index, tie_probability=tie_probability, mass=mass)
+    return FixedPart(x=None, ties=tie_index, tie_probability=tie_probability, mass=mass)
 
 
 def pool_representatives(phi: Sequence[np.ndarray], phi_bar: Sequence[np.ndarray]):
@@ -134,6 +136,23 @@ def monotonicity_entries(probs, coords, column, intervals, first_row: int):
     return rows, cols, vals, layout, next_row
 
 
+def summed_entries(rows: list, cols: list, vals: list, n_rows: int, n_cols: int):
+    """Concatenated (rows, cols, vals) with the entries of one (row, column) summed.
+
+    When rows × columns is not much larger than the number of entries (many profiles pooled
+    into few columns), by :func:`numpy.bincount` on row × columns + column; otherwise left to
+    the sparse matrix's conversion, which sums them as well.
+    """
+    r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+    v = np.concatenate(vals) if vals else np.zeros(0)
+    if r.size == 0 or n_rows * n_cols > 4 * r.size + 1_000_000:
+        return r, c, v
+    acc = np.bincount(r.astype(np.int64) * n_cols + c, weights=v, minlength=n_rows * n_cols)
+    nz = np.flatnonzero(acc)
+    return nz // n_cols, nz % n_cols, acc[nz]
+
+
 @dataclass
 class TieLP:
     """The solved tie LP: x on the tie profiles (in ``FixedPart.ties`` order) and the LP's own numbers."""
@@ -189,21 +208,25 @@ def tie_lp(
     P = np.ones(column.size)
     for p, c in zip(probs, coords):
         P *= p[c]
-    rows = [np.full(column.size, i, dtype=np.int32) for i in range(n)]
-    cols = [column] * n
-    vals = [-P * (b - phi[i][coords[i]]) for i in range(n)]
+    # maximin rows, summed over each pooled class at once (a dense N x columns block)
+    dense = np.array([np.bincount(column, weights=-P * (b - phi[i][coords[i]]), minlength=n_cols) for i in range(n)])
     del P
     m_rows, m_cols, m_vals, layout, n_rows = monotonicity_entries(probs, coords, column, intervals, n)
     del coords
+    m_rows, m_cols, m_vals = summed_entries(m_rows, m_cols, m_vals, n_rows, n_cols)
+    d_rows, d_cols = np.nonzero(dense)
     # z column: +1 in every maximin row.
-    rows.append(np.arange(n, dtype=np.int32))
-    cols.append(np.full(n, n_cols, dtype=np.int32))
-    vals.append(np.ones(n))
     A = sp.coo_matrix(
-        (np.concatenate(vals + m_vals), (np.concatenate(rows + m_rows), np.concatenate(cols + m_cols))),
+        (
+            np.concatenate([dense[d_rows, d_cols], np.ones(n), m_vals]),
+            (
+                np.concatenate([d_rows, np.arange(n), m_rows]).astype(np.int32),
+                np.concatenate([d_cols, np.full(n, n_cols), m_cols]).astype(np.int32),
+            ),
+        ),
         shape=(n_rows, n_cols + 1),
     )
-    del rows, cols, vals, m_rows, m_cols, m_vals
+    del dense, d_rows, d_cols, m_rows, m_cols, m_vals
     A = A.tocsr()  # sums the entries of pooled profiles
     A.eliminate_zeros()
     row_lo = np.full(n_rows, -INF)
@@ -270,30 +293,105 @@ def unpooled(problem: EngineProblem) -> tuple[list[np.ndarray], list[list]]:
     return [np.arange(k) for k in problem.shape], [[] for _ in range(problem.n)]
 
 
+def pool_unweighted(
+    omega: np.ndarray,
+    shape,
+    reps,
+    intervals,
+    uncertainty: float = 0.0,
+    phi_bar=None,
+    b: float = 0.0,
+    tie_tol: float = 0.0,
+):
+    """``reps``/``intervals`` that also pool every agent of weight 0 over its whole grid.
+
+    With ω_j = 0 (and no allowance ``uncertainty`` for ω's error) neither x_ω nor the tie set
+    depends on θ_j: the tie set is T_W × (grid of j). A weight from floating point (3e-15 for an
+    exact 0) counts as 0 when ω_j max|φ̄_j| is below a hundredth of the narrowest tie band,
+    ``tie_tol`` |b| (with ``phi_bar``; without it only ω_j = 0 does). The tie LP restricted to tie columns that
+    are constant in θ_j has one column per class of the other agents' (pooled) types, not K_j
+    of them, and its monotonicity rows for j are identities (X_j constant). This is a
+    *restriction* of the tie LP (a smaller LP whose solutions are feasible for the full one), so
+    its x is optimal only when its value reaches g(ω): the certificate decides, and
+    :func:`lpmech.structured.solve_structured` falls back to ``pool_unweighted=False`` when it
+    fails. Genuine ties are common here: uniform sellers have φ̄ on an evenly spaced lattice, so
+    with equal weights many sums ω·φ̄ equal b exactly, times every type of the weight-0 agents
+    (7 sellers, 8 points: 172,032 tied profiles, 336 pooled columns).
+
+    Returns
+    -------
+    reps, intervals, pooled : list, list, int
+        The new lists and the number of agents pooled whole (0: the lists are the inputs).
+    """
+    omega = np.asarray(omega, dtype=float)
+    if uncertainty != 0.0:
+        return reps, intervals, 0
+    # weight 0, or (ω from floating point, e.g. 3e-15 for an exact 0) a weight too small to move
+    # ω·φ̄ by POOL_WEIGHT_FRACTION of the narrowest tie band anywhere on agent j's grid
+    floor: Any = np.zeros(len(shape))
+    if phi_bar is not None:
+        floor = [
+            POOL_WEIGHT_FRACTION * tie_tol * abs(float(b)) / max(float(np.max(np.abs(f))), 1e-300) for f in phi_bar
+        ]
+    zero = [j for j in range(len(shape)) if not omega[j] > floor[j] and shape[j] > 1]
+    if not zero:
+        return reps, intervals, 0
+    reps = [np.zeros_like(r) if j in zero else r for j, r in enumerate(reps)]
+    intervals = [[(0, shape[j] - 1)] if j in zero else iv for j, iv in enumerate(intervals)]
+    return reps, intervals, len(zero)
+
+
 @dataclass
 class Completion:
-    x: np.ndarray  # flat
+    rule: IndexRule  # x: the index rule off the ties, the tie LP's x on them
     tie_probability: float
     tie_profiles: int
     tie_columns: int
     tie_tol: float
+    pooled_agents: int = 0  # agents of weight 0 pooled whole (pool_unweighted)
 
 
 def complete(
-    grid: Grid, problem: EngineProblem, phi, phi_bar, omega: np.ndarray, tie_tol: float, uncertainty: float = 0.0
+    grid: Grid,
+    problem: EngineProblem,
+    phi,
+    phi_bar,
+    omega: np.ndarray,
+    tie_tol: float,
+    uncertainty: float = 0.0,
+    *,
+    pool_unweighted_agents: bool = False,
 ) -> Completion:
-    """x_ω off the tie set (relative tolerance ``tie_tol``, ω's uncertainty), completed on it by the tie LP."""
+    """x_ω off the tie set (relative tolerance ``tie_tol``, ω's uncertainty), completed on it by the tie LP.
+
+    With ``pool_unweighted_agents`` the tie LP is the restriction of :func:`pool_unweighted`
+    (tie x constant in the types of agents of weight 0): much smaller when those agents multiply
+    the tie set, optimal only if the certificate then holds.
+    """
     fixed = fixed_part(grid, omega, phi_bar, float(problem.b), tie_tol, uncertainty)
-    n_cols = 0
+    n_cols = pooled = 0
+    x_ties = np.zeros(0)
     if fixed.ties.size:
         reps, intervals = pool_representatives(phi, phi_bar)
+        if pool_unweighted_agents:
+            reps, intervals, pooled = pool_unweighted(
+                omega, problem.shape, reps, intervals, uncertainty, phi_bar, float(problem.b), tie_tol
+            )
         lp = tie_lp(problem, phi, fixed, reps, intervals)
         x_ties, n_cols = lp.x, lp.columns
-        fixed.x[fixed.ties] = x_ties
+    rule = IndexRule(
+        omega=np.clip(np.asarray(omega, dtype=float), 0.0, None),
+        phi_bar=[np.asarray(f, dtype=float) for f in phi_bar],
+        b=float(problem.b),
+        tie_index=np.asarray(fixed.ties, dtype=np.int64),
+        tie_x=np.asarray(x_ties, dtype=float),
+        shape=tuple(grid.shape),
+    )
     return Completion(
-        x=fixed.x,
+        rule=rule,
         tie_probability=fixed.tie_probability,
         tie_profiles=int(fixed.ties.size),
         tie_columns=n_cols,
         tie_tol=tie_tol,
+        pooled_agents=pooled,
     )
