@@ -1006,6 +1006,21 @@ def _exact_interdependence(gamma: Any) -> tuple[tuple[Fraction, ...], ...]:
     return tuple(tuple(exact_number(v, field="interdependence") for v in row) for row in gamma)
 
 
+def limit_words(mech) -> list[str]:
+    """A mechanism's transfer and trade constraints as short words, in this order: "no subsidy",
+    "m <= X", "E[m] <= X", "P(trade) >= q" (empty: none). Used by ``describe`` and ``compare``."""
+    out = []
+    if mech.no_subsidy:
+        out.append("no subsidy")
+    if mech.max_transfer is not None:
+        out.append(f"m <= {mech.max_transfer:g}")
+    if mech.budget is not None:
+        out.append(f"E[m] <= {mech.budget:g}")
+    if mech.min_trade_probability is not None:
+        out.append(f"P(trade) >= {mech.min_trade_probability:g}")
+    return out
+
+
 def _describe_options(instance) -> list[str]:
     """The parts of :meth:`Instance.describe` beyond the data: γ (when nonzero) and the mechanism's
     non-default options and constraints (empty when there are none)."""
@@ -1029,14 +1044,7 @@ def _describe_options(instance) -> list[str]:
     for name, value in mech.outside_options().items():
         shown = "[" + ", ".join(f"{v:g}" for v in value) + "]" if isinstance(value, tuple) else f"{value:g}"
         words.append(f"outside option {name} {shown}")
-    if mech.no_subsidy:
-        words.append("no subsidy")
-    if mech.max_transfer is not None:
-        words.append(f"m <= {mech.max_transfer:g}")
-    if mech.budget is not None:
-        words.append(f"E[m] <= {mech.budget:g}")
-    if mech.min_trade_probability is not None:
-        words.append(f"P(trade) >= {mech.min_trade_probability:g}")
+    words += limit_words(mech)
     if mech.pareto is not None:
         words.append(f"Pareto weight {mech.pareto:g}")
     if words:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .instance import EngineProblem, Instance
+from .instance import EngineProblem, Instance, limit_words
 from .profiles import outer_accumulate
 from .tolerances import ALLOCATION_TOL, CHECK_RTOL
 
@@ -162,18 +162,7 @@ def constraint_words(mech) -> list[str]:
     list of str
         "outside options", "no subsidy", "m <= X", "E[m] <= X", "P(trade) >= q", in this order.
     """
-    out = []
-    if mech.outside_option is not None:
-        out.append("outside options")
-    if mech.no_subsidy:
-        out.append("no subsidy")
-    if mech.max_transfer is not None:
-        out.append(f"m <= {mech.max_transfer:g}")
-    if mech.budget is not None:
-        out.append(f"E[m] <= {mech.budget:g}")
-    if mech.min_trade_probability is not None:
-        out.append(f"P(trade) >= {mech.min_trade_probability:g}")
-    return out
+    return (["outside options"] if mech.outside_option is not None else []) + limit_words(mech)
 
 
 def _audit_posted(instance: Instance, x: np.ndarray, m: np.ndarray) -> list[str]:

@@ -127,18 +127,8 @@ def _json_ready(obj: Any) -> Any:
     return obj
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (np.floating, np.integer)):
-        return obj.item()
-    if isinstance(obj, Fraction):
-        return f"{obj.numerator}/{obj.denominator}" if obj.denominator != 1 else str(obj.numerator)
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    return obj
+#: The older name (lpmech.general uses it): the same conversion.
+_jsonable = _json_ready
 
 
 #: Every value ``Result.status`` takes: ``"optimal"`` (solved, every check passed) or
