@@ -321,11 +321,6 @@ def _certify_row(instance: Instance, mech, row: dict | None = None) -> dict:
     return cert
 
 
-def _interdependent(instance: Instance) -> bool:
-    gamma = getattr(instance, "interdependence", None)
-    return gamma is not None and bool(np.any(np.asarray(gamma) != 0))
-
-
 def in_force(instance: Instance, mech) -> list[str]:
     """The constraints a mechanism imposes beyond IC and participation, as short words.
 
@@ -338,7 +333,7 @@ def in_force(instance: Instance, mech) -> list[str]:
     elif mech.veto is not None and set(mech.veto) != set(instance.names):
         words.append("veto " + "+".join(mech.veto))
     words += constraint_words(mech)
-    if _interdependent(instance):
+    if instance.interdependent:
         words.append("γ")
     return words
 
@@ -359,7 +354,7 @@ def assumptions(instance: Instance, mech) -> dict:
         "max_transfer": mech.max_transfer,
         "budget": mech.budget,
         "min_trade_probability": mech.min_trade_probability,
-        "interdependence": None if not _interdependent(instance) else np.asarray(gamma).tolist(),
+        "interdependence": None if not instance.interdependent else np.asarray(gamma).tolist(),
     }
     words = [_IC_LABEL[mech.ic], _LABEL[mech.participation]]
     words.append("individual transfers" if mech.transfers == "individual" else "one shared transfer")
@@ -445,7 +440,7 @@ def compare(instance: Instance, *, certify: str = "float") -> CompareTable:
         raise InstanceError(f"must be an lpmech.Instance, got {type(instance).__name__}", field="instance")
     fb = first_best(instance)
     file_mech = replace(instance.mechanism, pareto=None)
-    interdependent = _interdependent(instance)
+    interdependent = instance.interdependent
     cache: dict = {}
     proofs: dict = {}
 

@@ -263,8 +263,7 @@ def _resolve(instance: Instance, mechanism: Mechanism | Mapping | None) -> Insta
         )
     if mech.transfers == "individual":
         individual_options_ok(instance)
-    gamma = getattr(instance, "interdependence", None)
-    if gamma is not None and np.any(gamma != 0) and mech.ic == "dominant":
+    if instance.interdependent and mech.ic == "dominant":
         raise InstanceError(
             'is "dominant", which is not defined here with interdependent values (a cost depends on '
             'the others\' true types, not their reports): use "ex-post" (ex-post IC) or "bayesian"',

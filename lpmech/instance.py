@@ -1025,9 +1025,8 @@ def _describe_options(instance) -> list[str]:
     """The parts of :meth:`Instance.describe` beyond the data: γ (when nonzero) and the mechanism's
     non-default options and constraints (empty when there are none)."""
     parts = []
-    gamma = instance.interdependence
-    if gamma is not None and np.any(gamma != 0):
-        rows = ", ".join("[" + ", ".join(f"{v:g}" for v in row) + "]" for row in gamma)
+    if instance.interdependent:
+        rows = ", ".join("[" + ", ".join(f"{v:g}" for v in row) + "]" for row in instance.interdependence)
         parts.append(f"interdependent values γ = [{rows}]")
     mech = instance.mechanism
     words = []
@@ -1448,6 +1447,16 @@ class Instance:
     def exact_designer_value(self) -> Fraction:
         """b (buy side) or c (sell side), exactly."""
         return self.__dict__["_exact_designer_value"]
+
+    @property
+    def interdependent(self) -> bool:
+        """True when γ is given with a nonzero entry: some agent's cost depends on others' types.
+
+        (γ given as all zeros is private values here; the solver still routes any given γ to the
+        general LP, which then equals the private-values LP.)
+        """
+        gamma = self.interdependence
+        return gamma is not None and bool(np.any(gamma != 0))
 
     @property
     def exact_interdependence(self) -> tuple[tuple[Fraction, ...], ...] | None:

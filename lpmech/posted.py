@@ -221,8 +221,7 @@ def constrained_posted_price(instance: Instance) -> PostedPrice:
         settings the price respects. With interdependent values, or when no price (and not
         "no trade" either) satisfies the constraints, ``value`` is None and ``note`` says why.
     """
-    gamma = getattr(instance, "interdependence", None)
-    if gamma is not None and np.any(np.asarray(gamma) != 0):
+    if instance.interdependent:
         return PostedPrice(None, None, None, None, None, INTERDEPENDENT_NOTE)
     words = constraint_words(instance.mechanism)
     if not words:  # thresholds θ_i <= p: DSIC and ex-post IR by construction
